@@ -1,0 +1,6 @@
+"""``python -m megaphone``."""
+
+from megaphone.cli import main
+
+if __name__ == "__main__":
+    main()
