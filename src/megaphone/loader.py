@@ -1,0 +1,498 @@
+"""Read a project: its configuration and queue files, into domain values.
+
+Reading never stops at the first mistake: every problem is recorded with its
+position and the rest of the file is still read, so one run shows them all.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+
+from megaphone import schema
+from megaphone.errors import UsageError
+from megaphone.model import Account, Config, Limits, Media, Part, Post, Project, Queue
+from megaphone.problems import Loc, Problem, problem
+from megaphone.schedule import TimeError, local_zone_name, parse_time, zone
+from megaphone.yamldoc import BOOL, INT, NULL, SAFE_TAGS, STR, Document, pairs, read
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+
+CONFIG_NAMES = ("megaphone.yaml", "megaphone.yml")
+CONFIG_KEYS = ("timezone", "posts", "accounts", "limits")
+ACCOUNT_KEYS = ("name", "network", "handle")
+LIMIT_KEYS = ("max_hashtags", "max_mentions")
+NETWORKS = ("x",)
+
+
+@dataclass
+class Loaded:
+    """A project as read, with what was wrong in it."""
+
+    project: Project
+    problems: list[Problem] = field(default_factory=list)
+    documents: dict[str, Document] = field(default_factory=dict)
+    queue_files: int = 0
+
+
+def find_root(start: Path) -> tuple[Path, Path | None]:
+    """The project folder holding ``start``: the nearest folder at or above
+    it with a ``megaphone.yaml``; else ``start`` itself (or its folder)."""
+    start = start.resolve()
+    here = start if start.is_dir() else start.parent
+    for folder in (here, *here.parents):
+        for name in CONFIG_NAMES:
+            if (folder / name).is_file():
+                return folder, folder / name
+    return here, None
+
+
+def load(paths: Iterable[Path] = (), *, cwd: Path | None = None) -> Loaded:
+    """Read the queues at ``paths`` (files or folders; default: the project's
+    posts folder) with the project configuration that governs them."""
+    cwd = (cwd or Path.cwd()).resolve()
+    paths = [p if p.is_absolute() else cwd / p for p in paths]
+    for p in paths:
+        if not p.exists():
+            raise UsageError(f"no such file or folder: {display(p, cwd)}")
+    root, config_path = find_root(paths[0] if paths else cwd)
+    problems: list[Problem] = []
+    documents: dict[str, Document] = {}
+    config = Config(path=None, timezone=local_zone_name())
+    if config_path is not None:
+        doc = read(config_path, display(config_path, cwd))
+        documents[doc.name] = doc
+        reader = Reader(doc)
+        config = reader.read_config()
+        problems.extend(doc.problems)
+    if not paths:
+        posts_dir = root / config.posts_dir
+        if not posts_dir.is_dir():
+            raise UsageError(
+                f"no queue folder {display(posts_dir, cwd)}: give the queue files or folders to read"
+            )
+        paths = [posts_dir]
+    queues = []
+    files = queue_files(paths, skip=config_path)
+    for path in files:
+        doc = read(path, display(path, cwd))
+        documents[doc.name] = doc
+        queue = Reader(doc, config=config, root=root).read_queue()
+        problems.extend(doc.problems)
+        if queue is not None:
+            queues.append(queue)
+    return Loaded(Project(root, config, tuple(queues)), problems, documents, len(files))
+
+
+def queue_files(paths: Iterable[Path], *, skip: Path | None = None) -> list[Path]:
+    """Queue files under ``paths``: YAML files, folders searched recursively
+    (hidden folders left out), each file once, in a stable order."""
+    found: dict[Path, None] = {}
+    for path in paths:
+        if path.is_dir():
+            candidates: Iterable[Path] = sorted(
+                p
+                for pattern in ("*.yaml", "*.yml")
+                for p in path.rglob(pattern)
+                if not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        else:
+            candidates = [path]
+        for p in candidates:
+            resolved = p.resolve()
+            if resolved != skip and resolved.name not in CONFIG_NAMES:
+                found.setdefault(p, None)
+    return list(found)
+
+
+def display(path: Path, cwd: Path) -> str:
+    """``path`` as the user should see it: relative to where they are."""
+    try:
+        return str(path.resolve().relative_to(cwd))
+    except ValueError:
+        return str(path)
+
+
+class Reader:
+    """Walks one composed YAML document, building values and recording
+    problems in the document."""
+
+    def __init__(self, doc: Document, *, config: Config | None = None, root: Path | None = None) -> None:
+        self.doc = doc
+        self.config = config
+        self.root = root
+
+    # ------------------------------------------------------------ primitives
+
+    def report(self, code: str, message: str, node: yaml.Node | Loc, post_id: str | None = None) -> None:
+        loc = node if isinstance(node, Loc) else self.doc.loc(node)
+        self.doc.problems.append(problem(code, message, loc, post_id))
+
+    def safe(self, node: yaml.Node) -> bool:
+        if node.tag in SAFE_TAGS:
+            return True
+        self.report("unsafe-tag", f"YAML tag {node.tag!r} is not allowed: only plain YAML values", node)
+        return False
+
+    def mapping(
+        self, node: yaml.Node, what: str, known: tuple[str, ...], post_id: str | None = None
+    ) -> dict[str, yaml.Node] | None:
+        """The entries of a mapping node, checking for unknown and duplicate keys."""
+        if not self.safe(node):
+            return None
+        if not isinstance(node, yaml.MappingNode):
+            self.report("wrong-type", f"{what} should be a mapping of keys to values", node, post_id)
+            return None
+        entries: dict[str, yaml.Node] = {}
+        for key, value in pairs(node):
+            if not isinstance(key, yaml.ScalarNode) or not self.safe(key):
+                self.report("wrong-type", f"{what} has a key that is not plain text", key, post_id)
+                continue
+            name = key.value
+            if name in entries:
+                first = self.doc.loc(entries[name])
+                self.report(
+                    "duplicate-key", f"{name!r} given twice in {what} (first on line {first.line})", key, post_id
+                )
+                continue
+            if name not in known:
+                guess = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+                hint = f"; did you mean {guess[0]!r}?" if guess else f" (known: {', '.join(known)})"
+                self.report("unknown-key", f"unknown key {name!r} in {what}{hint}", key, post_id)
+                continue
+            entries[name] = value
+        return entries
+
+    def string(self, node: yaml.Node, what: str, post_id: str | None = None) -> str | None:
+        """A scalar as text.  Numbers are accepted as written ('2026' for an id);
+        null, lists and mappings are not."""
+        if not self.safe(node):
+            return None
+        if not isinstance(node, yaml.ScalarNode) or node.tag == NULL or node.tag == BOOL:
+            kind = {yaml.SequenceNode: "a list", yaml.MappingNode: "a mapping"}.get(type(node), "empty")
+            if node.tag == BOOL:
+                kind = "true/false"
+            self.report("wrong-type", f"{what} should be text, not {kind}", node, post_id)
+            return None
+        return str(node.value)
+
+    def sequence(self, node: yaml.Node, what: str, post_id: str | None = None) -> list[yaml.Node] | None:
+        if not self.safe(node):
+            return None
+        if not isinstance(node, yaml.SequenceNode):
+            self.report("wrong-type", f"{what} should be a list", node, post_id)
+            return None
+        return list(node.value)
+
+    def strings(self, node: yaml.Node, what: str, post_id: str | None = None) -> list[tuple[str, Loc]]:
+        """A string or a list of strings."""
+        if isinstance(node, yaml.ScalarNode) and node.tag not in (NULL, BOOL):
+            value = self.string(node, what, post_id)
+            return [] if value is None else [(value, self.doc.loc(node))]
+        items = self.sequence(node, what, post_id)
+        out = []
+        for item in items or ():
+            value = self.string(item, f"each of {what}", post_id)
+            if value is not None:
+                out.append((value, self.doc.loc(item)))
+        return out
+
+    def boolean(self, node: yaml.Node, what: str, post_id: str | None = None) -> bool | None:
+        if not self.safe(node):
+            return None
+        if isinstance(node, yaml.ScalarNode) and node.tag == BOOL:
+            return str(node.value).lower() in ("true", "yes", "on", "y")
+        self.report("wrong-type", f"{what} should be true or false", node, post_id)
+        return None
+
+    def integer(self, node: yaml.Node, what: str) -> int | None:
+        if self.safe(node) and isinstance(node, yaml.ScalarNode) and node.tag == INT:
+            try:
+                return int(str(node.value).replace("_", ""), 0)
+            except ValueError:
+                pass
+        self.report("wrong-type", f"{what} should be a whole number", node)
+        return None
+
+    # --------------------------------------------------------------- config
+
+    def read_config(self) -> Config:
+        defaults = Config(path=self.doc.path, timezone=local_zone_name())
+        if self.doc.root is None:
+            return defaults
+        entries = self.mapping(self.doc.root, "the project configuration", CONFIG_KEYS)
+        if entries is None:
+            return defaults
+        timezone = defaults.timezone
+        if "timezone" in entries and (tz := self.string(entries["timezone"], "timezone")) is not None:
+            try:
+                zone(tz)
+                timezone = tz
+            except TimeError as e:
+                self.report(e.code, str(e), entries["timezone"])
+        posts_dir = defaults.posts_dir
+        if "posts" in entries and (value := self.string(entries["posts"], "posts")) is not None:
+            posts_dir = value
+        accounts = []
+        for item in self.sequence(entries["accounts"], "accounts") or () if "accounts" in entries else ():
+            account = self.account(item, {a.name for a in accounts})
+            if account is not None:
+                accounts.append(account)
+        limits = Limits()
+        if "limits" in entries and (lim := self.mapping(entries["limits"], "limits", LIMIT_KEYS)):
+            values = {k: self.integer(v, k) for k, v in lim.items()}
+            limits = Limits(**{k: v for k, v in values.items() if v is not None})
+        return Config(self.doc.path, timezone, posts_dir, tuple(accounts), limits)
+
+    def account(self, node: yaml.Node, taken: set[str]) -> Account | None:
+        entries = self.mapping(node, "an account", ACCOUNT_KEYS)
+        if entries is None:
+            return None
+        if "name" not in entries:
+            self.report("missing-field", "an account needs a name", node)
+            return None
+        name = self.string(entries["name"], "name")
+        if name is None:
+            return None
+        if name in taken:
+            self.report("config", f"account {name!r} is named twice", entries["name"])
+            return None
+        network = "x"
+        if "network" in entries and (value := self.string(entries["network"], "network")) is not None:
+            if value not in NETWORKS:
+                self.report("config", f"network {value!r} is not supported yet (supported: x)", entries["network"])
+            network = value
+        handle = self.string(entries["handle"], "handle") if "handle" in entries else None
+        return Account(name, network, handle.lstrip("@") if handle else None)
+
+    # ---------------------------------------------------------------- queue
+
+    def read_queue(self) -> Queue | None:
+        assert self.config is not None
+        if self.doc.root is None:
+            if self.doc.text is not None and not self.doc.problems:
+                self.report("missing-field", "the file is empty: a queue needs 'posts'", Loc(self.doc.name, 1, 1))
+            return None
+        entries = self.mapping(self.doc.root, "the queue", schema.QUEUE_KEYS)
+        if entries is None:
+            return None
+        timezone = self.config.timezone
+        if "timezone" in entries and (tz := self.string(entries["timezone"], "timezone")) is not None:
+            try:
+                zone(tz)
+                timezone = tz
+            except TimeError as e:
+                self.report(e.code, str(e), entries["timezone"])
+                timezone = ""  # times in this file cannot be read
+        accounts = self.strings(entries["account"], "account") if "account" in entries else []
+        hashtags: list[tuple[str, Loc]] = []
+        lang = None
+        if "defaults" in entries and (
+            defaults := self.mapping(entries["defaults"], "defaults", schema.DEFAULTS_KEYS)
+        ):
+            if "hashtags" in defaults:
+                hashtags = self.strings(defaults["hashtags"], "hashtags")
+            if "lang" in defaults:
+                lang = self.string(defaults["lang"], "lang")
+        if "posts" not in entries:
+            self.report("missing-field", "a queue needs 'posts': the list of its posts", self.doc.root)
+            return Queue(self.doc.path, self.doc.name, ())
+        posts = []
+        context = _QueueContext(timezone, accounts, hashtags, lang)
+        for node in self.sequence(entries["posts"], "posts") or ():
+            post = self.post(node, context)
+            if post is not None:
+                posts.append(post)
+        return Queue(self.doc.path, self.doc.name, tuple(posts))
+
+    def post(self, node: yaml.Node, ctx: _QueueContext) -> Post | None:
+        post_id: str | None = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == "id" and isinstance(value, yaml.ScalarNode):
+                    post_id = str(value.value)
+        entries = self.mapping(node, f"post {post_id!r}" if post_id else "a post", schema.POST_KEYS, post_id)
+        if entries is None:
+            return None
+        loc = self.doc.loc(node)
+        locs = {name: self.doc.loc(value) for name, value in entries.items()}
+        if "id" not in entries:
+            self.report("missing-field", "a post needs an 'id', unique across the project", node)
+            return None
+        post_id = self.string(entries["id"], "id")
+        if not post_id or not post_id.strip():
+            if post_id is not None:
+                self.report("missing-field", "a post's id cannot be empty", entries["id"])
+            return None
+        post_id = post_id.strip()
+
+        draft = False
+        if "draft" in entries:
+            draft = bool(self.boolean(entries["draft"], "draft", post_id))
+
+        parts = self.parts(entries, node, post_id)
+
+        at = expires = None
+        if "at" in entries:
+            at = self.time(entries["at"], "at", ctx.timezone, post_id)
+        elif not draft:
+            self.report("missing-field", f"post {post_id!r} needs 'at', the time to publish it (or draft: true)", node, post_id)
+        if "expires" in entries:
+            expires = self.time(entries["expires"], "expires", ctx.timezone, post_id)
+
+        if "accounts" in entries:
+            account_items = self.strings(entries["accounts"], "accounts", post_id)
+        else:
+            account_items = ctx.accounts
+        for name, name_loc in account_items:
+            self.check_account(name, name_loc, post_id)
+        if not account_items:
+            self.report(
+                "no-account",
+                f"post {post_id!r} has no account: set 'account' on the queue or 'accounts' on the post",
+                node,
+                post_id,
+            )
+
+        hashtags = list(ctx.hashtags)
+        if "hashtags" in entries:
+            hashtags += self.strings(entries["hashtags"], "hashtags", post_id)
+        tags: list[str] = []
+        for tag, tag_loc in hashtags:
+            bare = tag.strip().lstrip("#\uff03")
+            if bare.casefold() not in (t.casefold() for t in tags):
+                tags.append(bare)
+            locs.setdefault(f"hashtag:{bare}", tag_loc)
+
+        lang = ctx.lang
+        if "lang" in entries:
+            lang = self.string(entries["lang"], "lang", post_id)
+        reply_to = self.string(entries["reply_to"], "reply_to", post_id) if "reply_to" in entries else None
+        quote = self.string(entries["quote"], "quote", post_id) if "quote" in entries else None
+
+        if parts is None:
+            return None
+        return Post(
+            id=post_id,
+            loc=loc,
+            queue=self.doc.name,
+            accounts=tuple(dict.fromkeys(name for name, _ in account_items)),
+            parts=parts,
+            timezone=ctx.timezone,
+            at=at,
+            expires=expires,
+            hashtags=tuple(tags),
+            reply_to=reply_to.strip() if reply_to else None,
+            quote=quote.strip() if quote else None,
+            draft=draft,
+            lang=lang.strip() if lang else None,
+            is_thread="thread" in entries,
+            locs=locs,
+        )
+
+    def parts(self, entries: dict[str, yaml.Node], node: yaml.Node, post_id: str) -> tuple[Part, ...] | None:
+        post_media = self.media(entries["media"], post_id) if "media" in entries else ()
+        media_loc = self.doc.loc(entries["media"]) if "media" in entries else None
+        if "text" in entries and "thread" in entries:
+            self.report(
+                "wrong-type", f"post {post_id!r} has both 'text' and 'thread': keep one", entries["thread"], post_id
+            )
+            return None
+        if "text" in entries:
+            text = self.string(entries["text"], "text", post_id)
+            if text is None:
+                return None
+            return (Part(text.strip(), self.doc.loc(entries["text"]), post_media, media_loc),)
+        if "thread" not in entries:
+            self.report("missing-field", f"post {post_id!r} needs 'text' (or 'thread')", node, post_id)
+            return None
+        items = self.sequence(entries["thread"], "thread", post_id)
+        if items is None:
+            return None
+        if not items:
+            self.report("empty-text", "the thread has no parts", entries["thread"], post_id)
+            return None
+        parts: list[Part] = []
+        for i, item in enumerate(items, 1):
+            if isinstance(item, yaml.MappingNode):
+                fields = self.mapping(item, f"thread part {i}", schema.PART_KEYS, post_id)
+                if fields is None:
+                    continue
+                if "text" not in fields:
+                    self.report("missing-field", f"thread part {i} needs 'text'", item, post_id)
+                    continue
+                text = self.string(fields["text"], f"thread part {i}", post_id)
+                media = self.media(fields["media"], post_id) if "media" in fields else ()
+                part_media_loc = self.doc.loc(fields["media"]) if "media" in fields else None
+                text_node = fields["text"]
+            else:
+                text = self.string(item, f"thread part {i}", post_id)
+                media, part_media_loc, text_node = (), None, item
+            if text is None:
+                continue
+            if i == 1 and post_media:
+                if media:
+                    self.report(
+                        "wrong-type",
+                        "media given both for the post and for its first thread part: keep one",
+                        entries["media"],
+                        post_id,
+                    )
+                media, part_media_loc = post_media, media_loc
+            parts.append(Part(text.strip(), self.doc.loc(text_node), media, part_media_loc))
+        return tuple(parts)
+
+    def media(self, node: yaml.Node, post_id: str) -> tuple[Media, ...]:
+        out = []
+        for item in self.sequence(node, "media", post_id) or ():
+            if isinstance(item, yaml.ScalarNode) and item.tag == STR:
+                path = self.string(item, "media", post_id)
+                if path is not None:
+                    out.append(Media(path, None, self.doc.loc(item)))
+                continue
+            fields = self.mapping(item, "a media item", schema.MEDIA_KEYS, post_id)
+            if fields is None:
+                continue
+            if "path" not in fields:
+                self.report("missing-field", "a media item needs a 'path'", item, post_id)
+                continue
+            path = self.string(fields["path"], "path", post_id)
+            alt = self.string(fields["alt"], "alt", post_id) if "alt" in fields else None
+            if path is not None:
+                alt_loc = self.doc.loc(fields["alt"]) if "alt" in fields else None
+                out.append(Media(path, alt, self.doc.loc(fields["path"]), alt_loc))
+        return tuple(out)
+
+    def time(self, node: yaml.Node, what: str, timezone: str, post_id: str) -> datetime | None:
+        raw = self.string(node, what, post_id)
+        if raw is None or not timezone:
+            return None
+        try:
+            return parse_time(raw, timezone)
+        except TimeError as e:
+            self.report(e.code, f"{what}: {e}", node, post_id)
+            return None
+
+    def check_account(self, name: str, loc: Loc, post_id: str) -> None:
+        assert self.config is not None
+        known = [a.name for a in self.config.accounts]
+        if not known or name in known:
+            return
+        guess = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {guess[0]!r}?" if guess else f" (known: {', '.join(known)})"
+        self.report("unknown-account", f"account {name!r} is not in the project configuration{hint}", loc, post_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _QueueContext:
+    timezone: str
+    accounts: list[tuple[str, Loc]]
+    hashtags: list[tuple[str, Loc]]
+    lang: str | None
+

@@ -1,0 +1,130 @@
+"""The domain: projects, queues, posts, thread parts and media.
+
+Plain frozen values.  Every value read from a file carries the position it
+came from, so any message about it can say ``file:line:col``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import datetime
+    from pathlib import Path
+
+    from megaphone.problems import Loc
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    path: str  # as written in the queue file
+    alt: str | None
+    loc: Loc  # of the path
+    alt_loc: Loc | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One post as the network sees it: a whole post, or one part of a thread."""
+
+    text: str
+    loc: Loc  # of the text value
+    media: tuple[Media, ...] = ()
+    media_loc: Loc | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    id: str
+    loc: Loc  # of the post's mapping
+    queue: str  # the queue file, as shown to the user
+    accounts: tuple[str, ...]
+    parts: tuple[Part, ...]
+    timezone: str
+    at: datetime | None = None  # aware
+    expires: datetime | None = None  # aware
+    hashtags: tuple[str, ...] = ()  # appended to the first part, without '#'
+    reply_to: str | None = None
+    quote: str | None = None
+    draft: bool = False
+    lang: str | None = None
+    is_thread: bool = False
+    #: Where each field's value is, by field name.
+    locs: dict[str, Loc] = field(default_factory=dict, compare=False, hash=False)
+
+    def field_loc(self, name: str) -> Loc:
+        return self.locs.get(name, self.loc)
+
+    def texts(self) -> list[str]:
+        """The text of each part as it will be published (hashtags appended to
+        the first part, unless its text already carries them)."""
+        texts = [p.text for p in self.parts]
+        if self.hashtags and texts:
+            texts[0] = append_hashtags(texts[0], self.hashtags)
+        return texts
+
+
+def append_hashtags(text: str, tags: tuple[str, ...]) -> str:
+    """``text`` followed by the hashtags it does not already carry (compared
+    without regard to case)."""
+    lowered = text.casefold()
+    present: set[str] | None = None
+    missing = []
+    for tag in tags:
+        if f"#{tag.casefold()}" in lowered or f"\uff03{tag.casefold()}" in lowered:
+            if present is None:
+                from megaphone.text import extract_hashtags
+
+                present = {h.text.casefold() for h in extract_hashtags(text)}
+            if tag.casefold() in present:
+                continue
+        missing.append(tag)
+    if not missing:
+        return text
+    sep = "\n\n" if "\n" in text.strip() else " "
+    return text.rstrip() + sep + " ".join(f"#{t}" for t in missing)
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    path: Path
+    name: str  # as shown to the user
+    posts: tuple[Post, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    name: str
+    network: str = "x"
+    handle: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_hashtags: int = 5
+    max_mentions: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The project configuration (``megaphone.yaml``); defaults without one."""
+
+    path: Path | None
+    timezone: str
+    posts_dir: str = "posts"
+    accounts: tuple[Account, ...] = ()
+    limits: Limits = Limits()
+
+    def account(self, name: str) -> Account | None:
+        return next((a for a in self.accounts if a.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    root: Path
+    config: Config
+    queues: tuple[Queue, ...]
+
+    def posts(self) -> list[Post]:
+        return [p for q in self.queues for p in q.posts]

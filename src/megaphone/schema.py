@@ -1,0 +1,130 @@
+"""The JSON Schema of a queue file: editor completion and a second opinion.
+
+megaphone's own reader checks far more than a schema can (weighted length,
+time zones, media content); the schema gives editors completion, hover help
+and early red squiggles.  The reader takes its lists of known keys from here,
+so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_TIME = {
+    "type": "string",
+    "description": "Local time in the queue's time zone ('2026-12-01 09:00') "
+    "or ISO 8601 with an offset ('2026-12-01T09:00-08:00').",
+    "pattern": r"^\d{4}-\d{2}-\d{2}[Tt ]\d{1,2}:\d{2}",
+}
+_ACCOUNTS = {
+    "description": "An account name from megaphone.yaml, or a list of them (cross-posting).",
+    "oneOf": [
+        {"type": "string", "minLength": 1},
+        {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+    ],
+}
+_HASHTAGS = {
+    "type": "array",
+    "description": "Hashtags appended to the (first part of the) post, with or without '#'.",
+    "items": {"type": "string", "minLength": 1},
+}
+_LANG = {"type": "string", "description": "Language tag such as 'en' or 'es-MX'."}
+_MEDIA = {
+    "type": "array",
+    "description": "Images (up to 4), or one GIF, or one video.",
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["path"],
+        "properties": {
+            "path": {
+                "type": "string",
+                "description": "File path, relative to this queue file; must stay inside the project.",
+            },
+            "alt": {
+                "type": "string",
+                "maxLength": 1000,
+                "description": "Alt text for readers who cannot see the image (required for images).",
+            },
+        },
+    },
+}
+_TEXT = {"type": "string", "minLength": 1, "description": "The text of the post."}
+_REFERENCE = {
+    "type": "string",
+    "description": "The URL of a post on the network, or the id of a post in this project.",
+}
+
+POST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id"],
+    "properties": {
+        "id": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Unique across the project; publishing is keyed on it.",
+        },
+        "at": _TIME,
+        "text": _TEXT,
+        "thread": {
+            "type": "array",
+            "minItems": 1,
+            "description": "Posts published as a thread, each replying to the one before.",
+            "items": {
+                "oneOf": [
+                    _TEXT,
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["text"],
+                        "properties": {"text": _TEXT, "media": _MEDIA},
+                    },
+                ]
+            },
+        },
+        "media": _MEDIA,
+        "hashtags": _HASHTAGS,
+        "accounts": _ACCOUNTS,
+        "reply_to": _REFERENCE,
+        "quote": _REFERENCE,
+        "expires": {**_TIME, "description": "Never publish after this time."},
+        "draft": {"type": "boolean", "description": "Validated, never published."},
+        "lang": _LANG,
+    },
+    "oneOf": [{"required": ["text"]}, {"required": ["thread"]}],
+}
+
+QUEUE_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://megaphone.invalid/schema/queue.schema.json",
+    "title": "megaphone queue file",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["posts"],
+    "properties": {
+        "account": _ACCOUNTS,
+        "timezone": {
+            "type": "string",
+            "description": "IANA time zone of the local times in this file (default: the project's).",
+        },
+        "defaults": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Applied to every post of the queue.",
+            "properties": {"hashtags": _HASHTAGS, "lang": _LANG},
+        },
+        "posts": {"type": "array", "items": POST_SCHEMA},
+    },
+}
+
+QUEUE_KEYS = tuple(QUEUE_SCHEMA["properties"])
+DEFAULTS_KEYS = tuple(QUEUE_SCHEMA["properties"]["defaults"]["properties"])
+POST_KEYS = tuple(POST_SCHEMA["properties"])
+PART_KEYS = tuple(POST_SCHEMA["properties"]["thread"]["items"]["oneOf"][1]["properties"])
+MEDIA_KEYS = tuple(_MEDIA["items"]["properties"])
+
+
+def schema_json() -> str:
+    return json.dumps(QUEUE_SCHEMA, indent=2, ensure_ascii=False) + "\n"

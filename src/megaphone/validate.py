@@ -1,0 +1,308 @@
+"""The rules: everything the network would refuse, and what a reader would
+trip over, found before anything is sent."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from megaphone.media import LIMITS, MAX_ALT_LENGTH, MAX_IMAGES, MediaInfo, sniff
+from megaphone.problems import Loc, Problem, problem
+from megaphone.text import (
+    X_CONFIG,
+    TextCount,
+    count,
+    extract_hashtags,
+    extract_mentions,
+    is_valid_hashtag,
+    is_valid_url,
+)
+from megaphone.text.extract import INVALID_CHARS
+
+if TYPE_CHECKING:
+    from megaphone.loader import Loaded
+    from megaphone.model import Media, Part, Post, Project
+
+MAX_USERNAME_LENGTH = 15
+_OTHER_SCHEME = re.compile(r"(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*):/{2}", re.IGNORECASE)
+_STATUS_URL = re.compile(
+    r"https?://(?:www\.|mobile\.)?(?:x|twitter)\.com/(?:\w{1,15}|i/web)/status/\d{1,20}(?:[/?#]\S*)?",
+    re.IGNORECASE,
+)
+_LANG_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+
+
+@dataclass
+class Report:
+    """The outcome of validating a project."""
+
+    problems: list[Problem]
+    posts: int
+    files: int
+    #: weighted length of every part, by post id, for those who show them
+    lengths: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for p in self.problems if p.severity == "error")
+
+    @property
+    def warnings(self) -> int:
+        return len(self.problems) - self.errors
+
+
+def validate(loaded: Loaded, *, now: datetime | None = None) -> Report:
+    """Check every post of ``loaded`` and return all problems, file by file,
+    in the order they appear."""
+    checker = _Checker(loaded.project, now or datetime.now(UTC))
+    problems = list(loaded.problems)
+    for post in loaded.project.posts():
+        checker.post(post)
+    checker.across_posts()
+    problems.extend(checker.problems)
+    problems.sort(key=lambda p: (p.loc.file, p.loc.line, p.loc.column))
+    return Report(problems, len(checker.ids), loaded.queue_files, checker.lengths)
+
+
+class _Checker:
+    def __init__(self, project: Project, now: datetime) -> None:
+        self.project = project
+        self.now = now
+        self.root = project.root.resolve()
+        self.problems: list[Problem] = []
+        self.ids: dict[str, Post] = {}
+        self.lengths: dict[str, list[int]] = {}
+        self._media: dict[Path, MediaInfo | None] = {}
+        # casefolded hashtag -> spelling -> (uses, first place, post id)
+        self._tags: dict[str, dict[str, list[tuple[Loc, str]]]] = {}
+        self._texts: dict[tuple[str, str], tuple[Post, int]] = {}
+        self._by_id: dict[str, Post] = {}
+        for post in project.posts():
+            self._by_id.setdefault(post.id, post)
+
+    def add(self, code: str, message: str, loc: Loc, post: Post) -> None:
+        self.problems.append(problem(code, message, loc, post.id))
+
+    # ------------------------------------------------------------ per post
+
+    def post(self, post: Post) -> None:
+        first = self.ids.get(post.id)
+        if first is not None:
+            self.add(
+                "duplicate-id",
+                f"id {post.id!r} is already used by the post at {first.field_loc('id')}",
+                post.field_loc("id"),
+                post,
+            )
+            return
+        self.ids[post.id] = post
+        texts = post.texts()
+        self.lengths[post.id] = []
+        for i, (part, text) in enumerate(zip(post.parts, texts, strict=True)):
+            self.text(post, part, text, i, appended=i == 0 and text != part.text)
+            self.media(post, part)
+        self.schedule(post)
+        self.references(post)
+        if post.lang is not None and not _LANG_TAG.fullmatch(post.lang):
+            self.add("bad-lang", f"lang {post.lang!r} is not a language tag such as 'en' or 'es-MX'",
+                     post.field_loc("lang"), post)
+        for tag in post.hashtags:
+            if not is_valid_hashtag("#" + tag):
+                self.add("invalid-hashtag", f"#{tag} is not a hashtag X recognises "
+                         "(letters, digits and _; not only digits)", post.field_loc(f"hashtag:{tag}"), post)
+
+    def text(self, post: Post, part: Part, text: str, index: int, *, appended: bool) -> None:
+        where = f"part {index + 1} of thread {post.id!r}" if post.is_thread else f"post {post.id!r}"
+        if not part.text.strip():
+            self.add("empty-text", f"{where} has no text", part.loc, post)
+            self.lengths[post.id].append(0)
+            return
+        result = count(text)
+        self.lengths[post.id].append(result.weighted_length)
+        if result.over_by:
+            self.add("text-too-long", self._too_long(where, text, result, appended), part.loc, post)
+        if result.has_invalid_characters:
+            bad = sorted({f"U+{ord(c):04X}" for c in text if c in INVALID_CHARS})
+            self.add("invalid-characters", f"{where} holds characters X refuses: {', '.join(bad)}",
+                     part.loc, post)
+        urls = result.urls
+        tags = extract_hashtags(result.normalized, urls=urls)
+        limits = self.project.config.limits
+        if len(tags) > limits.max_hashtags:
+            self.add("too-many-hashtags", f"{where} has {len(tags)} hashtags (the project's limit is "
+                     f"{limits.max_hashtags})", part.loc, post)
+        for tag in tags:
+            self._tags.setdefault(tag.text.casefold(), {}).setdefault(tag.text, []).append((part.loc, post.id))
+        mentions = extract_mentions(result.normalized)
+        for m in mentions:
+            if len(m.text) > MAX_USERNAME_LENGTH:
+                self.add("invalid-mention", f"@{m.text} cannot be an X username (at most "
+                         f"{MAX_USERNAME_LENGTH} characters)", part.loc, post)
+        if len(mentions) > limits.max_mentions:
+            self.add("too-many-mentions", f"{where} mentions {len(mentions)} accounts (the project's "
+                     f"limit is {limits.max_mentions})", part.loc, post)
+        for url in urls:
+            if url.text.lower().startswith(("http://", "https://")) and not is_valid_url(url.text):
+                self.add("bad-link", f"{url.text} is not a well-formed link", part.loc, post)
+        if "://" in text:
+            for m in _OTHER_SCHEME.finditer(text):
+                if m[1].lower() not in ("http", "https"):
+                    self.add("bad-link", f"{m[1]}:// links are not linked by X: only http and https are",
+                             part.loc, post)
+        if not post.draft:
+            key_text = result.normalized.strip()
+            for account in post.accounts:
+                seen = self._texts.setdefault((account, key_text), (post, index))
+                if seen[0] is not post:
+                    other = seen[0].parts[seen[1]].loc
+                    self.add("duplicate-text", f"account {account!r} already posts this text ({where}; "
+                             f"first at {other}): X rejects duplicates", part.loc, post)
+
+    def _too_long(self, where: str, text: str, result: TextCount, appended: bool) -> str:
+        why = []
+        bare = [u.text for u in result.urls if "://" not in u.text]
+        if bare:
+            why.append(f"{', '.join(repr(b) for b in bare[:3])} counts as a {X_CONFIG.transformed_url_length}-character link")
+        heavy = sorted({c for c in result.normalized if _weighs_two(c)} - {" "})
+        if heavy:
+            shown = " ".join(heavy[:8]) + (" ..." if len(heavy) > 8 else "")
+            why.append(f"these characters weigh 2 each: {shown}")
+        if appended:
+            why.append("the hashtags added to the post count too")
+        reason = f" ({'; '.join(why)})" if why else ""
+        return (f"{where} weighs {result.weighted_length}/{result.max_length}, "
+                f"{result.over_by} over{reason}")
+
+    def media(self, post: Post, part: Part) -> None:
+        if not part.media:
+            return
+        kinds: list[str] = []
+        for item in part.media:
+            info = self._one_medium(post, item)
+            if info is not None:
+                kinds.append(info.kind)
+        images = kinds.count("image")
+        single = [k for k in kinds if k != "image"]
+        loc = part.media_loc or part.loc
+        if single and len(kinds) > 1:
+            self.add("media-count", f"a {single[0]} must be the only media of its post "
+                     f"(this one has {len(kinds)})", loc, post)
+        elif images > MAX_IMAGES:
+            self.add("media-count", f"{images} images: a post takes at most {MAX_IMAGES}", loc, post)
+
+    def _one_medium(self, post: Post, item: Media) -> MediaInfo | None:
+        queue_dir = Path(self._queue_path(post)).parent
+        target = (queue_dir / item.path).resolve()
+        if not target.is_relative_to(self.root):
+            self.add("media-outside-project", f"{item.path} leads outside the project folder: media must "
+                     "live inside it", item.loc, post)
+            return None
+        if not target.is_file():
+            self.add("media-missing", f"{item.path} does not exist", item.loc, post)
+            return None
+        if target not in self._media:
+            try:
+                self._media[target] = sniff(target)
+            except OSError as e:
+                self.add("media-missing", f"{item.path} cannot be read: {e.strerror}", item.loc, post)
+                return None
+        info = self._media[target]
+        if info is None:
+            self.add("media-type", f"{item.path} is not a JPEG, PNG, GIF, WEBP or MP4 file (judged by "
+                     "its content)", item.loc, post)
+            return None
+        limit, shown = LIMITS[info.kind]
+        if info.size > limit:
+            self.add("media-too-large", f"{item.path} is {info.size / 1024 / 1024:.1f} MB: a "
+                     f"{info.kind} may be at most {shown}", item.loc, post)
+        if info.kind in ("image", "gif") and not (item.alt and item.alt.strip()):
+            self.add("alt-missing", f"{item.path} needs alt text ('alt'): describe it for readers who "
+                     "cannot see it", item.loc, post)
+        if item.alt and len(item.alt) > MAX_ALT_LENGTH:
+            self.add("alt-too-long", f"alt text is {len(item.alt)} characters: at most "
+                     f"{MAX_ALT_LENGTH}", item.alt_loc or item.loc, post)
+        return info
+
+    def _queue_path(self, post: Post) -> Path:
+        for queue in self.project.queues:
+            if queue.name == post.queue:
+                return queue.path
+        return self.root / post.queue
+
+    def schedule(self, post: Post) -> None:
+        if post.at and post.expires and post.expires <= post.at:
+            self.add("expires-before-at", f"expires ({_show(post.expires)}) is not after at "
+                     f"({_show(post.at)})", post.field_loc("expires"), post)
+            return
+        if post.draft:
+            return
+        if post.expires and post.expires <= self.now:
+            self.add("expired", f"post {post.id!r} expired {_ago(self.now - post.expires)}: it will never "
+                     "be published", post.field_loc("expires"), post)
+        elif post.at and post.at <= self.now:
+            self.add("past-due", f"post {post.id!r} was due {_ago(self.now - post.at)} "
+                     f"({_show(post.at)}) and has not been published", post.field_loc("at"), post)
+
+    def references(self, post: Post) -> None:
+        for name, ref in (("reply_to", post.reply_to), ("quote", post.quote)):
+            if ref is None:
+                continue
+            loc = post.field_loc(name)
+            if "://" in ref:
+                if not _STATUS_URL.fullmatch(ref):
+                    self.add("bad-reference", f"{name}: {ref} is not the URL of a post on X "
+                             "(https://x.com/NAME/status/NUMBER)", loc, post)
+                continue
+            target = self._by_id.get(ref)
+            if target is None:
+                guess = difflib.get_close_matches(ref, list(self._by_id), n=1)
+                hint = f"; did you mean {guess[0]!r}?" if guess else ""
+                self.add("bad-reference", f"{name}: no post has the id {ref!r}{hint}", loc, post)
+            elif target is post:
+                self.add("bad-reference", f"{name}: a post cannot refer to itself", loc, post)
+            elif target.draft and not post.draft:
+                self.add("bad-reference", f"{name}: post {ref!r} is a draft and will never be published",
+                         loc, post)
+            elif post.at and target.at and target.at >= post.at:
+                self.add("reply-order", f"{name}: post {ref!r} is scheduled at {_show(target.at)}, not "
+                         "before this one", loc, post)
+
+    # --------------------------------------------------------- across posts
+
+    def across_posts(self) -> None:
+        for spellings in self._tags.values():
+            if len(spellings) < 2:
+                continue
+            ranked = sorted(spellings.items(), key=lambda kv: -len(kv[1]))
+            usual, usual_uses = ranked[0]
+            for spelling, uses in ranked[1:]:
+                for loc, post_id in uses:
+                    self.problems.append(problem(
+                        "hashtag-case",
+                        f"#{spelling} is written #{usual} in {len(usual_uses)} other place(s) of the "
+                        "project: pick one spelling",
+                        loc, post_id,
+                    ))
+
+
+def _weighs_two(c: str) -> bool:
+    o = ord(c)
+    return not any(lo <= o <= hi for lo, hi in X_CONFIG.light_ranges)
+
+
+def _show(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def _ago(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 3600:
+        return f"{max(seconds // 60, 1)} min ago"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"
+

@@ -1,0 +1,179 @@
+"""Safe YAML reading that keeps positions.
+
+Files are composed into PyYAML nodes (with the C parser when available) and
+never constructed into Python objects by PyYAML: the queue reader walks the
+nodes itself, so every value keeps its line and column, only the standard
+tags are accepted, duplicate keys are caught, and aliases cannot blow up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import yaml
+
+from megaphone.problems import Loc, Problem, problem
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+try:
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+TAG = "tag:yaml.org,2002:"
+STR, INT, FLOAT, BOOL, NULL = (TAG + t for t in ("str", "int", "float", "bool", "null"))
+SEQ, MAP, MERGE, TIMESTAMP = (TAG + t for t in ("seq", "map", "merge", "timestamp"))
+SAFE_TAGS = frozenset({STR, INT, FLOAT, BOOL, NULL, SEQ, MAP, MERGE, TIMESTAMP})
+
+#: A document may expand (aliases followed) to this many nodes, or to this
+#: many times its own size, whichever is larger.
+MAX_EXPANDED_NODES = 200_000
+MAX_EXPANSION_RATIO = 20
+
+
+@dataclass
+class Document:
+    """One YAML file, composed."""
+
+    path: Path
+    name: str  # as shown to the user
+    text: str | None = None
+    root: yaml.Node | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    def loc(self, node: yaml.Node) -> Loc:
+        mark = node.start_mark
+        return Loc(self.name, mark.line + 1, mark.column + 1)
+
+    def lines(self) -> list[str]:
+        return self.text.splitlines() if self.text else []
+
+
+def read(path: Path, name: str) -> Document:
+    """Read and compose one file.  Problems are recorded, never raised."""
+    doc = Document(path, name)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        doc.problems.append(problem("yaml-syntax", f"cannot read the file: {e.strerror}", Loc(name, 1, 1)))
+        return doc
+    try:
+        doc.text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        doc.problems.append(
+            problem(
+                "encoding",
+                f"not UTF-8: byte 0x{data[e.start]:02x} cannot start or continue a character; "
+                "save the file as UTF-8",
+                Loc(name, line, column),
+            )
+        )
+        return doc
+    try:
+        doc.root = yaml.compose(doc.text, Loader=_Loader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        loc = Loc(name, mark.line + 1, mark.column + 1) if mark else Loc(name, 1, 1)
+        what = " ".join(part for part in (e.context, e.problem) if part)
+        doc.problems.append(problem("yaml-syntax", f"YAML syntax: {what}", loc))
+        return doc
+    except yaml.YAMLError as e:
+        doc.problems.append(problem("yaml-syntax", f"YAML: {e}", Loc(name, 1, 1)))
+        return doc
+    if doc.root is not None and "&" in doc.text:
+        _check_aliases(doc)
+    return doc
+
+
+def _check_aliases(doc: Document) -> None:
+    """Refuse documents whose aliases expand enormously ("billion laughs") or
+    refer to themselves.  Sizes are computed once per distinct node, so the
+    check itself stays cheap whatever the document."""
+    assert doc.root is not None
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+    distinct = 0
+
+    def size(node: yaml.Node) -> int:
+        nonlocal distinct
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in in_progress:
+            raise _Recursive(node)
+        distinct += 1
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            in_progress.add(key)
+            for child in node.value:
+                total += size(child)
+            in_progress.discard(key)
+        elif isinstance(node, yaml.MappingNode):
+            in_progress.add(key)
+            for k, v in node.value:
+                total += size(k) + size(v)
+            in_progress.discard(key)
+        sizes[key] = total
+        return total
+
+    try:
+        expanded = size(doc.root)
+    except _Recursive as e:
+        doc.problems.append(problem("alias-bomb", "an alias refers to the node that holds it", doc.loc(e.node)))
+        doc.root = None
+        return
+    except RecursionError:
+        doc.problems.append(problem("alias-bomb", "the document is nested too deeply", Loc(doc.name, 1, 1)))
+        doc.root = None
+        return
+    if expanded > max(MAX_EXPANDED_NODES, MAX_EXPANSION_RATIO * distinct):
+        doc.problems.append(
+            problem(
+                "alias-bomb",
+                f"aliases expand this file to {expanded:,} values (from {distinct:,}); "
+                "refusing to read it",
+                doc.loc(doc.root),
+            )
+        )
+        doc.root = None
+
+
+class _Recursive(Exception):
+    def __init__(self, node: yaml.Node) -> None:
+        self.node = node
+
+
+def pairs(node: yaml.MappingNode) -> Iterator[tuple[yaml.Node, yaml.Node]]:
+    """The key/value pairs of a mapping, with ``<<`` merge keys applied
+    (explicit keys win over merged ones, as YAML says)."""
+    merged: list[tuple[yaml.Node, yaml.Node]] = []
+    own: list[tuple[yaml.Node, yaml.Node]] = []
+    for key, value in node.value:
+        if key.tag == MERGE:
+            sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+            for source in sources:
+                if isinstance(source, yaml.MappingNode):
+                    merged.extend(pairs(source))
+        else:
+            own.append((key, value))
+    if not merged:
+        yield from own
+        return
+    own_keys = {k.value for k, _ in own if isinstance(k, yaml.ScalarNode)}
+    seen: set[str] = set()
+    for key, value in merged:
+        if key.value not in own_keys and key.value not in seen:
+            seen.add(key.value)
+            yield key, value
+    yield from own
+
+
+def unsafe_tag(node: yaml.Node) -> str | None:
+    """The tag of ``node`` if it is not one of YAML's standard ones."""
+    return None if node.tag in SAFE_TAGS else node.tag
