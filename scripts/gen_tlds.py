@@ -49,7 +49,9 @@ def trie_pattern(words: list[str]) -> str:
             return ""
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
         if ends_here:
-            body = body + "?" if len(branches) == 1 and len(branches[0]) == 1 else "(?:" + body + ")?"
+            body = (
+                body + "?" if len(branches) == 1 and len(branches[0]) == 1 else "(?:" + body + ")?"
+            )
         return body
 
     return emit(trie)

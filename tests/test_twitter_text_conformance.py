@@ -104,7 +104,9 @@ def test_extract_mentions(case: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("case", cases("extract.yml", "mentions_with_indices"))
 def test_extract_mentions_with_indices(case: dict[str, Any]) -> None:
-    got = [{"screen_name": m.text, "indices": [m.start, m.end]} for m in extract_mentions(case["text"])]
+    got = [
+        {"screen_name": m.text, "indices": [m.start, m.end]} for m in extract_mentions(case["text"])
+    ]
     assert got == case["expected"]
 
 
@@ -113,7 +115,13 @@ def test_extract_mentions_or_lists(case: dict[str, Any]) -> None:
     got = []
     for m in extract_mentions(case["text"], lists=True):
         name, _, slug = m.text.partition("/")
-        got.append({"screen_name": name, "list_slug": "/" + slug if slug else "", "indices": [m.start, m.end]})
+        got.append(
+            {
+                "screen_name": name,
+                "list_slug": "/" + slug if slug else "",
+                "indices": [m.start, m.end],
+            }
+        )
     assert got == case["expected"]
 
 
@@ -125,7 +133,9 @@ def test_extract_urls(case: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    "case", cases("extract.yml", "urls_with_indices") + cases("extract.yml", "urls_with_directional_markers")
+    "case",
+    cases("extract.yml", "urls_with_indices")
+    + cases("extract.yml", "urls_with_directional_markers"),
 )
 def test_extract_urls_with_indices(case: dict[str, Any]) -> None:
     text = case["text"]

@@ -16,7 +16,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(
-    os.environ.get("MEGAPHONE_TWITTER_TEXT", ROOT.parent / "shared" / "conformance" / "twitter-text")
+    os.environ.get(
+        "MEGAPHONE_TWITTER_TEXT", ROOT.parent / "shared" / "conformance" / "twitter-text"
+    )
 )
 SKIP_REASON = (
     f"twitter-text conformance data not found in {DATA_DIR} "
@@ -44,4 +46,7 @@ def cases(name: str, group: str, *extra: Any) -> list[Any]:
     if tests is None:
         absent = (None, *extra)
         return [pytest.param(*absent, marks=pytest.mark.skip(reason=SKIP_REASON), id="absent")]
-    return [pytest.param(case, *extra, id=f"{group}: {case['description'][:70]}") for case in tests[group]]
+    return [
+        pytest.param(case, *extra, id=f"{group}: {case['description'][:70]}")
+        for case in tests[group]
+    ]

@@ -26,25 +26,16 @@ CONTEXT_SETTINGS: dict[str, Any] = {
 EXIT_INTERNAL = 70
 
 
-class Failure(click.ClickException):
-    """A :class:`MegaphoneError` on its way out: one line, its exit code."""
-
-    def __init__(self, error: MegaphoneError) -> None:
-        super().__init__(str(error))
-        self.exit_code = error.exit_code
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"megaphone: error: {self.format_message()}", err=True)
-
-
 class MegaphoneGroup(click.Group):
-    """Turns megaphone's own errors into exit codes, in this one place."""
+    """Turns megaphone's own errors into a one-line message and an exit code,
+    in this one place."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except MegaphoneError as e:
-            raise Failure(e) from e
+            click.echo(f"megaphone: error: {e}", err=True)
+            ctx.exit(e.exit_code)
 
 
 def paths_argument(f: Any) -> Any:
@@ -130,7 +121,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     user unless MEGAPHONE_DEBUG is set."""
     try:
         cli.main(args=argv, prog_name="megaphone")
-    except Exception as e:  # noqa: BLE001 - the last line of defence
+    except Exception as e:
         if os.environ.get("MEGAPHONE_DEBUG"):
             raise
         click.echo(

@@ -7,6 +7,7 @@ position and the rest of the file is still read, so one run shows them all.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +30,7 @@ CONFIG_KEYS = ("timezone", "posts", "accounts", "limits")
 ACCOUNT_KEYS = ("name", "network", "handle")
 LIMIT_KEYS = ("max_hashtags", "max_mentions")
 NETWORKS = ("x",)
+_LOST_HASHTAG = re.compile(r"\s+(#[^\s#]+)")
 
 
 @dataclass
@@ -75,7 +77,8 @@ def load(paths: Iterable[Path] = (), *, cwd: Path | None = None) -> Loaded:
         posts_dir = root / config.posts_dir
         if not posts_dir.is_dir():
             raise UsageError(
-                f"no queue folder {display(posts_dir, cwd)}: give the queue files or folders to read"
+                f"no queue folder {display(posts_dir, cwd)}: "
+                "give the queue files or folders to read"
             )
         paths = [posts_dir]
     queues = []
@@ -123,21 +126,27 @@ class Reader:
     """Walks one composed YAML document, building values and recording
     problems in the document."""
 
-    def __init__(self, doc: Document, *, config: Config | None = None, root: Path | None = None) -> None:
+    def __init__(
+        self, doc: Document, *, config: Config | None = None, root: Path | None = None
+    ) -> None:
         self.doc = doc
         self.config = config
         self.root = root
 
     # ------------------------------------------------------------ primitives
 
-    def report(self, code: str, message: str, node: yaml.Node | Loc, post_id: str | None = None) -> None:
+    def report(
+        self, code: str, message: str, node: yaml.Node | Loc, post_id: str | None = None
+    ) -> None:
         loc = node if isinstance(node, Loc) else self.doc.loc(node)
         self.doc.problems.append(problem(code, message, loc, post_id))
 
     def safe(self, node: yaml.Node) -> bool:
         if node.tag in SAFE_TAGS:
             return True
-        self.report("unsafe-tag", f"YAML tag {node.tag!r} is not allowed: only plain YAML values", node)
+        self.report(
+            "unsafe-tag", f"YAML tag {node.tag!r} is not allowed: only plain YAML values", node
+        )
         return False
 
     def mapping(
@@ -147,7 +156,9 @@ class Reader:
         if not self.safe(node):
             return None
         if not isinstance(node, yaml.MappingNode):
-            self.report("wrong-type", f"{what} should be a mapping of keys to values", node, post_id)
+            self.report(
+                "wrong-type", f"{what} should be a mapping of keys to values", node, post_id
+            )
             return None
         entries: dict[str, yaml.Node] = {}
         for key, value in pairs(node):
@@ -158,7 +169,10 @@ class Reader:
             if name in entries:
                 first = self.doc.loc(entries[name])
                 self.report(
-                    "duplicate-key", f"{name!r} given twice in {what} (first on line {first.line})", key, post_id
+                    "duplicate-key",
+                    f"{name!r} given twice in {what} (first on line {first.line})",
+                    key,
+                    post_id,
                 )
                 continue
             if name not in known:
@@ -175,14 +189,21 @@ class Reader:
         if not self.safe(node):
             return None
         if not isinstance(node, yaml.ScalarNode) or node.tag == NULL or node.tag == BOOL:
-            kind = {yaml.SequenceNode: "a list", yaml.MappingNode: "a mapping"}.get(type(node), "empty")
+            if isinstance(node, yaml.SequenceNode):
+                kind = "a list"
+            elif isinstance(node, yaml.MappingNode):
+                kind = "a mapping"
+            else:
+                kind = "true/false" if node.tag == BOOL else "empty"
             if node.tag == BOOL:
                 kind = "true/false"
             self.report("wrong-type", f"{what} should be text, not {kind}", node, post_id)
             return None
         return str(node.value)
 
-    def sequence(self, node: yaml.Node, what: str, post_id: str | None = None) -> list[yaml.Node] | None:
+    def sequence(
+        self, node: yaml.Node, what: str, post_id: str | None = None
+    ) -> list[yaml.Node] | None:
         if not self.safe(node):
             return None
         if not isinstance(node, yaml.SequenceNode):
@@ -190,7 +211,9 @@ class Reader:
             return None
         return list(node.value)
 
-    def strings(self, node: yaml.Node, what: str, post_id: str | None = None) -> list[tuple[str, Loc]]:
+    def strings(
+        self, node: yaml.Node, what: str, post_id: str | None = None
+    ) -> list[tuple[str, Loc]]:
         """A string or a list of strings."""
         if isinstance(node, yaml.ScalarNode) and node.tag not in (NULL, BOOL):
             value = self.string(node, what, post_id)
@@ -202,6 +225,25 @@ class Reader:
             if value is not None:
                 out.append((value, self.doc.loc(item)))
         return out
+
+    def text(self, node: yaml.Node, what: str, post_id: str) -> str | None:
+        """Post text; warns when a hashtag after an unquoted text became a
+        YAML comment (``text: Join us #Tag`` loses ``#Tag``)."""
+        value = self.string(node, what, post_id)
+        if value is not None and isinstance(node, yaml.ScalarNode) and not node.style:
+            lines = self.doc.lines()
+            end = node.end_mark
+            rest = lines[end.line][end.column :] if end.line < len(lines) else ""
+            lost = _LOST_HASHTAG.match(rest)
+            if lost:
+                self.report(
+                    "text-comment",
+                    f"{lost[1]} is read as a YAML comment, not as part of the text: "
+                    "quote the text to keep it",
+                    node,
+                    post_id,
+                )
+        return value
 
     def boolean(self, node: yaml.Node, what: str, post_id: str | None = None) -> bool | None:
         if not self.safe(node):
@@ -230,7 +272,10 @@ class Reader:
         if entries is None:
             return defaults
         timezone = defaults.timezone
-        if "timezone" in entries and (tz := self.string(entries["timezone"], "timezone")) is not None:
+        if (
+            "timezone" in entries
+            and (tz := self.string(entries["timezone"], "timezone")) is not None
+        ):
             try:
                 zone(tz)
                 timezone = tz
@@ -239,8 +284,10 @@ class Reader:
         posts_dir = defaults.posts_dir
         if "posts" in entries and (value := self.string(entries["posts"], "posts")) is not None:
             posts_dir = value
-        accounts = []
-        for item in self.sequence(entries["accounts"], "accounts") or () if "accounts" in entries else ():
+        accounts: list[Account] = []
+        for item in (
+            self.sequence(entries["accounts"], "accounts") or () if "accounts" in entries else ()
+        ):
             account = self.account(item, {a.name for a in accounts})
             if account is not None:
                 accounts.append(account)
@@ -264,9 +311,16 @@ class Reader:
             self.report("config", f"account {name!r} is named twice", entries["name"])
             return None
         network = "x"
-        if "network" in entries and (value := self.string(entries["network"], "network")) is not None:
+        if (
+            "network" in entries
+            and (value := self.string(entries["network"], "network")) is not None
+        ):
             if value not in NETWORKS:
-                self.report("config", f"network {value!r} is not supported yet (supported: x)", entries["network"])
+                self.report(
+                    "config",
+                    f"network {value!r} is not supported yet (supported: x)",
+                    entries["network"],
+                )
             network = value
         handle = self.string(entries["handle"], "handle") if "handle" in entries else None
         return Account(name, network, handle.lstrip("@") if handle else None)
@@ -277,13 +331,20 @@ class Reader:
         assert self.config is not None
         if self.doc.root is None:
             if self.doc.text is not None and not self.doc.problems:
-                self.report("missing-field", "the file is empty: a queue needs 'posts'", Loc(self.doc.name, 1, 1))
+                self.report(
+                    "missing-field",
+                    "the file is empty: a queue needs 'posts'",
+                    Loc(self.doc.name, 1, 1),
+                )
             return None
         entries = self.mapping(self.doc.root, "the queue", schema.QUEUE_KEYS)
         if entries is None:
             return None
         timezone = self.config.timezone
-        if "timezone" in entries and (tz := self.string(entries["timezone"], "timezone")) is not None:
+        if (
+            "timezone" in entries
+            and (tz := self.string(entries["timezone"], "timezone")) is not None
+        ):
             try:
                 zone(tz)
                 timezone = tz
@@ -301,7 +362,9 @@ class Reader:
             if "lang" in defaults:
                 lang = self.string(defaults["lang"], "lang")
         if "posts" not in entries:
-            self.report("missing-field", "a queue needs 'posts': the list of its posts", self.doc.root)
+            self.report(
+                "missing-field", "a queue needs 'posts': the list of its posts", self.doc.root
+            )
             return Queue(self.doc.path, self.doc.name, ())
         posts = []
         context = _QueueContext(timezone, accounts, hashtags, lang)
@@ -315,9 +378,15 @@ class Reader:
         post_id: str | None = None
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode) and key.value == "id" and isinstance(value, yaml.ScalarNode):
+                if (
+                    isinstance(key, yaml.ScalarNode)
+                    and key.value == "id"
+                    and isinstance(value, yaml.ScalarNode)
+                ):
                     post_id = str(value.value)
-        entries = self.mapping(node, f"post {post_id!r}" if post_id else "a post", schema.POST_KEYS, post_id)
+        entries = self.mapping(
+            node, f"post {post_id!r}" if post_id else "a post", schema.POST_KEYS, post_id
+        )
         if entries is None:
             return None
         loc = self.doc.loc(node)
@@ -342,7 +411,12 @@ class Reader:
         if "at" in entries:
             at = self.time(entries["at"], "at", ctx.timezone, post_id)
         elif not draft:
-            self.report("missing-field", f"post {post_id!r} needs 'at', the time to publish it (or draft: true)", node, post_id)
+            self.report(
+                "missing-field",
+                f"post {post_id!r} needs 'at', the time to publish it (or draft: true)",
+                node,
+                post_id,
+            )
         if "expires" in entries:
             expires = self.time(entries["expires"], "expires", ctx.timezone, post_id)
 
@@ -355,7 +429,8 @@ class Reader:
         if not account_items:
             self.report(
                 "no-account",
-                f"post {post_id!r} has no account: set 'account' on the queue or 'accounts' on the post",
+                f"post {post_id!r} has no account: "
+                "set 'account' on the queue or 'accounts' on the post",
                 node,
                 post_id,
             )
@@ -373,7 +448,9 @@ class Reader:
         lang = ctx.lang
         if "lang" in entries:
             lang = self.string(entries["lang"], "lang", post_id)
-        reply_to = self.string(entries["reply_to"], "reply_to", post_id) if "reply_to" in entries else None
+        reply_to = (
+            self.string(entries["reply_to"], "reply_to", post_id) if "reply_to" in entries else None
+        )
         quote = self.string(entries["quote"], "quote", post_id) if "quote" in entries else None
 
         if parts is None:
@@ -396,21 +473,28 @@ class Reader:
             locs=locs,
         )
 
-    def parts(self, entries: dict[str, yaml.Node], node: yaml.Node, post_id: str) -> tuple[Part, ...] | None:
+    def parts(
+        self, entries: dict[str, yaml.Node], node: yaml.Node, post_id: str
+    ) -> tuple[Part, ...] | None:
         post_media = self.media(entries["media"], post_id) if "media" in entries else ()
         media_loc = self.doc.loc(entries["media"]) if "media" in entries else None
         if "text" in entries and "thread" in entries:
             self.report(
-                "wrong-type", f"post {post_id!r} has both 'text' and 'thread': keep one", entries["thread"], post_id
+                "wrong-type",
+                f"post {post_id!r} has both 'text' and 'thread': keep one",
+                entries["thread"],
+                post_id,
             )
             return None
         if "text" in entries:
-            text = self.string(entries["text"], "text", post_id)
+            text = self.text(entries["text"], "text", post_id)
             if text is None:
                 return None
             return (Part(text.strip(), self.doc.loc(entries["text"]), post_media, media_loc),)
         if "thread" not in entries:
-            self.report("missing-field", f"post {post_id!r} needs 'text' (or 'thread')", node, post_id)
+            self.report(
+                "missing-field", f"post {post_id!r} needs 'text' (or 'thread')", node, post_id
+            )
             return None
         items = self.sequence(entries["thread"], "thread", post_id)
         if items is None:
@@ -427,12 +511,12 @@ class Reader:
                 if "text" not in fields:
                     self.report("missing-field", f"thread part {i} needs 'text'", item, post_id)
                     continue
-                text = self.string(fields["text"], f"thread part {i}", post_id)
+                text = self.text(fields["text"], f"thread part {i}", post_id)
                 media = self.media(fields["media"], post_id) if "media" in fields else ()
                 part_media_loc = self.doc.loc(fields["media"]) if "media" in fields else None
                 text_node = fields["text"]
             else:
-                text = self.string(item, f"thread part {i}", post_id)
+                text = self.text(item, f"thread part {i}", post_id)
                 media, part_media_loc, text_node = (), None, item
             if text is None:
                 continue
@@ -486,7 +570,12 @@ class Reader:
             return
         guess = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         hint = f"; did you mean {guess[0]!r}?" if guess else f" (known: {', '.join(known)})"
-        self.report("unknown-account", f"account {name!r} is not in the project configuration{hint}", loc, post_id)
+        self.report(
+            "unknown-account",
+            f"account {name!r} is not in the project configuration{hint}",
+            loc,
+            post_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,4 +584,3 @@ class _QueueContext:
     accounts: list[tuple[str, Loc]]
     hashtags: list[tuple[str, Loc]]
     lang: str | None
-

@@ -54,8 +54,20 @@ def sniff(path: Path) -> MediaInfo | None:
 
 
 _MP4_BRANDS = {
-    b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"M4V ", b"M4VH",
-    b"M4VP", b"MSNV", b"dash", b"qt  ",
+    b"isom",
+    b"iso2",
+    b"iso4",
+    b"iso5",
+    b"iso6",
+    b"mp41",
+    b"mp42",
+    b"avc1",
+    b"M4V ",
+    b"M4VH",
+    b"M4VP",
+    b"MSNV",
+    b"dash",
+    b"qt  ",
 }
 
 

@@ -52,7 +52,10 @@ CODES: dict[str, tuple[Severity, str]] = {
     "encoding": (E, "the file is not valid UTF-8"),
     "yaml-syntax": (E, "the file is not well-formed YAML"),
     "unsafe-tag": (E, "a YAML tag other than the standard ones (such as !!python/object)"),
-    "alias-bomb": (E, "YAML aliases that would expand to an enormous document, or refer to themselves"),
+    "alias-bomb": (
+        E,
+        "YAML aliases that would expand to an enormous document, or refer to themselves",
+    ),
     "duplicate-key": (E, "the same key twice in one mapping"),
     "unknown-key": (E, "a key megaphone does not know (often a typo)"),
     "wrong-type": (E, "a value of the wrong kind (a list where text is expected...)"),
@@ -61,8 +64,15 @@ CODES: dict[str, tuple[Severity, str]] = {
     "config": (E, "the project configuration file is wrong"),
     # Text
     "empty-text": (E, "a post or thread part has no text"),
+    "text-comment": (
+        W,
+        "an unquoted text followed by ' #tag': YAML reads the hashtag as a comment",
+    ),
     "text-too-long": (E, "the text weighs more than the network allows"),
-    "invalid-characters": (E, "the text holds characters the network refuses (U+FFFE, U+FEFF, U+FFFF)"),
+    "invalid-characters": (
+        E,
+        "the text holds characters the network refuses (U+FFFE, U+FEFF, U+FFFF)",
+    ),
     "invalid-hashtag": (E, "a hashtag the network would not recognise"),
     "too-many-hashtags": (W, "more hashtags than the project's limit"),
     "hashtag-case": (W, "one hashtag spelt in different case across the project"),
@@ -70,7 +80,10 @@ CODES: dict[str, tuple[Severity, str]] = {
     "too-many-mentions": (W, "more @mentions than the project's limit"),
     "bad-link": (W, "a link that is malformed or not http(s), so it will not be a link"),
     "bare-domain": (W, "a bare domain name that the network will turn into a link"),
-    "bad-reference": (E, "reply_to or quote is neither a post URL nor the id of a post in the project"),
+    "bad-reference": (
+        E,
+        "reply_to or quote is neither a post URL nor the id of a post in the project",
+    ),
     "reply-order": (W, "a post replies to or quotes a post of the project scheduled after it"),
     "bad-lang": (W, "lang is not a language tag such as en or es-MX"),
     # Media

@@ -30,7 +30,7 @@ _HASHTAGS = {
     "items": {"type": "string", "minLength": 1},
 }
 _LANG = {"type": "string", "description": "Language tag such as 'en' or 'es-MX'."}
-_MEDIA = {
+_MEDIA: dict[str, Any] = {
     "type": "array",
     "description": "Images (up to 4), or one GIF, or one video.",
     "items": {
@@ -40,12 +40,14 @@ _MEDIA = {
         "properties": {
             "path": {
                 "type": "string",
-                "description": "File path, relative to this queue file; must stay inside the project.",
+                "description": "File path, relative to this queue file; "
+                "must stay inside the project.",
             },
             "alt": {
                 "type": "string",
                 "maxLength": 1000,
-                "description": "Alt text for readers who cannot see the image (required for images).",
+                "description": "Alt text for readers who cannot see the image "
+                "(required for images).",
             },
         },
     },
@@ -98,7 +100,6 @@ POST_SCHEMA: dict[str, Any] = {
 
 QUEUE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "https://megaphone.invalid/schema/queue.schema.json",
     "title": "megaphone queue file",
     "type": "object",
     "additionalProperties": False,
@@ -107,7 +108,8 @@ QUEUE_SCHEMA: dict[str, Any] = {
         "account": _ACCOUNTS,
         "timezone": {
             "type": "string",
-            "description": "IANA time zone of the local times in this file (default: the project's).",
+            "description": "IANA time zone of the local times in this file "
+            "(default: the project's).",
         },
         "defaults": {
             "type": "object",
@@ -123,7 +125,7 @@ QUEUE_KEYS = tuple(QUEUE_SCHEMA["properties"])
 DEFAULTS_KEYS = tuple(QUEUE_SCHEMA["properties"]["defaults"]["properties"])
 POST_KEYS = tuple(POST_SCHEMA["properties"])
 PART_KEYS = tuple(POST_SCHEMA["properties"]["thread"]["items"]["oneOf"][1]["properties"])
-MEDIA_KEYS = tuple(_MEDIA["items"]["properties"])
+MEDIA_KEYS = tuple(POST_SCHEMA["properties"]["media"]["items"]["properties"])
 
 
 def schema_json() -> str:

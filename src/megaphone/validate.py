@@ -108,12 +108,21 @@ class _Checker:
         self.schedule(post)
         self.references(post)
         if post.lang is not None and not _LANG_TAG.fullmatch(post.lang):
-            self.add("bad-lang", f"lang {post.lang!r} is not a language tag such as 'en' or 'es-MX'",
-                     post.field_loc("lang"), post)
+            self.add(
+                "bad-lang",
+                f"lang {post.lang!r} is not a language tag such as 'en' or 'es-MX'",
+                post.field_loc("lang"),
+                post,
+            )
         for tag in post.hashtags:
             if not is_valid_hashtag("#" + tag):
-                self.add("invalid-hashtag", f"#{tag} is not a hashtag X recognises "
-                         "(letters, digits and _; not only digits)", post.field_loc(f"hashtag:{tag}"), post)
+                self.add(
+                    "invalid-hashtag",
+                    f"#{tag} is not a hashtag X recognises "
+                    "(letters, digits and _; not only digits)",
+                    post.field_loc(f"hashtag:{tag}"),
+                    post,
+                )
 
     def text(self, post: Post, part: Part, text: str, index: int, *, appended: bool) -> None:
         where = f"part {index + 1} of thread {post.id!r}" if post.is_thread else f"post {post.id!r}"
@@ -127,46 +136,77 @@ class _Checker:
             self.add("text-too-long", self._too_long(where, text, result, appended), part.loc, post)
         if result.has_invalid_characters:
             bad = sorted({f"U+{ord(c):04X}" for c in text if c in INVALID_CHARS})
-            self.add("invalid-characters", f"{where} holds characters X refuses: {', '.join(bad)}",
-                     part.loc, post)
+            self.add(
+                "invalid-characters",
+                f"{where} holds characters X refuses: {', '.join(bad)}",
+                part.loc,
+                post,
+            )
         urls = result.urls
         tags = extract_hashtags(result.normalized, urls=urls)
         limits = self.project.config.limits
         if len(tags) > limits.max_hashtags:
-            self.add("too-many-hashtags", f"{where} has {len(tags)} hashtags (the project's limit is "
-                     f"{limits.max_hashtags})", part.loc, post)
+            self.add(
+                "too-many-hashtags",
+                f"{where} has {len(tags)} hashtags (the project's limit is {limits.max_hashtags})",
+                part.loc,
+                post,
+            )
         for tag in tags:
-            self._tags.setdefault(tag.text.casefold(), {}).setdefault(tag.text, []).append((part.loc, post.id))
+            self._tags.setdefault(tag.text.casefold(), {}).setdefault(tag.text, []).append(
+                (part.loc, post.id)
+            )
         mentions = extract_mentions(result.normalized)
         for m in mentions:
             if len(m.text) > MAX_USERNAME_LENGTH:
-                self.add("invalid-mention", f"@{m.text} cannot be an X username (at most "
-                         f"{MAX_USERNAME_LENGTH} characters)", part.loc, post)
+                self.add(
+                    "invalid-mention",
+                    f"@{m.text} cannot be an X username (at most {MAX_USERNAME_LENGTH} characters)",
+                    part.loc,
+                    post,
+                )
         if len(mentions) > limits.max_mentions:
-            self.add("too-many-mentions", f"{where} mentions {len(mentions)} accounts (the project's "
-                     f"limit is {limits.max_mentions})", part.loc, post)
+            self.add(
+                "too-many-mentions",
+                f"{where} mentions {len(mentions)} accounts (the project's "
+                f"limit is {limits.max_mentions})",
+                part.loc,
+                post,
+            )
         for url in urls:
             if url.text.lower().startswith(("http://", "https://")) and not is_valid_url(url.text):
                 self.add("bad-link", f"{url.text} is not a well-formed link", part.loc, post)
         if "://" in text:
-            for m in _OTHER_SCHEME.finditer(text):
-                if m[1].lower() not in ("http", "https"):
-                    self.add("bad-link", f"{m[1]}:// links are not linked by X: only http and https are",
-                             part.loc, post)
+            for scheme in _OTHER_SCHEME.finditer(text):
+                if scheme[1].lower() not in ("http", "https"):
+                    self.add(
+                        "bad-link",
+                        f"{scheme[1]}:// links are not linked by X: only http and https are",
+                        part.loc,
+                        post,
+                    )
         if not post.draft:
             key_text = result.normalized.strip()
             for account in post.accounts:
                 seen = self._texts.setdefault((account, key_text), (post, index))
                 if seen[0] is not post:
                     other = seen[0].parts[seen[1]].loc
-                    self.add("duplicate-text", f"account {account!r} already posts this text ({where}; "
-                             f"first at {other}): X rejects duplicates", part.loc, post)
+                    self.add(
+                        "duplicate-text",
+                        f"account {account!r} already posts this text ({where}; "
+                        f"first at {other}): X rejects duplicates",
+                        part.loc,
+                        post,
+                    )
 
     def _too_long(self, where: str, text: str, result: TextCount, appended: bool) -> str:
         why = []
         bare = [u.text for u in result.urls if "://" not in u.text]
         if bare:
-            why.append(f"{', '.join(repr(b) for b in bare[:3])} counts as a {X_CONFIG.transformed_url_length}-character link")
+            why.append(
+                f"{', '.join(repr(b) for b in bare[:3])} counts as a "
+                f"{X_CONFIG.transformed_url_length}-character link"
+            )
         heavy = sorted({c for c in result.normalized if _weighs_two(c)} - {" "})
         if heavy:
             shown = " ".join(heavy[:8]) + (" ..." if len(heavy) > 8 else "")
@@ -174,8 +214,10 @@ class _Checker:
         if appended:
             why.append("the hashtags added to the post count too")
         reason = f" ({'; '.join(why)})" if why else ""
-        return (f"{where} weighs {result.weighted_length}/{result.max_length}, "
-                f"{result.over_by} over{reason}")
+        return (
+            f"{where} weighs {result.weighted_length}/{result.max_length}, "
+            f"{result.over_by} over{reason}"
+        )
 
     def media(self, post: Post, part: Part) -> None:
         if not part.media:
@@ -189,17 +231,27 @@ class _Checker:
         single = [k for k in kinds if k != "image"]
         loc = part.media_loc or part.loc
         if single and len(kinds) > 1:
-            self.add("media-count", f"a {single[0]} must be the only media of its post "
-                     f"(this one has {len(kinds)})", loc, post)
+            self.add(
+                "media-count",
+                f"a {single[0]} must be the only media of its post (this one has {len(kinds)})",
+                loc,
+                post,
+            )
         elif images > MAX_IMAGES:
-            self.add("media-count", f"{images} images: a post takes at most {MAX_IMAGES}", loc, post)
+            self.add(
+                "media-count", f"{images} images: a post takes at most {MAX_IMAGES}", loc, post
+            )
 
     def _one_medium(self, post: Post, item: Media) -> MediaInfo | None:
         queue_dir = Path(self._queue_path(post)).parent
         target = (queue_dir / item.path).resolve()
         if not target.is_relative_to(self.root):
-            self.add("media-outside-project", f"{item.path} leads outside the project folder: media must "
-                     "live inside it", item.loc, post)
+            self.add(
+                "media-outside-project",
+                f"{item.path} leads outside the project folder: media must live inside it",
+                item.loc,
+                post,
+            )
             return None
         if not target.is_file():
             self.add("media-missing", f"{item.path} does not exist", item.loc, post)
@@ -208,23 +260,42 @@ class _Checker:
             try:
                 self._media[target] = sniff(target)
             except OSError as e:
-                self.add("media-missing", f"{item.path} cannot be read: {e.strerror}", item.loc, post)
+                self.add(
+                    "media-missing", f"{item.path} cannot be read: {e.strerror}", item.loc, post
+                )
                 return None
         info = self._media[target]
         if info is None:
-            self.add("media-type", f"{item.path} is not a JPEG, PNG, GIF, WEBP or MP4 file (judged by "
-                     "its content)", item.loc, post)
+            self.add(
+                "media-type",
+                f"{item.path} is not a JPEG, PNG, GIF, WEBP or MP4 file (judged by its content)",
+                item.loc,
+                post,
+            )
             return None
         limit, shown = LIMITS[info.kind]
         if info.size > limit:
-            self.add("media-too-large", f"{item.path} is {info.size / 1024 / 1024:.1f} MB: a "
-                     f"{info.kind} may be at most {shown}", item.loc, post)
+            self.add(
+                "media-too-large",
+                f"{item.path} is {info.size / 1024 / 1024:.1f} MB: a "
+                f"{info.kind} may be at most {shown}",
+                item.loc,
+                post,
+            )
         if info.kind in ("image", "gif") and not (item.alt and item.alt.strip()):
-            self.add("alt-missing", f"{item.path} needs alt text ('alt'): describe it for readers who "
-                     "cannot see it", item.loc, post)
+            self.add(
+                "alt-missing",
+                f"{item.path} needs alt text ('alt'): describe it for readers who cannot see it",
+                item.loc,
+                post,
+            )
         if item.alt and len(item.alt) > MAX_ALT_LENGTH:
-            self.add("alt-too-long", f"alt text is {len(item.alt)} characters: at most "
-                     f"{MAX_ALT_LENGTH}", item.alt_loc or item.loc, post)
+            self.add(
+                "alt-too-long",
+                f"alt text is {len(item.alt)} characters: at most {MAX_ALT_LENGTH}",
+                item.alt_loc or item.loc,
+                post,
+            )
         return info
 
     def _queue_path(self, post: Post) -> Path:
@@ -235,17 +306,31 @@ class _Checker:
 
     def schedule(self, post: Post) -> None:
         if post.at and post.expires and post.expires <= post.at:
-            self.add("expires-before-at", f"expires ({_show(post.expires)}) is not after at "
-                     f"({_show(post.at)})", post.field_loc("expires"), post)
+            self.add(
+                "expires-before-at",
+                f"expires ({_show(post.expires)}) is not after at ({_show(post.at)})",
+                post.field_loc("expires"),
+                post,
+            )
             return
         if post.draft:
             return
         if post.expires and post.expires <= self.now:
-            self.add("expired", f"post {post.id!r} expired {_ago(self.now - post.expires)}: it will never "
-                     "be published", post.field_loc("expires"), post)
+            self.add(
+                "expired",
+                f"post {post.id!r} expired {_ago(self.now - post.expires)}: it will never "
+                "be published",
+                post.field_loc("expires"),
+                post,
+            )
         elif post.at and post.at <= self.now:
-            self.add("past-due", f"post {post.id!r} was due {_ago(self.now - post.at)} "
-                     f"({_show(post.at)}) and has not been published", post.field_loc("at"), post)
+            self.add(
+                "past-due",
+                f"post {post.id!r} was due {_ago(self.now - post.at)} "
+                f"({_show(post.at)}) and has not been published",
+                post.field_loc("at"),
+                post,
+            )
 
     def references(self, post: Post) -> None:
         for name, ref in (("reply_to", post.reply_to), ("quote", post.quote)):
@@ -254,8 +339,13 @@ class _Checker:
             loc = post.field_loc(name)
             if "://" in ref:
                 if not _STATUS_URL.fullmatch(ref):
-                    self.add("bad-reference", f"{name}: {ref} is not the URL of a post on X "
-                             "(https://x.com/NAME/status/NUMBER)", loc, post)
+                    self.add(
+                        "bad-reference",
+                        f"{name}: {ref} is not the URL of a post on X "
+                        "(https://x.com/NAME/status/NUMBER)",
+                        loc,
+                        post,
+                    )
                 continue
             target = self._by_id.get(ref)
             if target is None:
@@ -265,11 +355,19 @@ class _Checker:
             elif target is post:
                 self.add("bad-reference", f"{name}: a post cannot refer to itself", loc, post)
             elif target.draft and not post.draft:
-                self.add("bad-reference", f"{name}: post {ref!r} is a draft and will never be published",
-                         loc, post)
+                self.add(
+                    "bad-reference",
+                    f"{name}: post {ref!r} is a draft and will never be published",
+                    loc,
+                    post,
+                )
             elif post.at and target.at and target.at >= post.at:
-                self.add("reply-order", f"{name}: post {ref!r} is scheduled at {_show(target.at)}, not "
-                         "before this one", loc, post)
+                self.add(
+                    "reply-order",
+                    f"{name}: post {ref!r} is scheduled at {_show(target.at)}, not before this one",
+                    loc,
+                    post,
+                )
 
     # --------------------------------------------------------- across posts
 
@@ -281,12 +379,16 @@ class _Checker:
             usual, usual_uses = ranked[0]
             for spelling, uses in ranked[1:]:
                 for loc, post_id in uses:
-                    self.problems.append(problem(
-                        "hashtag-case",
-                        f"#{spelling} is written #{usual} in {len(usual_uses)} other place(s) of the "
-                        "project: pick one spelling",
-                        loc, post_id,
-                    ))
+                    self.problems.append(
+                        problem(
+                            "hashtag-case",
+                            f"#{spelling} is written #{usual} in {len(usual_uses)} other "
+                            "place(s) of the "
+                            "project: pick one spelling",
+                            loc,
+                            post_id,
+                        )
+                    )
 
 
 def _weighs_two(c: str) -> bool:
@@ -305,4 +407,3 @@ def _ago(delta: timedelta) -> str:
     if seconds < 2 * 86400:
         return f"{seconds // 3600} h ago"
     return f"{seconds // 86400} days ago"
-

@@ -9,6 +9,7 @@ tags are accepted, duplicate keys are caught, and aliases cannot blow up.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import yaml
@@ -49,8 +50,12 @@ class Document:
         mark = node.start_mark
         return Loc(self.name, mark.line + 1, mark.column + 1)
 
-    def lines(self) -> list[str]:
+    @cached_property
+    def source_lines(self) -> list[str]:
         return self.text.splitlines() if self.text else []
+
+    def lines(self) -> list[str]:
+        return self.source_lines
 
 
 def read(path: Path, name: str) -> Document:
@@ -59,7 +64,9 @@ def read(path: Path, name: str) -> Document:
     try:
         data = path.read_bytes()
     except OSError as e:
-        doc.problems.append(problem("yaml-syntax", f"cannot read the file: {e.strerror}", Loc(name, 1, 1)))
+        doc.problems.append(
+            problem("yaml-syntax", f"cannot read the file: {e.strerror}", Loc(name, 1, 1))
+        )
         return doc
     try:
         doc.text = data.decode("utf-8-sig")
@@ -125,11 +132,15 @@ def _check_aliases(doc: Document) -> None:
     try:
         expanded = size(doc.root)
     except _Recursive as e:
-        doc.problems.append(problem("alias-bomb", "an alias refers to the node that holds it", doc.loc(e.node)))
+        doc.problems.append(
+            problem("alias-bomb", "an alias refers to the node that holds it", doc.loc(e.node))
+        )
         doc.root = None
         return
     except RecursionError:
-        doc.problems.append(problem("alias-bomb", "the document is nested too deeply", Loc(doc.name, 1, 1)))
+        doc.problems.append(
+            problem("alias-bomb", "the document is nested too deeply", Loc(doc.name, 1, 1))
+        )
         doc.root = None
         return
     if expanded > max(MAX_EXPANDED_NODES, MAX_EXPANSION_RATIO * distinct):

@@ -75,9 +75,7 @@ def _url_patterns() -> tuple[re.Pattern[str], ...]:
     ascii_domain = re.compile(
         rf"(?:[\-a-z0-9{LATIN_ACCENTS}]+\.)+(?:{tld}|{punycode})", re.IGNORECASE
     )
-    tco = re.compile(
-        rf"https?://t\.co/([a-z0-9]+)(?:\?{query_char}*{query_end})?", re.IGNORECASE
-    )
+    tco = re.compile(rf"https?://t\.co/([a-z0-9]+)(?:\?{query_char}*{query_end})?", re.IGNORECASE)
     # Spaces other than ' ' and '\n', folded to ' ' to find where words end.
     other_spaces = re.compile(f"[{SPACES.replace(' ', '').replace(chr(10), '')}]")
     return url, ascii_domain, tco, other_spaces
@@ -307,6 +305,8 @@ def is_valid_list(text: str) -> bool:
     """``@user/list`` is, as a whole, one list reference."""
     found = extract_mentions(text, lists=True)
     return (
-        len(found) == 1 and "/" in found[0].text and found[0].start == 0
+        len(found) == 1
+        and "/" in found[0].text
+        and found[0].start == 0
         and found[0].end == len(text)
     )

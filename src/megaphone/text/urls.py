@@ -18,15 +18,21 @@ def _patterns() -> dict[str, re.Pattern[str]]:
     ipv4 = rf"{dec_octet}(?:\.{dec_octet}){{3}}"
     h16 = r"[0-9a-f]{1,4}"
     ipv6 = rf"\[(?:{h16}|:)(?:{h16}|:|\.)*\]"
-    sub_segment = rf"(?:[a-z0-9]|{non_ascii})(?:(?:[a-z0-9_\-]|{non_ascii})*(?:[a-z0-9]|{non_ascii}))?"
+    sub_segment = (
+        rf"(?:[a-z0-9]|{non_ascii})(?:(?:[a-z0-9_\-]|{non_ascii})*(?:[a-z0-9]|{non_ascii}))?"
+    )
     segment = rf"(?:[a-z0-9]|{non_ascii})(?:(?:[a-z0-9\-]|{non_ascii})*(?:[a-z0-9]|{non_ascii}))?"
     tld = rf"(?:[a-z]|{non_ascii})(?:(?:[a-z0-9\-]|{non_ascii})*(?:[a-z0-9]|{non_ascii}))?"
     domain = rf"(?:{sub_segment}\.)*(?:{segment}\.){tld}"
     userinfo = rf"(?:{_UNRESERVED}|{_PCT}|{_SUB_DELIMS}|:)*"
     flags = re.IGNORECASE
     return {
-        "parts": re.compile(r"(?:([^:/?#]+)://)?([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#(.*))?", re.DOTALL),
-        "authority": re.compile(rf"(?:{userinfo}@)?(?:{ipv4}|{ipv6}|{domain})(?::[0-9]{{1,5}})?", flags),
+        "parts": re.compile(
+            r"(?:([^:/?#]+)://)?([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#(.*))?", re.DOTALL
+        ),
+        "authority": re.compile(
+            rf"(?:{userinfo}@)?(?:{ipv4}|{ipv6}|{domain})(?::[0-9]{{1,5}})?", flags
+        ),
         "path": re.compile(rf"(?:/{_PCHAR}*)*", flags),
         "query": re.compile(rf"(?:{_PCHAR}|/|\?)*", flags),
     }

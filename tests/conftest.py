@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import time_machine
+from click.testing import CliRunner, Result
+
+from megaphone.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+#: A fixed "now" for every test that depends on it: before every example post.
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+CONFIG = """\
+timezone: America/Los_Angeles
+accounts:
+  - name: utla
+  - name: reclaim-la
+"""
+
+
+@pytest.fixture
+def frozen_now() -> Iterator[datetime]:
+    with time_machine.travel(NOW, tick=False):
+        yield NOW
+
+
+Write = Callable[..., Path]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Write:
+    """Write files into a fresh project folder (with a megaphone.yaml unless
+    one is given) and return the folder."""
+    (tmp_path / "megaphone.yaml").write_text(CONFIG, encoding="utf-8")
+
+    def write(files: dict[str, str | bytes] | None = None, **queues: str) -> Path:
+        for name, content in {
+            **(files or {}),
+            **{f"posts/{k}.yaml": v for k, v in queues.items()},
+        }.items():
+            path = tmp_path / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(textwrap.dedent(content), encoding="utf-8")
+        return tmp_path
+
+    return write
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Run the command line in a folder, as a user would."""
+
+    def invoke(*args: str, cwd: Path) -> Result:
+        monkeypatch.chdir(cwd)
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def png_bytes(width: int = 8, height: int = 8) -> bytes:
+    import struct
+    import zlib
+
+    raw = zlib.compress(b"".join(b"\x00" + b"\x80\x80\x80" * width for _ in range(height)))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")

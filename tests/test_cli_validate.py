@@ -1,0 +1,149 @@
+"""`megaphone validate` as a user and a CI job meet it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from click.testing import Result
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import Write
+
+Run = Callable[..., Result]
+
+GOOD = """\
+account: utla
+posts:
+  - id: hello
+    at: 2026-12-01 09:00
+    text: Hello, world.
+"""
+TOO_LONG = GOOD.replace("Hello, world.", "x" * 290)
+PAST = GOOD.replace("2026-12-01", "2026-11-01")
+
+
+def test_clean_project_exits_0(project: Write, run: Run, frozen_now: object) -> None:
+    result = run("validate", cwd=project(q=GOOD))
+    assert result.exit_code == 0, result.output
+    assert "1 post in 1 file: no problems" in result.output
+
+
+def test_errors_exit_1_and_show_the_line(project: Write, run: Run, frozen_now: object) -> None:
+    result = run("validate", "posts", cwd=project(q=TOO_LONG))
+    assert result.exit_code == 1
+    assert "posts/q.yaml" in result.output
+    assert "5:11" in result.output and "text-too-long" in result.output
+    assert "5 │     text: xxxx" in result.output
+    assert "1 error in 1 post, 1 file" in result.output
+
+
+def test_warnings_pass_unless_strict(project: Write, run: Run, frozen_now: object) -> None:
+    root = project(q=PAST)
+    assert run("validate", cwd=root).exit_code == 0
+    assert run("validate", "--strict", cwd=root).exit_code == 1
+
+
+def test_json_format(project: Write, run: Run, frozen_now: object) -> None:
+    result = run("validate", "--format", "json", cwd=project(q=TOO_LONG))
+    assert result.exit_code == 1
+    [problem] = json.loads(result.stdout)
+    assert problem == {
+        "code": "text-too-long",
+        "severity": "error",
+        "message": problem["message"],
+        "file": "posts/q.yaml",
+        "line": 5,
+        "column": 11,
+        "post_id": "hello",
+    }
+
+
+def test_github_format(project: Write, run: Run, frozen_now: object) -> None:
+    result = run("validate", "--format", "github", cwd=project(q=TOO_LONG))
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(
+        "::error file=posts/q.yaml,line=5,col=11,title=megaphone text-too-long::"
+    )
+
+
+def test_usage_errors_exit_2(project: Write, run: Run) -> None:
+    root = project(q=GOOD)
+    result = run("validate", "missing.yaml", cwd=root)
+    assert result.exit_code == 2
+    assert result.stderr == "megaphone: error: no such file or folder: missing.yaml\n"
+    assert run("validate", "--format", "xml", cwd=root).exit_code == 2
+
+
+def test_default_folder_comes_from_the_config(project: Write, run: Run, frozen_now: object) -> None:
+    root = project({"megaphone.yaml": "timezone: UTC\nposts: queues\n", "queues/a.yaml": GOOD})
+    result = run("validate", cwd=root / "queues")
+    assert result.exit_code == 0
+    assert "1 post in 1 file" in result.output
+
+
+def test_no_posts_folder_is_a_usage_error(tmp_path: Path, run: Run) -> None:
+    result = run("validate", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert "no queue folder" in result.stderr
+
+
+def test_terminal_escapes_in_a_post_are_shown_harmlessly(
+    project: Write, run: Run, frozen_now: object
+) -> None:
+    evil = GOOD.replace("Hello, world.", '"\\e]0;owned\\a\\e[2J[bold]x[/bold]' + "y" * 280 + '"')
+    result = run("validate", cwd=project(q=evil))
+    assert "\x1b" not in result.output and "\x07" not in result.output
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_never_a_traceback(project: Write, run: Run, data: bytes) -> None:
+    result = run("validate", cwd=project({"posts/q.yaml": data}))
+    assert result.exit_code in (0, 1), result.output
+    assert "Traceback" not in result.output
+
+
+def test_python_dash_m_and_the_console_script(project: Write) -> None:
+    root = project(q=GOOD)
+    out = subprocess.run(
+        [sys.executable, "-m", "megaphone", "validate", "--format", "json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode in (0, 1), out.stderr
+    assert json.loads(out.stdout) is not None
+    version = subprocess.run(
+        [sys.executable, "-m", "megaphone", "--version"], capture_output=True, text=True, check=True
+    )
+    assert version.stdout.startswith("megaphone, version ")
+
+
+def test_internal_errors_are_one_line(project: Write) -> None:
+    # An unexpected failure still ends in one line and exit code 70.
+    code = (
+        "import megaphone.validate as v\n"
+        "def boom(*a, **k): raise RuntimeError('kaput')\n"
+        "v.validate = boom\n"
+        "from megaphone.cli import main\n"
+        "main(['validate'])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=project(q=GOOD),
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "MEGAPHONE_DEBUG": ""},
+    )
+    assert out.returncode == 70
+    assert out.stderr.count("\n") == 1 and "internal error: RuntimeError: kaput" in out.stderr

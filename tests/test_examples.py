@@ -1,0 +1,62 @@
+"""The shipped example project: valid, and a tour of every feature."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import jsonschema
+import yaml
+from click.testing import Result
+
+from megaphone.loader import load
+from megaphone.schema import schema_json
+from megaphone.validate import validate
+from tests.conftest import NOW, ROOT
+
+POSTS = ROOT / "posts"
+
+
+def test_examples_validate_cleanly() -> None:
+    report = validate(load([POSTS], cwd=ROOT), now=NOW)
+    assert report.problems == []
+    assert report.files == 5 and report.posts >= 12
+
+
+def test_examples_use_every_feature_of_the_format() -> None:
+    loaded = load([POSTS], cwd=ROOT)
+    posts = loaded.project.posts()
+    assert any(len(p.accounts) > 1 for p in posts), "coalition cross-posting"
+    assert any(p.is_thread and len(p.parts) > 2 for p in posts), "a thread"
+    assert any(p.is_thread and any(part.media for part in p.parts[1:]) for p in posts)
+    assert any(m.alt for p in posts for part in p.parts for m in part.media), "media with alt"
+    assert any(p.reply_to and "://" not in p.reply_to for p in posts), "reply to own post"
+    assert any(p.quote and "://" in p.quote for p in posts), "quote a partner's post"
+    assert any(p.expires for p in posts), "expires"
+    assert any(p.draft and p.at is None for p in posts), "draft"
+    assert {p.lang for p in posts} >= {"en", "es"}, "bilingual"
+    assert any(p.hashtags for p in posts), "hashtags"
+    assert len({p.timezone for p in posts}) > 1, "per-queue time zone"
+    texts = [t for p in posts for t in p.texts()]
+    assert any("@" in t for t in texts) and any("https://" in t for t in texts)
+
+
+def test_examples_match_the_json_schema() -> None:
+    schema = json.loads(schema_json())
+    for path in sorted(POSTS.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # YAML reads unquoted times as datetimes; the schema speaks of the text.
+        for post in data["posts"]:
+            for key in ("at", "expires"):
+                if key in post:
+                    post[key] = str(post[key])
+        jsonschema.validate(data, schema)
+
+
+def test_the_published_schema_file_is_current() -> None:
+    assert (ROOT / "schema" / "queue.schema.json").read_text(encoding="utf-8") == schema_json()
+
+
+def test_schema_command(run: Callable[..., Result]) -> None:
+    result = run("schema", cwd=ROOT)
+    assert json.loads(result.stdout)["title"] == "megaphone queue file"

@@ -1,0 +1,39 @@
+"""Start-up stays light: heavy libraries are imported only by the commands
+that need them.  (What is imported is checked, not how long it takes.)"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+HEAVY = ("tweepy", "apscheduler", "sqlalchemy", "dateparser", "requests", "jsonschema")
+
+
+def imported_after(code: str) -> set[str]:
+    probe = f"import sys\n{code}\nprint(' '.join(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return {name.split(".")[0] for name in out.stdout.split()}
+
+
+def test_help_imports_only_click() -> None:
+    code = (
+        "from megaphone.cli import cli\n"
+        "try:\n    cli.main(['--help'], standalone_mode=False)\nexcept SystemExit:\n    pass"
+    )
+    modules = imported_after(code)
+    assert not modules & {*HEAVY, "yaml", "rich", "regex", "zoneinfo"}
+
+
+@pytest.mark.parametrize("command", [["validate", "posts"], ["schema"]])
+def test_commands_leave_heavy_libraries_alone(command: list[str]) -> None:
+    code = (
+        "from megaphone.cli import cli\n"
+        f"try:\n    cli.main({command!r}, standalone_mode=False)\nexcept SystemExit:\n    pass"
+    )
+    assert not imported_after(code) & set(HEAVY)

@@ -1,0 +1,119 @@
+"""The text rules beyond the conformance data: recent emoji, the fast paths,
+and properties that must hold for any text."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from megaphone.model import append_hashtags
+from megaphone.text import count, extract_emoji, extract_urls
+from megaphone.text.extract import extract_urls_reference
+
+
+@pytest.mark.parametrize(
+    ("text", "weight"),
+    [
+        ("🫨", 2),  # shaking face, Unicode 15 (2022)
+        ("🧑🏽‍🦯‍➡️", 2),  # person with white cane facing right, a 2023 ZWJ sequence
+        ("🐦‍🔥", 2),  # phoenix, 2023
+        ("🙂‍↕️", 2),  # head shaking vertically, 2023
+        ("🏳️‍⚧️", 2),  # transgender flag
+        ("🇺🇦", 2),  # flag: a pair of regional indicators
+        ("#️⃣", 2),  # keycap
+        ("©", 1),  # a text-style symbol in a light range stays 1
+        ("©️", 2),  # ... and is an emoji with the emoji selector
+        ("…", 2),
+        ("€", 2),
+        ("’", 1),
+        ("é", 1),
+        ("e\u0301", 1),  # NFC first: e + combining acute is é
+    ],
+)
+def test_weights(text: str, weight: int) -> None:
+    assert count(text).weighted_length == weight
+
+
+def test_links_count_23_whatever_their_length() -> None:
+    assert count("https://example.org/" + "a" * 200).weighted_length == 23
+    assert count("see example.org").weighted_length == 4 + 23
+    assert count("https://t.co/abc").weighted_length == 23
+
+
+def test_valid_end_marks_where_the_overflow_starts() -> None:
+    result = count("a" * 279 + "€b")
+    assert result.weighted_length == 282
+    assert result.valid_end == 279  # the € no longer fits
+    assert count("a" * 280).valid_end == 280
+
+
+def test_emoji_sequences_are_found_whole() -> None:
+    assert [e.text for e in extract_emoji("a 👨‍👩‍👧‍👦 b 👍🏽 c")] == ["👨‍👩‍👧‍👦", "👍🏽"]
+
+
+def test_appended_hashtags() -> None:
+    assert append_hashtags("Join us", ("A", "B")) == "Join us #A #B"
+    assert append_hashtags("Join us #a", ("A", "B")) == "Join us #a #B"
+    assert append_hashtags("Join #schools", ("School",)) == "Join #schools #School"
+    assert append_hashtags("Line one\nLine two", ("A",)) == "Line one\nLine two\n\n#A"
+
+
+url_text = st.lists(
+    st.sampled_from(
+        [
+            "http://",
+            "https://",
+            "example.org",
+            "t.co/",
+            "x",
+            ".",
+            "/",
+            "-",
+            "_",
+            " ",
+            "\n",
+            "@",
+            "#",
+            "$",
+            "é",
+            "日本",
+            "(",
+            ")",
+            "?q=1",
+            "com",
+            ".jp",
+            "www.",
+            "xn--ls8h",
+            "\u202a",
+            "\u3000",
+            ":",
+            "'",
+            "...",
+        ]
+    ),
+    max_size=25,
+).map("".join)
+
+
+@settings(max_examples=400)
+@given(st.one_of(url_text, st.text(max_size=80)))
+@example("a.com b.com\tc.org\u3000d.net")
+def test_fast_url_extraction_equals_the_plain_rule(text: str) -> None:
+    assert extract_urls(text) == extract_urls_reference(text)
+
+
+@given(st.text(max_size=300))
+def test_count_properties(text: str) -> None:
+    result = count(text)
+    assert 0 <= result.valid_end <= len(result.normalized)
+    assert result.weighted_length <= 2 * len(result.normalized) + 23 * len(result.urls)
+    if result.valid:
+        assert 0 < result.weighted_length <= 280
+        assert result.valid_end == len(result.normalized)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=300))
+def test_ascii_without_links_weighs_its_length(text: str) -> None:
+    if "." not in text:
+        assert count(text).weighted_length == len(text)
