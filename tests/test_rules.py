@@ -225,6 +225,19 @@ def test_links_must_be_http(project: Write) -> None:
     assert "ftp:// links are not linked" in only(root, "bad-link").message
 
 
+@pytest.mark.parametrize(
+    "link", ["https://example.c", "http://localhost:8000/x", "https://t.co/" + "a" * 41]
+)
+def test_links_that_will_not_be_links(project: Write, link: str) -> None:
+    root = project(q=GOOD.replace("Hello, world.", f"Read {link} today"))
+    assert f"{link} will not become a link" in only(root, "bad-link").message
+
+
+def test_well_formed_links_pass(project: Write) -> None:
+    text = "'See https://example.org/a?b=c#d and HTTP://EXAMPLE.COM and http://foo.みんな/'"
+    assert codes(project(q=GOOD.replace("Hello, world.", text))) == []
+
+
 def test_lang(project: Write) -> None:
     assert codes(project(q=GOOD + "    lang: es-MX\n")) == []
     assert codes(project(q=GOOD + "    lang: Spanish!\n")) == ["bad-lang"]

@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from megaphone.model import append_hashtags
 from megaphone.text import count, extract_emoji, extract_urls
-from megaphone.text.extract import extract_urls_reference
+from megaphone.text.extract import (
+    extract_hashtags,
+    extract_hashtags_reference,
+    extract_mentions,
+    extract_mentions_reference,
+    extract_urls_reference,
+)
 
 
 @pytest.mark.parametrize(
@@ -117,3 +123,55 @@ def test_count_properties(text: str) -> None:
 def test_ascii_without_links_weighs_its_length(text: str) -> None:
     if "." not in text:
         assert count(text).weighted_length == len(text)
+
+
+entity_text = st.lists(
+    st.sampled_from(
+        [
+            "@",
+            "\uff20",
+            "#",
+            "\uff03",
+            "a",
+            "Z",
+            "9",
+            "_",
+            "-",
+            "/",
+            "l",
+            "RT",
+            "rt",
+            ":",
+            " ",
+            ".",
+            "é",
+            "日",
+            "&",
+            "!",
+            "$",
+            "\ufe0f",
+            "\u20e3",
+            "://",
+            "http",
+            "example.com",
+            "x" * 21,
+        ]
+    ),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=500)
+@given(entity_text)
+@example("@a/b-@c")
+@example("xRT:@a @b@c RT@d")
+def test_fast_mentions_equal_the_plain_rule(text: str) -> None:
+    for lists in (False, True):
+        assert extract_mentions(text, lists=lists) == extract_mentions_reference(text, lists=lists)
+
+
+@settings(max_examples=500)
+@given(entity_text)
+@example("#a#b ＃c #️⃣ &#d")
+def test_fast_hashtags_equal_the_plain_rule(text: str) -> None:
+    assert extract_hashtags(text) == extract_hashtags_reference(text)

@@ -376,21 +376,20 @@ class Reader:
 
     def post(self, node: yaml.Node, ctx: _QueueContext) -> Post | None:
         post_id: str | None = None
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if (
-                    isinstance(key, yaml.ScalarNode)
-                    and key.value == "id"
-                    and isinstance(value, yaml.ScalarNode)
-                ):
-                    post_id = str(value.value)
+        id_node = _value_of(node, "id")
+        if isinstance(id_node, yaml.ScalarNode):
+            post_id = str(id_node.value)
         entries = self.mapping(
             node, f"post {post_id!r}" if post_id else "a post", schema.POST_KEYS, post_id
         )
         if entries is None:
             return None
         loc = self.doc.loc(node)
-        locs = {name: self.doc.loc(value) for name, value in entries.items()}
+        name = self.doc.name
+        locs = {
+            key: Loc(name, value.start_mark.line + 1, value.start_mark.column + 1)
+            for key, value in entries.items()
+        }
         if "id" not in entries:
             self.report("missing-field", "a post needs an 'id', unique across the project", node)
             return None
@@ -435,15 +434,18 @@ class Reader:
                 post_id,
             )
 
-        hashtags = list(ctx.hashtags)
+        hashtags = ctx.hashtags
         if "hashtags" in entries:
-            hashtags += self.strings(entries["hashtags"], "hashtags", post_id)
+            hashtags = hashtags + self.strings(entries["hashtags"], "hashtags", post_id)
         tags: list[str] = []
-        for tag, tag_loc in hashtags:
-            bare = tag.strip().lstrip("#\uff03")
-            if bare.casefold() not in (t.casefold() for t in tags):
-                tags.append(bare)
-            locs.setdefault(f"hashtag:{bare}", tag_loc)
+        if hashtags:
+            folded: set[str] = set()
+            for tag, tag_loc in hashtags:
+                bare = tag.strip().lstrip("#\uff03")
+                if bare.casefold() not in folded:
+                    folded.add(bare.casefold())
+                    tags.append(bare)
+                locs.setdefault(f"hashtag:{bare}", tag_loc)
 
         lang = ctx.lang
         if "lang" in entries:
@@ -576,6 +578,15 @@ class Reader:
             loc,
             post_id,
         )
+
+
+def _value_of(node: yaml.Node, key: str) -> yaml.Node | None:
+    """The value of ``key`` in a mapping node, without any checking."""
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if k.value == key:
+                return v  # type: ignore[no-any-return]
+    return None
 
 
 @dataclass(frozen=True, slots=True)

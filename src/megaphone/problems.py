@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Severity(StrEnum):
@@ -11,9 +12,9 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True, slots=True)
-class Loc:
-    """A position in a file: 1-based line and column."""
+class Loc(NamedTuple):
+    """A position in a file: 1-based line and column.  (A named tuple: one is
+    made for every value read, so it has to be cheap.)"""
 
     file: str
     line: int

@@ -201,14 +201,41 @@ def _hashtag_pattern() -> Any:
 
 def extract_hashtags(text: str, *, urls: list[Entity] | None = None) -> list[Entity]:
     """Hashtags in ``text`` (without the ``#``), leaving out any inside a link."""
-    if "#" not in text and "\uff03" not in text:
+    signs = _positions(text, "#\uff03")
+    if not signs:
         return []
-    tags = [
-        Entity("hashtag", m["tag"], m.start(), m.end()) for m in _hashtag_pattern().finditer(text)
-    ]
+    pattern = _hashtag_pattern()
+    tags = []
+    for i in signs:
+        # Matching only where a '#' stands finds the same as scanning the
+        # whole text: a hashtag holds no '#', so matches never overlap.
+        m = pattern.match(text, i)
+        if m is not None:
+            tags.append(Entity("hashtag", m["tag"], i, m.end()))
     if tags:
         tags = _outside(tags, extract_urls(text) if urls is None else urls)
     return tags
+
+
+def extract_hashtags_reference(text: str) -> list[Entity]:
+    """:func:`extract_hashtags` by a scan of the whole text (for tests)."""
+    tags = [
+        Entity("hashtag", m["tag"], m.start(), m.end()) for m in _hashtag_pattern().finditer(text)
+    ]
+    return _outside(tags, extract_urls(text))
+
+
+def _positions(text: str, chars: str) -> list[int]:
+    """Where any of ``chars`` stands in ``text``, in order."""
+    found: list[int] = []
+    for ch in chars:
+        i = text.find(ch)
+        while i >= 0:
+            found.append(i)
+            i = text.find(ch, i + 1)
+    if len(chars) > 1:
+        found.sort()
+    return found
 
 
 def _outside(entities: list[Entity], urls: list[Entity]) -> list[Entity]:
@@ -236,19 +263,42 @@ def extract_mentions(text: str, *, lists: bool = False) -> list[Entity]:
 
     A ``@user/list`` reference is not a mention; with ``lists`` it is returned
     whole (``user/list``)."""
-    if "@" not in text and "\uff20" not in text:
-        return []
     mention_re, end_re = _mention_patterns()
     found = []
-    for m in mention_re.finditer(text):
-        if end_re.match(text, m.end()):
+    last_end = 0
+    for at in _positions(text, "@\uff20"):
+        if at < last_end:
             continue
-        if m["list"]:
-            if lists:
-                found.append(Entity("mention", m["name"] + m["list"], m.start("name") - 1, m.end()))
-        else:
-            found.append(Entity("mention", m["name"], m.start("name") - 1, m.end("name")))
+        # The same matches as a scan of the whole text, searched only around
+        # each '@': what precedes it takes at most 4 characters ("xRT:"), the
+        # name and list after it at most 47.
+        m = mention_re.search(text, max(last_end, at - 4), at + 48)
+        if m is None or m.start("name") - 1 != at:
+            continue
+        last_end = m.end()
+        entity = _mention_entity(text, m, end_re, lists=lists)
+        if entity is not None:
+            found.append(entity)
     return found
+
+
+def _mention_entity(
+    text: str, m: re.Match[str], end_re: re.Pattern[str], *, lists: bool
+) -> Entity | None:
+    if end_re.match(text, m.end()):
+        return None
+    if m["list"]:
+        if not lists:
+            return None
+        return Entity("mention", m["name"] + m["list"], m.start("name") - 1, m.end())
+    return Entity("mention", m["name"], m.start("name") - 1, m.end("name"))
+
+
+def extract_mentions_reference(text: str, *, lists: bool = False) -> list[Entity]:
+    """:func:`extract_mentions` by a scan of the whole text (for tests)."""
+    mention_re, end_re = _mention_patterns()
+    found = (_mention_entity(text, m, end_re, lists=lists) for m in mention_re.finditer(text))
+    return [e for e in found if e is not None]
 
 
 # ------------------------------------------------------------------------- emoji
