@@ -46,39 +46,203 @@ class Entity(NamedTuple):
 
 
 @cache
-def _url_patterns() -> tuple[re.Pattern[str], ...]:
-    from megaphone.text._tlds import TLD_PATTERN
-
+def _url_parts() -> dict[str, str]:
+    """The pieces of the link grammar, as pattern text."""
     dc = f"[^{ASCII_PUNCTUATION}{SPACES}{INVALID_CHARS}{DIRECTIONAL_MARKS}]"
-    # A label runs up to the dot that ends it, so it is matched atomically:
-    # backtracking inside a label can never help and would only cost time.
-    subdomain = rf"(?>{dc}+(?:[_-]+{dc}+)*)\."
-    domain_name = rf"(?>{dc}+(?:-+{dc}+)*)\."
-    tld = rf"(?:{TLD_PATTERN})(?=[^0-9a-z@+-]|$)"
-    punycode = r"xn--[-0-9a-z]+"
-    domain = rf"(?:{subdomain})*{domain_name}(?:{tld}|{punycode})"
-
     path_char = rf"[a-z{CYRILLIC}0-9!*';:=+,.$/%#\[\]\-\u2013_~&|@{LATIN_ACCENTS}]"
     parens = rf"\((?:{path_char}+|{path_char}*\({path_char}+\){path_char}*)\)"
     path_end = rf"(?:[+\-a-z{CYRILLIC}0-9=_#/{LATIN_ACCENTS}]|{parens})"
     path = rf"(?:{path_char}*(?:{parens}{path_char}*)*{path_end}|{path_char}+/)"
     query_char = r"[a-z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]"
     query_end = r"[a-z0-9\-_&=#/]"
+    return {
+        # A label runs up to the dot that ends it, so it is matched atomically:
+        # backtracking inside a label can never help and would only cost time.
+        "subdomain": rf"(?>{dc}+(?:[_-]+{dc}+)*)\.",
+        "domain_name": rf"(?>{dc}+(?:-+{dc}+)*)\.",
+        "punycode": r"xn--[-0-9a-z]+",
+        "preceding": f"(?:[^A-Za-z0-9@\uff20$#\uff03{INVALID_CHARS}]|^)",
+        "tail": rf"(?::[0-9]+)?(?P<path>/{path}*)?(?:\?{query_char}*{query_end})?",
+        "ascii_label": rf"[\-a-z0-9{LATIN_ACCENTS}]+\.",
+        "tco": rf"https?://t\.co/([a-z0-9]+)(?:\?{query_char}*{query_end})?",
+    }
 
-    preceding = f"(?:[^A-Za-z0-9@\uff20$#\uff03{INVALID_CHARS}]|^)"
+
+@cache
+def _reference_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The link grammar as single regular expressions, top-level domains
+    spelt out.  The plain statement of the rule, used by tests; compiling the
+    1,400-way alternation of domains costs tens of milliseconds."""
+    from megaphone.text._tlds import TLD_PATTERN
+
+    p = _url_parts()
+    tld = rf"(?:{TLD_PATTERN})(?=[^0-9a-z@+-]|$)"
+    domain = rf"(?:{p['subdomain']})*{p['domain_name']}(?:{tld}|{p['punycode']})"
     url = re.compile(
-        rf"(?P<before>{preceding})"
-        rf"(?P<url>(?P<protocol>https?://)?(?P<domain>{domain})(?::[0-9]+)?"
-        rf"(?P<path>/{path}*)?(?:\?{query_char}*{query_end})?)",
+        rf"(?P<before>{p['preceding']})"
+        rf"(?P<url>(?P<protocol>https?://)?(?P<domain>{domain}){p['tail']})",
         re.IGNORECASE,
     )
-    ascii_domain = re.compile(
-        rf"(?:[\-a-z0-9{LATIN_ACCENTS}]+\.)+(?:{tld}|{punycode})", re.IGNORECASE
+    ascii_domain = re.compile(rf"(?:{p['ascii_label']})+(?:{tld}|{p['punycode']})", re.IGNORECASE)
+    return url, ascii_domain
+
+
+class _Fast(NamedTuple):
+    head: re.Pattern[str]  # preceding character, protocol, one label or more
+    head_at_start: re.Pattern[str]  # the same without a preceding character
+    label: re.Pattern[str]
+    tail: re.Pattern[str]  # port, path, query
+    ascii_labels: re.Pattern[str]
+    ascii_run: re.Pattern[str]
+    punycode: re.Pattern[str]
+    tco: re.Pattern[str]
+    other_spaces: re.Pattern[str]
+
+
+@cache
+def _fast() -> _Fast:
+    """The link grammar with the top-level domain step done by a set lookup
+    (see :func:`_tld_end`); the same matches as :func:`_reference_patterns`."""
+    p = _url_parts()
+    flags = re.IGNORECASE
+    labels = rf"(?P<labels>(?:{p['subdomain']})+)"
+    return _Fast(
+        head=re.compile(rf"(?P<before>{p['preceding']})(?P<protocol>https?://)?{labels}", flags),
+        head_at_start=re.compile(rf"(?P<before>)(?P<protocol>https?://)?{labels}", flags),
+        label=re.compile(p["subdomain"], flags),
+        tail=re.compile(p["tail"], flags),
+        ascii_labels=re.compile(rf"(?:{p['ascii_label']})+", flags),
+        ascii_run=re.compile("[0-9A-Za-z]*"),
+        punycode=re.compile(p["punycode"], flags),
+        tco=re.compile(p["tco"], flags),
+        # Spaces other than ' ' and '\n', folded to ' ' to find where words end.
+        other_spaces=re.compile(f"[{SPACES.replace(' ', '').replace(chr(10), '')}]"),
     )
-    tco = re.compile(rf"https?://t\.co/([a-z0-9]+)(?:\?{query_char}*{query_end})?", re.IGNORECASE)
-    # Spaces other than ' ' and '\n', folded to ' ' to find where words end.
-    other_spaces = re.compile(f"[{SPACES.replace(' ', '').replace(chr(10), '')}]")
-    return url, ascii_domain, tco, other_spaces
+
+
+@cache
+def _tld_tables() -> tuple[frozenset[str], frozenset[str], tuple[int, ...], frozenset[str]]:
+    from megaphone.text._tlds import TLDS
+
+    unicode_tlds = frozenset(t for t in TLDS if not t.isascii())
+    lengths = tuple(sorted({len(t) for t in unicode_tlds}, reverse=True))
+    # What may not follow a top-level domain: [0-9a-z@+-] without regard to
+    # case, as the regular expression engine folds case (which includes a few
+    # non-ASCII letters such as the Kelvin sign).
+    letter = re.compile("[a-z]", re.IGNORECASE)
+    folding = {c for c in "\u0130\u0131\u017f\u212a" if letter.match(c)}
+    not_after = (
+        frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ@+-") | folding
+    )
+    return TLDS, unicode_tlds, lengths, frozenset(not_after)
+
+
+def _tld_end(text: str, q: int, endpos: int) -> int:
+    """Where a top-level domain (or a punycode label) starting at ``q`` ends,
+    or -1.  Like the alternation it replaces, the longest domain that is not
+    followed by a letter, digit, '@', '+' or '-' wins."""
+    tlds, unicode_tlds, lengths, not_after = _tld_tables()
+    fast = _fast()
+    run_end = fast.ascii_run.match(text, q, endpos).end()  # type: ignore[union-attr]
+    # A domain with a non-ASCII character is longer than the ASCII run before
+    # it, so those are tried first.
+    if run_end < endpos and not text[run_end].isascii():
+        for length in lengths:
+            end = q + length
+            if (
+                run_end < end <= endpos
+                and text[q:end].lower() in unicode_tlds
+                and (end == endpos or text[end] not in not_after)
+            ):
+                return end
+    # An ASCII domain is followed by no ASCII letter or digit: it is the run.
+    if (
+        run_end > q
+        and (run_end == endpos or text[run_end] not in not_after)
+        and text[q:run_end].lower() in tlds
+    ):
+        return run_end
+    puny = fast.punycode.match(text, q, endpos)
+    return puny.end() if puny else -1
+
+
+class _RawUrl(NamedTuple):
+    before: str
+    protocol: str | None
+    start: int  # of the link (its protocol, or its domain)
+    domain_end: int
+    path: str | None
+    end: int
+
+
+def _raw_urls_fast(text: str, pos: int, endpos: int) -> Iterator[_RawUrl]:
+    """The matches of the link grammar in ``text[pos:endpos]``, as a
+    regular-expression scan would find them."""
+    fast = _fast()
+    while pos < endpos:
+        m = fast.head.search(text, pos, endpos)
+        if m is None:
+            return
+        raw = _complete(text, m, endpos)
+        if raw is None and m.start() == 0 and m["before"]:
+            # At the very start the pattern may also take no preceding character.
+            m0 = fast.head_at_start.match(text, 0, endpos)
+            raw = _complete(text, m0, endpos) if m0 else None
+        if raw is None:
+            pos = m.start() + 1
+            continue
+        yield raw
+        pos = raw.end
+
+
+def _complete(text: str, m: re.Match[str], endpos: int) -> _RawUrl | None:
+    """Finish a match whose labels are known: the last label that can carry a
+    top-level domain after it wins (the greediest split, as backtracking would
+    find), then port, path and query."""
+    fast = _fast()
+    ends = []
+    label_start = m.start("labels")
+    while (lm := fast.label.match(text, label_start, m.end("labels"))) is not None:
+        ends.append((label_start, lm.end()))
+        label_start = lm.end()
+    for start, end in reversed(ends):
+        if "_" in text[start:end]:
+            continue  # the label before the top-level domain may hold no '_'
+        domain_end = _tld_end(text, end, endpos)
+        if domain_end >= 0:
+            tail = fast.tail.match(text, domain_end, endpos)
+            assert tail is not None  # every part of the tail is optional
+            url_start = m.start("protocol") if m["protocol"] else m.start("labels")
+            return _RawUrl(
+                m["before"], m["protocol"], url_start, domain_end, tail["path"], tail.end()
+            )
+    return None
+
+
+def _raw_urls_reference(text: str, pos: int, endpos: int) -> Iterator[_RawUrl]:
+    url_re = _reference_patterns()[0]
+    for m in url_re.finditer(text, pos, endpos):
+        yield _RawUrl(
+            m["before"], m["protocol"], m.start("url"), m.end("domain"), m["path"], m.end()
+        )
+
+
+def _ascii_domains_fast(domain: str) -> Iterator[tuple[int, int]]:
+    fast = _fast()
+    pos, n = 0, len(domain)
+    while pos < n and (m := fast.ascii_labels.search(domain, pos)) is not None:
+        dots = [i + 1 for i in range(m.start(), m.end()) if domain[i] == "."]
+        end = next((e for q in reversed(dots) if (e := _tld_end(domain, q, n)) >= 0), -1)
+        if end < 0:
+            pos = m.start() + 1
+            continue
+        yield m.start(), end
+        pos = end
+
+
+def _ascii_domains_reference(domain: str) -> Iterator[tuple[int, int]]:
+    for m in _reference_patterns()[1].finditer(domain):
+        yield m.start(), m.end()
 
 
 def _host_is_valid(url: str, protocol: str, domain: str) -> bool:
@@ -98,14 +262,16 @@ def _host_is_valid(url: str, protocol: str, domain: str) -> bool:
     return len(protocol) + len(url) + len(ascii_domain) - len(domain) <= MAX_URL_LENGTH
 
 
-def _urls_in(text: str, pos: int, endpos: int) -> Iterator[Entity]:
-    url_re, ascii_domain_re, tco_re = _url_patterns()[:3]
-    while pos < endpos and (m := url_re.search(text, pos, endpos)) is not None:
+def _urls_in(text: str, pos: int, endpos: int, *, reference: bool = False) -> Iterator[Entity]:
+    raw_urls = _raw_urls_reference if reference else _raw_urls_fast
+    ascii_domains = _ascii_domains_reference if reference else _ascii_domains_fast
+    tco_re = _fast().tco
+    for raw in raw_urls(text, pos, endpos):
         # A match that is then rejected still consumes its text, as in
         # twitter-text; the search goes on after it either way.
-        pos = m.end()
-        url, protocol, domain = m.group("url", "protocol", "domain")
-        start, end = m.start("url"), pos
+        start, end, protocol = raw.start, raw.end, raw.protocol
+        url = text[start:end]
+        domain = text[start + len(protocol or "") : raw.domain_end]
         if not _host_is_valid(url, protocol or "https://", domain):
             continue
         if protocol:
@@ -119,16 +285,16 @@ def _urls_in(text: str, pos: int, endpos: int) -> Iterator[Entity]:
             continue
         # A link without protocol: only ASCII domains count, and never one that
         # follows '-', '_', '.' or '/'.
-        if m["before"] and m["before"] in "-_./":
+        if raw.before and raw.before in "-_./":
             continue
         last: Entity | None = None
-        for am in ascii_domain_re.finditer(domain):
+        for a_start, a_end in ascii_domains(domain):
             if last is not None:
                 yield last
-            last = Entity("url", am[0], start + am.start(), start + am.end())
+            last = Entity("url", domain[a_start:a_end], start + a_start, start + a_end)
         if last is None:
             continue
-        if m["path"]:
+        if raw.path:
             last = Entity("url", last.text + url[len(domain) :], last.start, end)
         yield last
 
@@ -156,7 +322,7 @@ def extract_urls(text: str) -> list[Entity]:
     # character follows: only the words holding such a dot are searched.
     flat = text
     if not text.isascii() or "\t" in text or "\r" in text or "\x0b" in text or "\x0c" in text:
-        flat = _url_patterns()[3].sub(" ", text)
+        flat = _fast().other_spaces.sub(" ", text)
     n = len(text)
     found: list[Entity] = []
     while dot >= 0:
@@ -177,7 +343,7 @@ def extract_urls_reference(text: str) -> list[Entity]:
 
     Slower; kept as the plain statement of the rule that the fast version is
     tested against."""
-    return list(_urls_in(text, 0, len(text)))
+    return list(_urls_in(text, 0, len(text), reference=True))
 
 
 # ---------------------------------------------------------------------- hashtags
@@ -303,9 +469,6 @@ def extract_mentions_reference(text: str, *, lists: bool = False) -> list[Entity
 
 # ------------------------------------------------------------------------- emoji
 
-# Characters below U+00A9 never start an emoji unless a keycap mark follows.
-_MAYBE_EMOJI = re.compile("[\u00a9\u00ae\u203c-\U0010ffff]")
-
 
 @cache
 def _emoji_pattern() -> Any:
@@ -327,8 +490,8 @@ def extract_emoji(text: str) -> list[Entity]:
     counts as one character of weight 2 (ZWJ sequences, skin tones, flags,
     keycaps, tag sequences, variation selectors).  A lone pictograph needs no
     entity: its own weight is already 2."""
-    if not _MAYBE_EMOJI.search(text):
-        return []
+    if text.isascii() or max(text) < "\u00a9":
+        return []  # no pictograph, no keycap mark (U+20E3)
     return [
         Entity("emoji", m[0], m.start(), m.end())
         for m in _emoji_pattern().finditer(text)
