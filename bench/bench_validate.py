@@ -39,7 +39,7 @@ WORDS = """
     community health support families neighborhood funding town hall petition sign join
     public schools equity students disabilities civil rights briefing vote board proposal
     united caravan downtown coalition partners teachers union stand together deserve
-""".split()  # noqa: SIM905 - easier to read as prose
+""".split()
 TAGS = ["WeArePublicSchools", "MakeItSafe", "CommunitySchools", "FundOurSchools", "UTLAStrong"]
 MENTIONS = ["@UTLAnow", "@ReclaimLASchls", "@AllianceEdUnite", "@PromiseFulfill"]
 
