@@ -23,8 +23,11 @@ of the machine).
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import random
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -87,16 +90,35 @@ def make_project(folder: Path, *, files: int = 100, per_file: int = 100) -> list
     return paths
 
 
-def best_of(cmd: list[str], repeat: int, cwd: Path = ROOT) -> float:
-    best = float("inf")
+def best_of(commands: dict[str, list[str]], repeat: int, cwd: Path = ROOT) -> dict[str, float]:
+    """The shortest wall time of each command over ``repeat`` rounds.  The
+    commands take turns, so a slow spell of the machine hits them alike."""
+    best = dict.fromkeys(commands, float("inf"))
     for _ in range(repeat):
-        start = time.perf_counter()
-        done = subprocess.run(cmd, cwd=cwd, capture_output=True, check=False)
-        elapsed = time.perf_counter() - start
-        if done.returncode not in (0, 1):
-            sys.exit(f"{' '.join(cmd)} failed:\n{done.stderr.decode()}")
-        best = min(best, elapsed)
+        for name, cmd in commands.items():
+            start = time.perf_counter()
+            done = subprocess.run(cmd, cwd=cwd, capture_output=True, check=False)
+            elapsed = time.perf_counter() - start
+            if done.returncode not in (0, 1):
+                sys.exit(f"{' '.join(cmd)} failed:\n{done.stderr.decode()}")
+            best[name] = min(best[name], elapsed)
     return best
+
+
+def instructions(cmd: list[str], cwd: Path) -> int | None:
+    """Instructions the command executes, counted by valgrind (repeatable
+    whatever else the machine is doing); None without valgrind."""
+    if shutil.which("valgrind") is None:
+        return None
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    return int(found[1]) if found else None
 
 
 def row(label: str, seconds: float, reference: float | None = None) -> None:
@@ -106,19 +128,24 @@ def row(label: str, seconds: float, reference: float | None = None) -> None:
 
 def bench_startup(repeat: int) -> None:
     py = sys.executable
-    ref = best_of([py, "-c", "import click, rich.console"], repeat)
-    print(f"start-up (best of {repeat})")
-    row("python -c pass", best_of([py, "-c", "pass"], repeat), ref)
-    row("python -c 'import click, rich.console'", ref)
-    row("megaphone --help", best_of([py, "-m", "megaphone", "--help"], repeat), ref)
-    row(
-        "megaphone validate posts/",
-        best_of([py, "-m", "megaphone", "validate", "posts"], repeat),
-        ref,
+    times = best_of(
+        {
+            "pass": [py, "-c", "pass"],
+            "ref": [py, "-c", "import click, rich.console"],
+            "help": [py, "-m", "megaphone", "--help"],
+            "validate": [py, "-m", "megaphone", "validate", "posts"],
+        },
+        repeat,
     )
+    ref = times["ref"]
+    print(f"start-up (best of {repeat})")
+    row("python -c pass", times["pass"], ref)
+    row("python -c 'import click, rich.console'", ref)
+    row("megaphone --help", times["help"], ref)
+    row("megaphone validate posts/", times["validate"], ref)
 
 
-def bench_validate(repeat: int) -> None:
+def bench_validate(repeat: int, *, count_instructions: bool) -> None:
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -131,24 +158,32 @@ def bench_validate(repeat: int) -> None:
             "    with open(p, encoding='utf-8') as f:\n"
             "        yaml.compose(f, Loader=yaml.CSafeLoader)\n"
         )
-        floor = best_of([py, "-c", floor_code], repeat, cwd=folder)
-        human = best_of([py, "-m", "megaphone", "validate"], repeat, cwd=folder)
-        as_json = best_of(
-            [py, "-m", "megaphone", "validate", "--format", "json"], repeat, cwd=folder
-        )
+        commands = {
+            "floor": [py, "-c", floor_code],
+            "human": [py, "-m", "megaphone", "validate"],
+            "json": [py, "-m", "megaphone", "validate", "--format", "json"],
+        }
+        times = best_of(commands, repeat, cwd=folder)
         check = subprocess.run(
-            [py, "-m", "megaphone", "validate", "--format", "json"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            check=False,
+            commands["json"], cwd=folder, capture_output=True, text=True, check=False
         )
+        counted = {}
+        if count_instructions:
+            counted = {name: instructions(commands[name], folder) for name in ("floor", "json")}
+    floor = times["floor"]
     print(f"validate: 10,000 posts in 100 files (best of {repeat})")
     row("parse only (yaml.compose, CSafeLoader)", floor)
-    row("megaphone validate", human, floor)
-    row("megaphone validate --format json", as_json, floor)
-    problems = len(json.loads(check.stdout))
-    print(f"  problems found: {problems}")
+    row("megaphone validate", times["human"], floor)
+    row("megaphone validate --format json", times["json"], floor)
+    print(f"  problems found: {len(json.loads(check.stdout))}")
+    if counted.get("floor") and counted.get("json"):
+        f, m = counted["floor"], counted["json"]
+        assert f is not None
+        assert m is not None
+        print(
+            f"  instructions (valgrind): parse only {f / 1e9:.2f} G, megaphone validate "
+            f"--format json {m / 1e9:.2f} G ({m / f:.2f}x)"
+        )
 
 
 def bench_counter(seconds: float) -> None:
@@ -191,12 +226,20 @@ def _rate(fn: object, texts: list[str], seconds: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions with valgrind (slow, but immune to a busy machine)",
+    )
     args = parser.parse_args()
+    # Up-to-date bytecode, so that no run pays for compiling megaphone's source
+    # (where PYTHONDONTWRITEBYTECODE is set, Python would do it every time).
+    compileall.compile_dir(ROOT / "src" / "megaphone", quiet=1)
     repeat = 3 if args.quick else 7
     print(f"Python {sys.version.split()[0]} on {sys.platform}\n")
     bench_startup(repeat)
     print()
-    bench_validate(repeat)
+    bench_validate(repeat, count_instructions=args.instructions)
     print()
     bench_counter(1.0 if args.quick else 3.0)
 

@@ -6,7 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import example, given
+from hypothesis import strategies as st
 
+from megaphone.yamldoc import compose
 from tests.conftest import Write
 from tests.helpers import codes, only, problems_in
 
@@ -109,3 +113,48 @@ def test_odd_shapes_are_reported(project: Write, content: str, code: str) -> Non
 def test_deeply_nested_input(project: Write) -> None:
     root = project({"posts/q.yaml": ("posts: " + "[" * 5000 + "]" * 5000 + "\n").encode()})
     assert codes(root)  # reported, whatever the parser thought of it
+
+
+@given(st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=12), max_size=6))
+@example(
+    [
+        "",
+        "~",
+        "null",
+        "yes",
+        "No",
+        "on",
+        "0x1F",
+        "0o17",
+        "1_000",
+        "+.inf",
+        ".NaN",
+        "1e3",
+        "2026-12-01",
+        "2026-12-01 09:00:00",
+        "<<",
+        "=",
+        "post-1",
+        "12:30",
+        "-",
+        "3.14",
+    ]
+)
+def test_tags_are_resolved_as_the_safe_loader_does(values: list[str]) -> None:
+    document = "\n".join(f"k{i}: {v}" for i, v in enumerate(values)) + "\nseq: [a, 1]\n"
+    try:
+        expected = yaml.compose(document, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return
+    got = compose(document)
+    assert got is not None
+
+    def tags(node: yaml.Node) -> object:
+        if isinstance(node, yaml.ScalarNode):
+            return (node.tag, node.value)
+        if isinstance(node, yaml.SequenceNode):
+            return (node.tag, [tags(n) for n in node.value])
+        return (node.tag, [(tags(k), tags(v)) for k, v in node.value])
+
+    assert expected is not None
+    assert tags(got) == tags(expected)

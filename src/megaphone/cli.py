@@ -101,9 +101,13 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str, strict: bool
 
         click.echo(problems_github(report), nl=False)
     else:
-        from megaphone.output import print_problems
+        from megaphone.output import print_problems, summary_line
 
-        print_problems(_console(), report, loaded.documents)
+        if report.problems:
+            print_problems(_console(), report, loaded.documents)
+        else:
+            # Nothing to lay out: one line, without loading rich.
+            click.secho(f"✓ {summary_line(report)}", fg="green", bold=True)
     if report.errors or (strict and report.warnings):
         ctx.exit(1)
 

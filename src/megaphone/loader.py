@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ from megaphone.schedule import TimeError, local_zone_name, parse_time, zone
 from megaphone.yamldoc import BOOL, INT, NULL, SAFE_TAGS, STR, Document, pairs, read
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from datetime import datetime
 
 CONFIG_NAMES = ("megaphone.yaml", "megaphone.yml")
@@ -31,6 +32,22 @@ ACCOUNT_KEYS = ("name", "network", "handle")
 LIMIT_KEYS = ("max_hashtags", "max_mentions")
 NETWORKS = ("x",)
 _LOST_HASHTAG = re.compile(r"\s+(#[^\s#]+)")
+
+
+def _may_hold_tag(text: str) -> bool:
+    """Whether ``text`` may hold a YAML tag: a '!' that starts a token.  (A
+    loose test: a '!' after a space in some post only costs the slow path.)"""
+    i = text.find("!")
+    while i >= 0:
+        if i == 0 or text[i - 1] in " \t\r\n[{,:?-":
+            return True
+        i = text.find("!", i + 1)
+    return False
+
+
+@cache
+def _known_set(known: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(known)
 
 
 @dataclass
@@ -132,6 +149,9 @@ class Reader:
         self.doc = doc
         self.config = config
         self.root = root
+        # Most files use neither tags nor merge keys: they then take the fast
+        # paths below, which skip checks that cannot fail.
+        self.plain = not _may_hold_tag(doc.text or "") and "<<" not in (doc.text or "")
 
     # ------------------------------------------------------------ primitives
 
@@ -150,9 +170,24 @@ class Reader:
         return False
 
     def mapping(
-        self, node: yaml.Node, what: str, known: tuple[str, ...], post_id: str | None = None
+        self,
+        node: yaml.Node,
+        what: str | Callable[[], str],
+        known: tuple[str, ...],
+        post_id: str | None = None,
     ) -> dict[str, yaml.Node] | None:
-        """The entries of a mapping node, checking for unknown and duplicate keys."""
+        """The entries of a mapping node, checking for unknown and duplicate keys.
+        (``what`` names the mapping in messages; a function when naming it costs.)"""
+        if self.plain and type(node) is yaml.MappingNode:
+            try:
+                quick = {key.value: value for key, value in node.value}
+            except TypeError:  # a key that is a list or a mapping
+                pass
+            else:
+                if len(quick) == len(node.value) and _known_set(known).issuperset(quick):
+                    return quick
+        if callable(what):
+            what = what()
         if not self.safe(node):
             return None
         if not isinstance(node, yaml.MappingNode):
@@ -186,6 +221,8 @@ class Reader:
     def string(self, node: yaml.Node, what: str, post_id: str | None = None) -> str | None:
         """A scalar as text.  Numbers are accepted as written ('2026' for an id);
         null, lists and mappings are not."""
+        if self.plain and type(node) is yaml.ScalarNode and node.tag == STR:
+            return node.value  # type: ignore[no-any-return]
         if not self.safe(node):
             return None
         if not isinstance(node, yaml.ScalarNode) or node.tag == NULL or node.tag == BOOL:
@@ -375,12 +412,10 @@ class Reader:
         return Queue(self.doc.path, self.doc.name, tuple(posts))
 
     def post(self, node: yaml.Node, ctx: _QueueContext) -> Post | None:
-        post_id: str | None = None
         id_node = _value_of(node, "id")
-        if isinstance(id_node, yaml.ScalarNode):
-            post_id = str(id_node.value)
+        post_id = str(id_node.value) if isinstance(id_node, yaml.ScalarNode) else None
         entries = self.mapping(
-            node, f"post {post_id!r}" if post_id else "a post", schema.POST_KEYS, post_id
+            node, lambda: f"post {post_id!r}" if post_id else "a post", schema.POST_KEYS, post_id
         )
         if entries is None:
             return None

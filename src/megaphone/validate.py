@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,8 +43,6 @@ class Report:
     problems: list[Problem]
     posts: int
     files: int
-    #: weighted length of every part, by post id, for those who show them
-    lengths: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def errors(self) -> int:
@@ -64,7 +63,7 @@ def validate(loaded: Loaded, *, now: datetime | None = None) -> Report:
     checker.across_posts()
     problems.extend(checker.problems)
     problems.sort(key=lambda p: (p.loc.file, p.loc.line, p.loc.column))
-    return Report(problems, len(checker.ids), loaded.queue_files, checker.lengths)
+    return Report(problems, len(checker.ids), loaded.queue_files)
 
 
 class _Checker:
@@ -74,7 +73,7 @@ class _Checker:
         self.root = project.root.resolve()
         self.problems: list[Problem] = []
         self.ids: dict[str, Post] = {}
-        self.lengths: dict[str, list[int]] = {}
+        self.limits = project.config.limits
         self._media: dict[Path, MediaInfo | None] = {}
         # casefolded hashtag -> spelling -> (uses, first place, post id)
         self._tags: dict[str, dict[str, list[tuple[Loc, str]]]] = {}
@@ -100,7 +99,6 @@ class _Checker:
             return
         self.ids[post.id] = post
         texts = post.texts()
-        self.lengths[post.id] = []
         for i, (part, text) in enumerate(zip(post.parts, texts, strict=True)):
             self.text(post, part, text, i, appended=i == 0 and text != part.text)
             self.media(post, part)
@@ -114,7 +112,7 @@ class _Checker:
                 post,
             )
         for tag in post.hashtags:
-            if not is_valid_hashtag("#" + tag):
+            if not _tag_ok(tag):
                 self.add(
                     "invalid-hashtag",
                     f"#{tag} is not a hashtag X recognises "
@@ -124,30 +122,29 @@ class _Checker:
                 )
 
     def text(self, post: Post, part: Part, text: str, index: int, *, appended: bool) -> None:
-        where = f"part {index + 1} of thread {post.id!r}" if post.is_thread else f"post {post.id!r}"
         if not part.text.strip():
-            self.add("empty-text", f"{where} has no text", part.loc, post)
-            self.lengths[post.id].append(0)
+            self.add("empty-text", f"{_where(post, index)} has no text", part.loc, post)
             return
         result = count(text)
-        self.lengths[post.id].append(result.weighted_length)
         if result.over_by:
-            self.add("text-too-long", self._too_long(where, text, result, appended), part.loc, post)
+            message = self._too_long(_where(post, index), text, result, appended)
+            self.add("text-too-long", message, part.loc, post)
         if result.has_invalid_characters:
             bad = sorted({f"U+{ord(c):04X}" for c in text if c in INVALID_CHARS})
             self.add(
                 "invalid-characters",
-                f"{where} holds characters X refuses: {', '.join(bad)}",
+                f"{_where(post, index)} holds characters X refuses: {', '.join(bad)}",
                 part.loc,
                 post,
             )
         urls = result.urls
         tags = extract_hashtags(result.normalized, urls=urls)
-        limits = self.project.config.limits
+        limits = self.limits
         if len(tags) > limits.max_hashtags:
             self.add(
                 "too-many-hashtags",
-                f"{where} has {len(tags)} hashtags (the project's limit is {limits.max_hashtags})",
+                f"{_where(post, index)} has {len(tags)} hashtags "
+                f"(the project's limit is {limits.max_hashtags})",
                 part.loc,
                 post,
             )
@@ -167,7 +164,7 @@ class _Checker:
         if len(mentions) > limits.max_mentions:
             self.add(
                 "too-many-mentions",
-                f"{where} mentions {len(mentions)} accounts (the project's "
+                f"{_where(post, index)} mentions {len(mentions)} accounts (the project's "
                 f"limit is {limits.max_mentions})",
                 part.loc,
                 post,
@@ -182,7 +179,7 @@ class _Checker:
                     other = seen[0].parts[seen[1]].loc
                     self.add(
                         "duplicate-text",
-                        f"account {account!r} already posts this text ({where}; "
+                        f"account {account!r} already posts this text ({_where(post, index)}; "
                         f"first at {other}): X rejects duplicates",
                         part.loc,
                         post,
@@ -399,6 +396,16 @@ class _Checker:
                             post_id,
                         )
                     )
+
+
+def _where(post: Post, index: int) -> str:
+    """How a message names a post, or one part of a thread."""
+    return f"part {index + 1} of thread {post.id!r}" if post.is_thread else f"post {post.id!r}"
+
+
+@cache
+def _tag_ok(tag: str) -> bool:
+    return is_valid_hashtag("#" + tag)
 
 
 def _weighs_two(c: str) -> bool:

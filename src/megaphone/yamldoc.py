@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
 
@@ -21,9 +21,41 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 try:
-    _Loader: type = yaml.CSafeLoader
-except AttributeError:  # PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+    from yaml.cyaml import CParser as _Parser  # type: ignore[attr-defined]
+except ImportError:  # PyYAML built without libyaml: the pure-Python parser
+    from yaml.loader import SafeLoader as _Parser  # type: ignore[assignment]
+
+
+class _Composer(_Parser, yaml.resolver.Resolver):
+    """PyYAML's safe loader without its constructor: it only composes nodes.
+    Tags are resolved exactly as the safe loader does (YAML 1.1 implicit
+    types), with a leaner lookup: path resolvers are never used, and most
+    scalars (ids, text) start with a character no implicit type starts with."""
+
+    _implicit: ClassVar[dict[str, tuple[tuple[str, Any], ...]]] = {
+        first: tuple(resolvers + yaml.resolver.Resolver.yaml_implicit_resolvers.get(None, []))
+        for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
+        if first is not None
+    }
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode:
+            if implicit[0]:
+                for tag, regexp in self._implicit.get(value[:1], ()):
+                    if regexp.match(value):
+                        return tag
+            return STR
+        return SEQ if kind is yaml.SequenceNode else MAP
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+
+assert not yaml.resolver.Resolver.yaml_path_resolvers
+assert not yaml.resolver.Resolver.yaml_implicit_resolvers.get(None)
 
 TAG = "tag:yaml.org,2002:"
 STR, INT, FLOAT, BOOL, NULL = (TAG + t for t in ("str", "int", "float", "bool", "null"))
@@ -83,7 +115,7 @@ def read(path: Path, name: str) -> Document:
         )
         return doc
     try:
-        doc.root = yaml.compose(doc.text, Loader=_Loader)
+        doc.root = compose(doc.text)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         loc = Loc(name, mark.line + 1, mark.column + 1) if mark else Loc(name, 1, 1)
@@ -93,9 +125,22 @@ def read(path: Path, name: str) -> Document:
     except yaml.YAMLError as e:
         doc.problems.append(problem("yaml-syntax", f"YAML: {e}", Loc(name, 1, 1)))
         return doc
+    except RecursionError:
+        doc.problems.append(problem("yaml-syntax", "YAML nested too deeply", Loc(name, 1, 1)))
+        return doc
     if doc.root is not None and "&" in doc.text:
         _check_aliases(doc)
     return doc
+
+
+def compose(text: str) -> yaml.Node | None:
+    """The node graph of one YAML document (None when it is empty)."""
+    composer = _Composer(text)
+    try:
+        node: yaml.Node | None = composer.get_single_node()
+    finally:
+        composer.dispose()
+    return node
 
 
 def _check_aliases(doc: Document) -> None:

@@ -90,7 +90,6 @@ def _reference_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
 class _Fast(NamedTuple):
     head: re.Pattern[str]  # preceding character, protocol, one label or more
     head_at_start: re.Pattern[str]  # the same without a preceding character
-    label: re.Pattern[str]
     tail: re.Pattern[str]  # port, path, query
     ascii_labels: re.Pattern[str]
     ascii_run: re.Pattern[str]
@@ -109,7 +108,6 @@ def _fast() -> _Fast:
     return _Fast(
         head=re.compile(rf"(?P<before>{p['preceding']})(?P<protocol>https?://)?{labels}", flags),
         head_at_start=re.compile(rf"(?P<before>)(?P<protocol>https?://)?{labels}", flags),
-        label=re.compile(p["subdomain"], flags),
         tail=re.compile(p["tail"], flags),
         ascii_labels=re.compile(rf"(?:{p['ascii_label']})+", flags),
         ascii_run=re.compile("[0-9A-Za-z]*"),
@@ -166,65 +164,61 @@ def _tld_end(text: str, q: int, endpos: int) -> int:
     return puny.end() if puny else -1
 
 
-class _RawUrl(NamedTuple):
-    before: str
-    protocol: str | None
-    start: int  # of the link (its protocol, or its domain)
-    domain_end: int
-    path: str | None
-    end: int
+# A match of the link grammar: the character before it, the protocol, where
+# the link starts (its protocol, or its domain), where its domain ends, its
+# path, where it ends.
+_RawUrl = tuple[str, str | None, int, int, str | None, int]
 
 
-def _raw_urls_fast(text: str, pos: int, endpos: int) -> Iterator[_RawUrl]:
+def _raw_urls_fast(text: str, pos: int, endpos: int) -> list[_RawUrl]:
     """The matches of the link grammar in ``text[pos:endpos]``, as a
     regular-expression scan would find them."""
     fast = _fast()
+    head = fast.head
+    found: list[_RawUrl] = []
     while pos < endpos:
-        m = fast.head.search(text, pos, endpos)
+        m = head.search(text, pos, endpos)
         if m is None:
-            return
-        raw = _complete(text, m, endpos)
+            break
+        raw = _complete(text, m, endpos, fast)
         if raw is None and m.start() == 0 and m["before"]:
             # At the very start the pattern may also take no preceding character.
             m0 = fast.head_at_start.match(text, 0, endpos)
-            raw = _complete(text, m0, endpos) if m0 else None
+            raw = _complete(text, m0, endpos, fast) if m0 else None
         if raw is None:
             pos = m.start() + 1
             continue
-        yield raw
-        pos = raw.end
+        found.append(raw)
+        pos = raw[5]
+    return found
 
 
-def _complete(text: str, m: re.Match[str], endpos: int) -> _RawUrl | None:
+def _complete(text: str, m: re.Match[str], endpos: int, fast: _Fast) -> _RawUrl | None:
     """Finish a match whose labels are known: the last label that can carry a
     top-level domain after it wins (the greediest split, as backtracking would
     find), then port, path and query."""
-    fast = _fast()
-    ends = []
-    label_start = m.start("labels")
-    while (lm := fast.label.match(text, label_start, m.end("labels"))) is not None:
-        ends.append((label_start, lm.end()))
-        label_start = lm.end()
-    for start, end in reversed(ends):
-        if "_" in text[start:end]:
+    before, protocol, labels = m.group("before", "protocol", "labels")
+    end = m.end("labels")
+    # Each label ends with its dot and holds no other.
+    for label in reversed(labels.split(".")[:-1]):
+        after, end = end, end - len(label) - 1
+        if "_" in label:
             continue  # the label before the top-level domain may hold no '_'
-        domain_end = _tld_end(text, end, endpos)
+        domain_end = _tld_end(text, after, endpos)
         if domain_end >= 0:
             tail = fast.tail.match(text, domain_end, endpos)
             assert tail is not None  # every part of the tail is optional
-            url_start = m.start("protocol") if m["protocol"] else m.start("labels")
-            return _RawUrl(
-                m["before"], m["protocol"], url_start, domain_end, tail["path"], tail.end()
-            )
+            start = m.start("protocol") if protocol else m.start("labels")
+            return (before, protocol, start, domain_end, tail["path"], tail.end())
     return None
 
 
-def _raw_urls_reference(text: str, pos: int, endpos: int) -> Iterator[_RawUrl]:
+def _raw_urls_reference(text: str, pos: int, endpos: int) -> list[_RawUrl]:
     url_re = _reference_patterns()[0]
-    for m in url_re.finditer(text, pos, endpos):
-        yield _RawUrl(
-            m["before"], m["protocol"], m.start("url"), m.end("domain"), m["path"], m.end()
-        )
+    return [
+        (m["before"], m["protocol"], m.start("url"), m.end("domain"), m["path"], m.end())
+        for m in url_re.finditer(text, pos, endpos)
+    ]
 
 
 def _ascii_domains_fast(domain: str) -> Iterator[tuple[int, int]]:
@@ -262,41 +256,42 @@ def _host_is_valid(url: str, protocol: str, domain: str) -> bool:
     return len(protocol) + len(url) + len(ascii_domain) - len(domain) <= MAX_URL_LENGTH
 
 
-def _urls_in(text: str, pos: int, endpos: int, *, reference: bool = False) -> Iterator[Entity]:
-    raw_urls = _raw_urls_reference if reference else _raw_urls_fast
-    ascii_domains = _ascii_domains_reference if reference else _ascii_domains_fast
-    tco_re = _fast().tco
-    for raw in raw_urls(text, pos, endpos):
+def _urls_in(text: str, pos: int, endpos: int, *, reference: bool = False) -> list[Entity]:
+    raws = (_raw_urls_reference if reference else _raw_urls_fast)(text, pos, endpos)
+    found: list[Entity] = []
+    for before, protocol, start, domain_end, path, end in raws:
         # A match that is then rejected still consumes its text, as in
         # twitter-text; the search goes on after it either way.
-        start, end, protocol = raw.start, raw.end, raw.protocol
         url = text[start:end]
-        domain = text[start + len(protocol or "") : raw.domain_end]
+        domain = text[start + len(protocol or "") : domain_end]
         if not _host_is_valid(url, protocol or "https://", domain):
             continue
         if protocol:
             p = len(protocol)
-            tco = tco_re.match(url) if url[p : p + 5].lower() == "t.co/" else None
-            if tco:
-                if len(tco[1]) > MAX_TCO_SLUG_LENGTH:
-                    continue
-                url, end = tco[0], start + tco.end()
-            yield Entity("url", url, start, end)
+            if url[p : p + 5].lower() == "t.co/":
+                tco = _fast().tco.match(url)
+                if tco:
+                    if len(tco[1]) > MAX_TCO_SLUG_LENGTH:
+                        continue
+                    url, end = tco[0], start + tco.end()
+            found.append(Entity("url", url, start, end))
             continue
         # A link without protocol: only ASCII domains count, and never one that
         # follows '-', '_', '.' or '/'.
-        if raw.before and raw.before in "-_./":
+        if before and before in "-_./":
             continue
-        last: Entity | None = None
-        for a_start, a_end in ascii_domains(domain):
-            if last is not None:
-                yield last
-            last = Entity("url", domain[a_start:a_end], start + a_start, start + a_end)
-        if last is None:
+        spans = list((_ascii_domains_reference if reference else _ascii_domains_fast)(domain))
+        if not spans:
             continue
-        if raw.path:
-            last = Entity("url", last.text + url[len(domain) :], last.start, end)
-        yield last
+        for a_start, a_end in spans[:-1]:
+            found.append(Entity("url", domain[a_start:a_end], start + a_start, start + a_end))
+        a_start, a_end = spans[-1]
+        if path:  # the rest of the link goes with the last domain
+            text_ = domain[a_start:a_end] + url[len(domain) :]
+            found.append(Entity("url", text_, start + a_start, end))
+        else:
+            found.append(Entity("url", domain[a_start:a_end], start + a_start, start + a_end))
+    return found
 
 
 def _find(text: str, sub: str, start: int, default: int) -> int:
@@ -343,7 +338,7 @@ def extract_urls_reference(text: str) -> list[Entity]:
 
     Slower; kept as the plain statement of the rule that the fast version is
     tested against."""
-    return list(_urls_in(text, 0, len(text), reference=True))
+    return _urls_in(text, 0, len(text), reference=True)
 
 
 # ---------------------------------------------------------------------- hashtags
@@ -365,12 +360,20 @@ def _hashtag_pattern() -> Any:
     )
 
 
+@cache
+def _ascii_hashtag_pattern() -> re.Pattern[str]:
+    """The hashtag rule restricted to ASCII text, where letters, marks and
+    digits are just [A-Za-z0-9]: the same matches without the regex module."""
+    return re.compile(r"(?<![A-Za-z0-9_&])#(?P<tag>[A-Za-z0-9_]*[A-Za-z][A-Za-z0-9_]*+)(?![#]|://)")
+
+
 def extract_hashtags(text: str, *, urls: list[Entity] | None = None) -> list[Entity]:
     """Hashtags in ``text`` (without the ``#``), leaving out any inside a link."""
-    signs = _positions(text, "#\uff03")
+    ascii_only = text.isascii()
+    signs = _positions(text, "#" if ascii_only else "#\uff03")
     if not signs:
         return []
-    pattern = _hashtag_pattern()
+    pattern = _ascii_hashtag_pattern() if ascii_only else _hashtag_pattern()
     tags = []
     for i in signs:
         # Matching only where a '#' stands finds the same as scanning the
@@ -432,7 +435,7 @@ def extract_mentions(text: str, *, lists: bool = False) -> list[Entity]:
     mention_re, end_re = _mention_patterns()
     found = []
     last_end = 0
-    for at in _positions(text, "@\uff20"):
+    for at in _positions(text, "@" if text.isascii() else "@\uff20"):
         if at < last_end:
             continue
         # The same matches as a scan of the whole text, searched only around
