@@ -50,7 +50,7 @@ MENTIONS = ["@UTLAnow", "@ReclaimLASchls", "@AllianceEdUnite", "@PromiseFulfill"
 def typical_text(rng: random.Random, n: int) -> str:
     """About 250 characters: words, a mention now and then, one link, a hashtag."""
     words: list[str] = []
-    while sum(len(w) + 1 for w in words) < 170:
+    while sum(len(w) + 1 for w in words) < 160:
         words.append(rng.choice(WORDS))
     words[0] = words[0].capitalize()
     if rng.random() < 0.3:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -23,7 +24,7 @@ from megaphone.schedule import TimeError, local_zone_name, parse_time, zone
 from megaphone.yamldoc import BOOL, INT, NULL, SAFE_TAGS, STR, Document, pairs, read
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
     from datetime import datetime
 
 CONFIG_NAMES = ("megaphone.yaml", "megaphone.yml")
@@ -420,11 +421,7 @@ class Reader:
         if entries is None:
             return None
         loc = self.doc.loc(node)
-        name = self.doc.name
-        locs = {
-            key: Loc(name, value.start_mark.line + 1, value.start_mark.column + 1)
-            for key, value in entries.items()
-        }
+        locs = _Locs(self.doc, entries)
         if "id" not in entries:
             self.report("missing-field", "a post needs an 'id', unique across the project", node)
             return None
@@ -480,7 +477,7 @@ class Reader:
                 if bare.casefold() not in folded:
                     folded.add(bare.casefold())
                     tags.append(bare)
-                locs.setdefault(f"hashtag:{bare}", tag_loc)
+                locs.extra.setdefault(f"hashtag:{bare}", tag_loc)
 
         lang = ctx.lang
         if "lang" in entries:
@@ -613,6 +610,28 @@ class Reader:
             loc,
             post_id,
         )
+
+
+class _Locs(Mapping[str, Loc]):
+    """Where each field of a post is, worked out only when a message needs it."""
+
+    __slots__ = ("doc", "entries", "extra")
+
+    def __init__(self, doc: Document, entries: dict[str, yaml.Node]) -> None:
+        self.doc = doc
+        self.entries = entries
+        self.extra: dict[str, Loc] = {}
+
+    def __getitem__(self, key: str) -> Loc:
+        node = self.entries.get(key)
+        return self.doc.loc(node) if node is not None else self.extra[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.entries
+        yield from self.extra
+
+    def __len__(self) -> int:
+        return len(self.entries) + len(self.extra)
 
 
 def _value_of(node: yaml.Node, key: str) -> yaml.Node | None:

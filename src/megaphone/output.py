@@ -53,8 +53,8 @@ def problems_github(report: Report) -> str:
 
 
 def summary_line(report: Report) -> str:
-    files = f"{report.files} file{'s' if report.files != 1 else ''}"
-    posts = f"{report.posts} post{'s' if report.posts != 1 else ''}"
+    files = f"{report.files:,} file{'s' if report.files != 1 else ''}"
+    posts = f"{report.posts:,} post{'s' if report.posts != 1 else ''}"
     if not report.problems:
         return f"{posts} in {files}: no problems"
     parts = []

@@ -21,7 +21,7 @@ from megaphone.text import (
     extract_mentions,
     is_valid_hashtag,
 )
-from megaphone.text.extract import INVALID_CHARS
+from megaphone.text.extract import INVALID_CHARS, Entity
 
 if TYPE_CHECKING:
     from megaphone.loader import Loaded
@@ -170,7 +170,7 @@ class _Checker:
                 post,
             )
         if "://" in result.normalized:
-            self.unlinked(post, part, result.normalized, {u.start for u in urls})
+            self.unlinked(post, part, result.normalized, urls)
         if not post.draft:
             key_text = result.normalized.strip()
             for account in post.accounts:
@@ -185,10 +185,16 @@ class _Checker:
                         post,
                     )
 
-    def unlinked(self, post: Post, part: Part, text: str, link_starts: set[int]) -> None:
+    def unlinked(self, post: Post, part: Part, text: str, urls: list[Entity]) -> None:
         """Things written as links that will not be links."""
+        # Where the '://' of each link found stands: those are fine.
+        linked = {u.start + i for u in urls if (i := u.text.find("://")) >= 0}
+        link_starts = {u.start for u in urls}
         sep = text.find("://")
         while sep > 0:
+            if sep in linked:
+                sep = text.find("://", sep + 3)
+                continue
             start = sep
             while start > 0 and text[start - 1] in _SCHEME_CHARS:
                 start -= 1
