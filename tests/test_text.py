@@ -75,8 +75,9 @@ URL_PIECES = [
 ]
 url_text = st.lists(st.sampled_from(URL_PIECES), max_size=25).map("".join)
 
-# The regular-expression engine folds these to ASCII letters when it ignores
-# case; str.lower() does not.  They never occur in a real domain name.
+# When it ignores case, as it does for the top-level domains of the reference
+# pattern, the regular-expression engine folds these to ASCII letters;
+# str.lower() does not.  They never occur in a real domain name.
 ODD_FOLDS = set("\u0130\u0131\u017f\u212a")
 
 

@@ -105,6 +105,7 @@ def load(paths: Iterable[Path] = (), *, cwd: Path | None = None) -> Loaded:
         doc = read(path, display(path, cwd))
         documents[doc.name] = doc
         queue = Reader(doc, config=config, root=root).read_queue()
+        doc.root = None  # the values read keep what they need; let the rest go
         problems.extend(doc.problems)
         if queue is not None:
             queues.append(queue)
@@ -421,7 +422,7 @@ class Reader:
         if entries is None:
             return None
         loc = self.doc.loc(node)
-        locs = _Locs(self.doc, entries)
+        locs = _Locs(self.doc.name, entries)
         if "id" not in entries:
             self.report("missing-field", "a post needs an 'id', unique across the project", node)
             return None
@@ -613,25 +614,26 @@ class Reader:
 
 
 class _Locs(Mapping[str, Loc]):
-    """Where each field of a post is, worked out only when a message needs it."""
+    """Where each field of a post is: kept as bare numbers, so that the YAML
+    nodes can go, and made into positions only when a message needs one."""
 
-    __slots__ = ("doc", "entries", "extra")
+    __slots__ = ("extra", "file", "marks")
 
-    def __init__(self, doc: Document, entries: dict[str, yaml.Node]) -> None:
-        self.doc = doc
-        self.entries = entries
+    def __init__(self, file: str, entries: dict[str, yaml.Node]) -> None:
+        self.file = file
+        self.marks = {k: (v.start_mark.line, v.start_mark.column) for k, v in entries.items()}
         self.extra: dict[str, Loc] = {}
 
     def __getitem__(self, key: str) -> Loc:
-        node = self.entries.get(key)
-        return self.doc.loc(node) if node is not None else self.extra[key]
+        mark = self.marks.get(key)
+        return Loc(self.file, mark[0] + 1, mark[1] + 1) if mark else self.extra[key]
 
     def __iter__(self) -> Iterator[str]:
-        yield from self.entries
+        yield from self.marks
         yield from self.extra
 
     def __len__(self) -> int:
-        return len(self.entries) + len(self.extra)
+        return len(self.marks) + len(self.extra)
 
 
 def _value_of(node: yaml.Node, key: str) -> yaml.Node | None:

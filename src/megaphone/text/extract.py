@@ -47,24 +47,30 @@ class Entity(NamedTuple):
 
 @cache
 def _url_parts() -> dict[str, str]:
-    """The pieces of the link grammar, as pattern text."""
+    """The pieces of the link grammar, as pattern text.
+
+    Letters are spelt in both cases rather than matched with re.IGNORECASE,
+    which is slower and would also let a few non-ASCII letters (the Kelvin
+    sign, the long s) pass for ASCII ones, as twitter-text does not."""
     dc = f"[^{ASCII_PUNCTUATION}{SPACES}{INVALID_CHARS}{DIRECTIONAL_MARKS}]"
-    path_char = rf"[a-z{CYRILLIC}0-9!*';:=+,.$/%#\[\]\-\u2013_~&|@{LATIN_ACCENTS}]"
+    path_char = rf"[a-zA-Z{CYRILLIC}0-9!*';:=+,.$/%#\[\]\-\u2013_~&|@{LATIN_ACCENTS}]"
     parens = rf"\((?:{path_char}+|{path_char}*\({path_char}+\){path_char}*)\)"
-    path_end = rf"(?:[+\-a-z{CYRILLIC}0-9=_#/{LATIN_ACCENTS}]|{parens})"
+    path_end = rf"(?:[+\-a-zA-Z{CYRILLIC}0-9=_#/{LATIN_ACCENTS}]|{parens})"
     path = rf"(?:{path_char}*(?:{parens}{path_char}*)*{path_end}|{path_char}+/)"
-    query_char = r"[a-z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]"
-    query_end = r"[a-z0-9\-_&=#/]"
+    query_char = r"[a-zA-Z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]"
+    query_end = r"[a-zA-Z0-9\-_&=#/]"
+    protocol = "[hH][tT][tT][pP][sS]?://"
     return {
         # A label runs up to the dot that ends it, so it is matched atomically:
         # backtracking inside a label can never help and would only cost time.
         "subdomain": rf"(?>{dc}+(?:[_-]+{dc}+)*)\.",
         "domain_name": rf"(?>{dc}+(?:-+{dc}+)*)\.",
-        "punycode": r"xn--[-0-9a-z]+",
+        "punycode": r"[xX][nN]--[-0-9a-zA-Z]+",
         "preceding": f"(?:[^A-Za-z0-9@\uff20$#\uff03{INVALID_CHARS}]|^)",
+        "protocol": protocol,
         "tail": rf"(?::[0-9]+)?(?P<path>/{path}*)?(?:\?{query_char}*{query_end})?",
-        "ascii_label": rf"[\-a-z0-9{LATIN_ACCENTS}]+\.",
-        "tco": rf"https?://t\.co/([a-z0-9]+)(?:\?{query_char}*{query_end})?",
+        "ascii_label": rf"[\-a-zA-Z0-9{LATIN_ACCENTS}]+\.",
+        "tco": rf"{protocol}[tT]\.[cC][oO]/([a-zA-Z0-9]+)(?:\?{query_char}*{query_end})?",
     }
 
 
@@ -76,14 +82,13 @@ def _reference_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     from megaphone.text._tlds import TLD_PATTERN
 
     p = _url_parts()
-    tld = rf"(?:{TLD_PATTERN})(?=[^0-9a-z@+-]|$)"
+    tld = rf"(?i:{TLD_PATTERN})(?=[^0-9a-zA-Z@+-]|$)"
     domain = rf"(?:{p['subdomain']})*{p['domain_name']}(?:{tld}|{p['punycode']})"
     url = re.compile(
         rf"(?P<before>{p['preceding']})"
-        rf"(?P<url>(?P<protocol>https?://)?(?P<domain>{domain}){p['tail']})",
-        re.IGNORECASE,
+        rf"(?P<url>(?P<protocol>{p['protocol']})?(?P<domain>{domain}){p['tail']})"
     )
-    ascii_domain = re.compile(rf"(?:{p['ascii_label']})+(?:{tld}|{p['punycode']})", re.IGNORECASE)
+    ascii_domain = re.compile(rf"(?:{p['ascii_label']})+(?:{tld}|{p['punycode']})")
     return url, ascii_domain
 
 
@@ -103,16 +108,16 @@ def _fast() -> _Fast:
     """The link grammar with the top-level domain step done by a set lookup
     (see :func:`_tld_end`); the same matches as :func:`_reference_patterns`."""
     p = _url_parts()
-    flags = re.IGNORECASE
     labels = rf"(?P<labels>(?:{p['subdomain']})+)"
+    protocol = rf"(?P<protocol>{p['protocol']})?"
     return _Fast(
-        head=re.compile(rf"(?P<before>{p['preceding']})(?P<protocol>https?://)?{labels}", flags),
-        head_at_start=re.compile(rf"(?P<before>)(?P<protocol>https?://)?{labels}", flags),
-        tail=re.compile(p["tail"], flags),
-        ascii_labels=re.compile(rf"(?:{p['ascii_label']})+", flags),
+        head=re.compile(rf"(?P<before>{p['preceding']}){protocol}{labels}"),
+        head_at_start=re.compile(rf"(?P<before>){protocol}{labels}"),
+        tail=re.compile(p["tail"]),
+        ascii_labels=re.compile(rf"(?:{p['ascii_label']})+"),
         ascii_run=re.compile("[0-9A-Za-z]*"),
-        punycode=re.compile(p["punycode"], flags),
-        tco=re.compile(p["tco"], flags),
+        punycode=re.compile(p["punycode"]),
+        tco=re.compile(p["tco"]),
         # Spaces other than ' ' and '\n', folded to ' ' to find where words end.
         other_spaces=re.compile(f"[{SPACES.replace(' ', '').replace(chr(10), '')}]"),
     )
@@ -124,15 +129,9 @@ def _tld_tables() -> tuple[frozenset[str], frozenset[str], tuple[int, ...], froz
 
     unicode_tlds = frozenset(t for t in TLDS if not t.isascii())
     lengths = tuple(sorted({len(t) for t in unicode_tlds}, reverse=True))
-    # What may not follow a top-level domain: [0-9a-z@+-] without regard to
-    # case, as the regular expression engine folds case (which includes a few
-    # non-ASCII letters such as the Kelvin sign).
-    letter = re.compile("[a-z]", re.IGNORECASE)
-    folding = {c for c in "\u0130\u0131\u017f\u212a" if letter.match(c)}
-    not_after = (
-        frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ@+-") | folding
-    )
-    return TLDS, unicode_tlds, lengths, frozenset(not_after)
+    # What may not follow a top-level domain.
+    not_after = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ@+-")
+    return TLDS, unicode_tlds, lengths, not_after
 
 
 def _tld_end(text: str, q: int, endpos: int) -> int:
