@@ -15,6 +15,15 @@ ROOT = Path(__file__).resolve().parents[1]
 #: A fixed "now" for every test that depends on it: before every example post.
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
+#: A queue with one good post.
+GOOD = """\
+account: utla
+posts:
+  - id: hello
+    at: 2026-12-01 09:00
+    text: Hello, world.
+"""
+
 CONFIG = """\
 timezone: America/Los_Angeles
 accounts:

@@ -13,17 +13,10 @@ from click.testing import Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Write
+from tests.conftest import GOOD, Write
 
 Run = Callable[..., Result]
 
-GOOD = """\
-account: utla
-posts:
-  - id: hello
-    at: 2026-12-01 09:00
-    text: Hello, world.
-"""
 TOO_LONG = GOOD.replace("Hello, world.", "x" * 290)
 PAST = GOOD.replace("2026-12-01", "2026-11-01")
 

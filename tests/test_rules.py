@@ -5,16 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Write, png_bytes
+from tests.conftest import GOOD, Write, png_bytes
 from tests.helpers import codes, only, problems_in
-
-GOOD = """\
-account: utla
-posts:
-  - id: hello
-    at: 2026-12-01 09:00
-    text: Hello, world.
-"""
 
 
 def test_a_good_queue_has_no_problem(project: Write) -> None:

@@ -301,6 +301,21 @@ class Reader:
         self.report("wrong-type", f"{what} should be a whole number", node)
         return None
 
+    def timezone(self, entries: dict[str, yaml.Node], default: str) -> str:
+        """The time zone named in ``entries`` (``default`` when none is), or ""
+        when the name is not a time zone."""
+        if "timezone" not in entries:
+            return default
+        name = self.string(entries["timezone"], "timezone")
+        if name is None:
+            return ""
+        try:
+            zone(name)
+        except TimeError as e:
+            self.report(e.code, str(e), entries["timezone"])
+            return ""
+        return name
+
     # --------------------------------------------------------------- config
 
     def read_config(self) -> Config:
@@ -310,16 +325,7 @@ class Reader:
         entries = self.mapping(self.doc.root, "the project configuration", CONFIG_KEYS)
         if entries is None:
             return defaults
-        timezone = defaults.timezone
-        if (
-            "timezone" in entries
-            and (tz := self.string(entries["timezone"], "timezone")) is not None
-        ):
-            try:
-                zone(tz)
-                timezone = tz
-            except TimeError as e:
-                self.report(e.code, str(e), entries["timezone"])
+        timezone = self.timezone(entries, defaults.timezone) or defaults.timezone
         posts_dir = defaults.posts_dir
         if "posts" in entries and (value := self.string(entries["posts"], "posts")) is not None:
             posts_dir = value
@@ -379,17 +385,8 @@ class Reader:
         entries = self.mapping(self.doc.root, "the queue", schema.QUEUE_KEYS)
         if entries is None:
             return None
-        timezone = self.config.timezone
-        if (
-            "timezone" in entries
-            and (tz := self.string(entries["timezone"], "timezone")) is not None
-        ):
-            try:
-                zone(tz)
-                timezone = tz
-            except TimeError as e:
-                self.report(e.code, str(e), entries["timezone"])
-                timezone = ""  # times in this file cannot be read
+        # An unknown time zone leaves the times of the file unread ("").
+        timezone = self.timezone(entries, self.config.timezone)
         accounts = self.strings(entries["account"], "account") if "account" in entries else []
         hashtags: list[tuple[str, Loc]] = []
         lang = None
