@@ -388,6 +388,8 @@ class Reader:
         # An unknown time zone leaves the times of the file unread ("").
         timezone = self.timezone(entries, self.config.timezone)
         accounts = self.strings(entries["account"], "account") if "account" in entries else []
+        for name, name_loc in accounts:
+            self.check_account(name, name_loc, None)
         hashtags: list[tuple[str, Loc]] = []
         lang = None
         if "defaults" in entries and (
@@ -403,7 +405,7 @@ class Reader:
             )
             return Queue(self.doc.path, self.doc.name, ())
         posts = []
-        context = _QueueContext(timezone, accounts, hashtags, lang)
+        context = _QueueContext(timezone, accounts, hashtags, lang, _names(accounts))
         for node in self.sequence(entries["posts"], "posts") or ():
             post = self.post(node, context)
             if post is not None:
@@ -451,10 +453,10 @@ class Reader:
 
         if "accounts" in entries:
             account_items = self.strings(entries["accounts"], "accounts", post_id)
+            for name, name_loc in account_items:
+                self.check_account(name, name_loc, post_id)
         else:
-            account_items = ctx.accounts
-        for name, name_loc in account_items:
-            self.check_account(name, name_loc, post_id)
+            account_items = ctx.accounts  # checked with the queue
         if not account_items:
             self.report(
                 "no-account",
@@ -487,22 +489,23 @@ class Reader:
 
         if parts is None:
             return None
-        return Post(
-            id=post_id,
-            loc=loc,
-            queue=self.doc.name,
-            accounts=tuple(dict.fromkeys(name for name, _ in account_items)),
-            parts=parts,
-            timezone=ctx.timezone,
-            at=at,
-            expires=expires,
-            hashtags=tuple(tags),
-            reply_to=reply_to.strip() if reply_to else None,
-            quote=quote.strip() if quote else None,
-            draft=draft,
-            lang=lang.strip() if lang else None,
-            is_thread="thread" in entries,
-            locs=locs,
+        accounts = ctx.account_names if account_items is ctx.accounts else _names(account_items)
+        return Post(  # positionally: this runs once per post
+            post_id,
+            loc,
+            self.doc.name,
+            accounts,
+            parts,
+            ctx.timezone,
+            at,
+            expires,
+            tuple(tags),
+            reply_to.strip() if reply_to else None,
+            quote.strip() if quote else None,
+            draft,
+            lang.strip() if lang else None,
+            "thread" in entries,
+            locs,
         )
 
     def parts(
@@ -595,7 +598,7 @@ class Reader:
             self.report(e.code, f"{what}: {e}", node, post_id)
             return None
 
-    def check_account(self, name: str, loc: Loc, post_id: str) -> None:
+    def check_account(self, name: str, loc: Loc, post_id: str | None) -> None:
         assert self.config is not None
         known = [a.name for a in self.config.accounts]
         if not known or name in known:
@@ -642,9 +645,14 @@ def _value_of(node: yaml.Node, key: str) -> yaml.Node | None:
     return None
 
 
+def _names(items: list[tuple[str, Loc]]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(name for name, _ in items))
+
+
 @dataclass(frozen=True, slots=True)
 class _QueueContext:
     timezone: str
     accounts: list[tuple[str, Loc]]
     hashtags: list[tuple[str, Loc]]
     lang: str | None
+    account_names: tuple[str, ...]
