@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
 from megaphone import __version__
-from megaphone.errors import MegaphoneError
+from megaphone.errors import MegaphoneError, UsageError
 
 CONTEXT_SETTINGS: dict[str, Any] = {
     "help_option_names": ["-h", "--help"],
@@ -42,10 +43,15 @@ def paths_argument(f: Any) -> Any:
     return click.argument("paths", nargs=-1, type=click.Path(path_type=Path))(f)
 
 
-def _console(*, stderr: bool = False) -> Any:
+def _console(*, wrap: bool = False) -> Any:
+    """A rich console.  Without ``wrap`` long lines run on (problem lines stay
+    whole for grep); with it, text wraps to the terminal (cards, tables)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=not wrap)
+    # Measured once: rich would otherwise look the size up for every line.
+    console.width = max(console.width, 20)
+    return console
 
 
 @click.group(cls=MegaphoneGroup, context_settings=CONTEXT_SETTINGS)
@@ -110,6 +116,220 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str, strict: bool
             click.secho(f"✓ {summary_line(report)}", fg="green", bold=True)
     if report.errors or (strict and report.warnings):
         ctx.exit(1)
+
+
+def selection_options(f: Any) -> Any:
+    """--id, --account, --from and --until, shared by the commands that show posts."""
+    options = [
+        click.option("--id", "ids", multiple=True, help="Only this post (repeatable)."),
+        click.option(
+            "--account", "accounts", multiple=True, help="Only this account (repeatable)."
+        ),
+        click.option(
+            "--from",
+            "start",
+            help="Only posts at or after: now, today, tomorrow, 3d, -12h, 2026-12-01, "
+            "'2026-12-01 09:00'.",
+        ),
+        click.option("--until", "end", help="Only posts before (same forms as --from)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _select(
+    paths: tuple[Path, ...],
+    ids: tuple[str, ...],
+    accounts: tuple[str, ...],
+    start: str | None,
+    end: str | None,
+) -> tuple[Any, list[Any], Any, datetime]:
+    """Load the project, validate it, and pick the posts asked for."""
+    import gc
+
+    from megaphone.loader import load
+    from megaphone.timeline import Filter, ordered, parse_when
+    from megaphone.validate import validate as check
+
+    gc.disable()
+    now = datetime.now(UTC)
+    loaded = load(paths)
+    report = check(loaded, now=now)
+    tz = loaded.project.config.timezone
+    chosen = Filter(
+        ids=ids,
+        accounts=accounts,
+        start=parse_when(start, now=now, tz_name=tz) if start else None,
+        end=parse_when(end, now=now, tz_name=tz) if end else None,
+    )
+    posts = ordered(p for p in loaded.project.posts() if chosen.keep(p))
+    if ids and not posts:
+        raise UsageError(f"no post has the id {', '.join(map(repr, ids))}")
+    return loaded, posts, report, now
+
+
+@cli.command()
+@paths_argument
+@selection_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["terminal", "markdown"]),
+    default="terminal",
+    help="terminal: cards; markdown: for a pull request comment.",
+)
+def preview(
+    paths: tuple[Path, ...],
+    ids: tuple[str, ...],
+    accounts: tuple[str, ...],
+    start: str | None,
+    end: str | None,
+    fmt: str,
+) -> None:
+    """Show posts as readers will see them, with what is wrong with them.
+
+    Each post is a card: accounts, time (and how far from now), the text
+    with links shortened as the network shows them, hashtags and mentions
+    highlighted, media with alt text, the weighted length against the limit,
+    and any problem on the card it belongs to.  A thread is a chain of cards.
+
+    \b
+    Example:
+        megaphone preview --from today --until 7d
+        megaphone preview --id caravan-why
+        megaphone preview --format markdown > preview.md
+    """
+    from megaphone.views import build
+
+    loaded, posts, report, now = _select(paths, ids, accounts, start, end)
+    views = build(loaded.project, posts, report.problems)
+    if fmt == "markdown":
+        from megaphone.render import markdown
+
+        click.echo(markdown(views, now), nl=False)
+        return
+    from rich.text import Text
+
+    from megaphone.render import Styled, card
+
+    console = _console(wrap=True)
+    lines: list[Styled] = []
+    for view in views:
+        lines.extend(card(view, now, console.width))
+        lines.append(Styled())
+    lines.append(Styled(f"{len(views)} post{'s' if len(views) != 1 else ''}", "dim"))
+    if console.color_system is None:
+        # No colour (a pipe, NO_COLOR): the plain text is all there is to show.
+        click.echo("\n".join(line.plain for line in lines))
+    else:
+        # Laid out already: printed as it is, without another wrapping pass.
+        console.print(Text("\n").join(line.to_text() for line in lines), soft_wrap=True)
+
+
+@cli.command("list")
+@paths_argument
+@selection_options
+@click.option(
+    "--sort",
+    type=click.Choice(["time", "id", "account", "queue"]),
+    default="time",
+    help="Order of the lines.",
+)
+@click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
+def list_(
+    paths: tuple[Path, ...],
+    ids: tuple[str, ...],
+    accounts: tuple[str, ...],
+    start: str | None,
+    end: str | None,
+    sort: str,
+    as_json: bool,
+) -> None:
+    """One line per post: time, account, id, state and first words.
+
+    States: scheduled, draft, missed (its time has passed) and expired.
+
+    \b
+    Example:
+        megaphone list --account utla --from today
+        megaphone list --sort id --json
+    """
+    from megaphone.render import list_json, list_rows, list_view
+
+    _, posts, _, now = _select(paths, ids, accounts, start, end)
+    keys = {
+        "id": lambda p: p.id,
+        "account": lambda p: (",".join(p.accounts), p.at is None, p.at or now),
+        "queue": lambda p: (p.queue, p.at is None, p.at or now),
+    }
+    if sort in keys:
+        posts.sort(key=keys[sort])
+    if as_json:
+        click.echo(list_json(list_rows(posts, now)), nl=False)
+    else:
+        console = _console(wrap=True)
+        listing = list_view(posts, now, console.width)
+        if console.color_system is None:
+            click.echo(listing.plain)
+        else:
+            console.print(listing, soft_wrap=True)
+
+
+@cli.command()
+@paths_argument
+@click.option("--week", "span", flag_value="week", default=True, help="Seven days, by account.")
+@click.option("--month", "span", flag_value="month", help="A month, day by day.")
+@click.option("--from", "start", help="The first day shown (default: today).")
+@click.option("--account", "accounts", multiple=True, help="Only this account (repeatable).")
+@click.option(
+    "--gap",
+    default=10,
+    show_default=True,
+    help="Minutes under which two posts of one account collide.",
+)
+def calendar(
+    paths: tuple[Path, ...], span: str, start: str | None, accounts: tuple[str, ...], gap: int
+) -> None:
+    """What goes out when, per account: busy days, empty days, collisions
+    (two posts of one account within --gap minutes) and days over an
+    account's daily cap (daily_cap in megaphone.yaml).
+
+    \b
+    Example:
+        megaphone calendar
+        megaphone calendar --month --from 2027-02-01
+    """
+    from datetime import timedelta
+
+    from megaphone.render import calendar_notes, month_table, week_view
+    from megaphone.timeline import by_day
+
+    loaded, posts, _, now = _select(paths, (), accounts, None, None)
+    config = loaded.project.config
+    tz = config.timezone
+    from megaphone.timeline import parse_when
+
+    first = (parse_when(start, now=now, tz_name=tz) if start else now).astimezone().date()
+    if start is None:
+        from megaphone.schedule import zone
+
+        first = now.astimezone(zone(tz)).date()
+    caps = {a.name: a.daily_cap for a in config.accounts}
+    table = by_day(posts, tz_name=tz, caps=caps, gap=timedelta(minutes=gap))
+    names = list(accounts) or sorted({a for p in posts for a in p.accounts})
+    console = _console(wrap=True)
+    if span == "month":
+        month = first.replace(day=1)
+        console.print(month_table(table, names, month))
+        end = (month + timedelta(days=32)).replace(day=1)
+        notes = calendar_notes(table, month, end)
+    else:
+        console.print(week_view(table, names, first, console.width))
+        notes = calendar_notes(table, first, first + timedelta(days=7))
+    for note in notes:
+        console.print(note)
+    console.print(f"times in {tz}", style="dim")
 
 
 @cli.command()

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 CONFIG_NAMES = ("megaphone.yaml", "megaphone.yml")
 CONFIG_KEYS = ("timezone", "posts", "accounts", "limits")
-ACCOUNT_KEYS = ("name", "network", "handle")
+ACCOUNT_KEYS = ("name", "network", "handle", "daily_cap")
 LIMIT_KEYS = ("max_hashtags", "max_mentions")
 NETWORKS = ("x",)
 _LOST_HASHTAG = re.compile(r"\s+(#[^\s#]+)")
@@ -368,7 +368,8 @@ class Reader:
                 )
             network = value
         handle = self.string(entries["handle"], "handle") if "handle" in entries else None
-        return Account(name, network, handle.lstrip("@") if handle else None)
+        cap = self.integer(entries["daily_cap"], "daily_cap") if "daily_cap" in entries else None
+        return Account(name, network, handle.lstrip("@") if handle else None, cap)
 
     # ---------------------------------------------------------------- queue
 

@@ -102,6 +102,8 @@ class Account:
     name: str
     network: str = "x"
     handle: str | None = None
+    #: The most posts a day the account should publish (X's free tier: 17).
+    daily_cap: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
