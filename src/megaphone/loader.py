@@ -270,7 +270,7 @@ class Reader:
         YAML comment (``text: Join us #Tag`` loses ``#Tag``)."""
         value = self.string(node, what, post_id)
         if value is not None and isinstance(node, yaml.ScalarNode) and not node.style:
-            lines = self.doc.lines()
+            lines = self.doc.source_lines
             end = node.end_mark
             rest = lines[end.line][end.column :] if end.line < len(lines) else ""
             lost = _LOST_HASHTAG.match(rest)

@@ -13,18 +13,23 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
-    from megaphone.problems import Problem
     from megaphone.validate import Report
     from megaphone.yamldoc import Document
 
 # C0 and C1 control characters (but tab), shown as visible symbols so that no
 # text read from a file can move the cursor, retitle the terminal or recolour it.
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def visible(text: str) -> str:
-    """``text`` with every control character replaced by a visible stand-in."""
-    return _CONTROL.sub(lambda m: chr(0x2400 + ord(m[0])) if ord(m[0]) < 0x20 else "\ufffd", text)
+def _stand_in(m: re.Match[str]) -> str:
+    return chr(0x2400 + ord(m[0])) if ord(m[0]) < 0x20 else "\ufffd"
+
+
+def visible(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` with every control character (but tab, and newline if asked)
+    replaced, one for one, by a visible stand-in such as ␛."""
+    return (_CONTROL_BUT_NEWLINE if keep_newlines else _CONTROL).sub(_stand_in, text)
 
 
 def problems_json(report: Report) -> str:
@@ -88,7 +93,7 @@ def print_problems(console: Console, report: Report, documents: Mapping[str, Doc
         )
         console.print(head)
         doc = documents.get(p.loc.file)
-        lines = doc.lines() if doc is not None else []
+        lines = doc.source_lines if doc is not None else []
         if 0 < p.loc.line <= len(lines):
             source = visible(lines[p.loc.line - 1].expandtabs(4))
             gutter = f"{p.loc.line} │ "
@@ -99,8 +104,3 @@ def print_problems(console: Console, report: Report, documents: Mapping[str, Doc
     mark = "✓" if not report.problems else ("!" if ok else "✗")
     style = "green" if not report.problems else ("yellow" if ok else "red")
     console.print(Text(f"{mark} {summary_line(report)}", style=f"bold {style}"))
-
-
-def problem_line(p: Problem) -> str:
-    """``file:line:col: severity code: message`` on one line."""
-    return f"{p.loc}: {p.severity} {p.code}: {visible(p.message)}"

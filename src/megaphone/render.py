@@ -19,6 +19,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from megaphone.output import visible as _visible
 from megaphone.schedule import zone
 from megaphone.timeline import relative, state
 
@@ -30,15 +31,13 @@ if TYPE_CHECKING:
     from megaphone.timeline import Day
     from megaphone.views import MediaView, PartView, PostView
 
-# C0 and C1 controls but tab and newline, shown as visible symbols.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 DISPLAY_URL_LENGTH = 23  # what X shows of a link, "…" included
 
 
 def visible(text: str) -> str:
     """``text`` with control characters (but newline and tab) replaced by
     visible stand-ins, one for one."""
-    return _CONTROL.sub(lambda m: chr(0x2400 + ord(m[0])) if ord(m[0]) < 0x20 else "\ufffd", text)
+    return _visible(text, keep_newlines=True)
 
 
 def display_url(url: str) -> str:

@@ -86,9 +86,6 @@ class Document:
     def source_lines(self) -> list[str]:
         return self.text.splitlines() if self.text else []
 
-    def lines(self) -> list[str]:
-        return self.source_lines
-
 
 def read(path: Path, name: str) -> Document:
     """Read and compose one file.  Problems are recorded, never raised."""
