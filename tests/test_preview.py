@@ -15,7 +15,7 @@ from megaphone.cli import cli
 from megaphone.errors import UsageError
 from megaphone.render import display_url
 from megaphone.timeline import parse_when, relative
-from tests.conftest import NOW, Write, png_bytes
+from tests.conftest import GOOD, NOW, Write, png_bytes
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
@@ -93,13 +93,13 @@ def snapshot(name: str, text: str) -> None:
 @pytest.mark.parametrize("width", [80, 40])
 def test_preview_cards(example: Path, show: Callable[..., Result], width: int) -> None:
     result = show("preview", cwd=example, width=width)
-    assert result.exit_code == 0, result.output
-    snapshot(f"preview-{width}.txt", result.output)
-    assert max(len(line) for line in result.output.splitlines()) <= width
+    assert result.exit_code == 0, result.stdout
+    snapshot(f"preview-{width}.txt", result.stdout)
+    assert max(len(line) for line in result.stdout.splitlines()) <= width
 
 
 def test_preview_shows_what_matters(example: Path, show: Callable[..., Result]) -> None:
-    out = show("preview", "--id", "town-hall", "--id", "too-long", cwd=example, width=120).output
+    out = show("preview", "--id", "town-hall", "--id", "too-long", cwd=example, width=120).stdout
     assert "utla @UTLAnow" in out
     assert "Tue 01 Dec 2026 18:00 PST · in 3 days" in out
     assert "example.org/events/tow…" in out  # links as X shortens them
@@ -114,16 +114,16 @@ def test_preview_shows_what_matters(example: Path, show: Callable[..., Result]) 
 
 def test_preview_markdown(example: Path, show: Callable[..., Result]) -> None:
     result = show("preview", "--format", "markdown", cwd=example)
-    snapshot("preview.md", result.output)
-    assert "### `town-hall` — thread of 2" in result.output
+    snapshot("preview.md", result.stdout)
+    assert "### `town-hall` — thread of 2" in result.stdout
 
 
 def test_preview_filters(example: Path, show: Callable[..., Result]) -> None:
-    out = show("preview", "--account", "reclaim-la", cwd=example).output
+    out = show("preview", "--account", "reclaim-la", cwd=example).stdout
     assert "reminder" in out and "town-hall" not in out.split("reply to")[0].split("\n", 1)[1]
-    out = show("list", "--from", "2026-12-02", cwd=example).output
+    out = show("list", "--from", "2026-12-02", cwd=example).stdout
     assert "too-long" in out and "reminder" not in out
-    out = show("list", "--until", "2d", cwd=example).output  # now is 2026-11-29 04:00 PST
+    out = show("list", "--until", "2d", cwd=example).stdout  # now is 2026-11-29 04:00 PST
     assert "reminder" not in out
     result = show("preview", "--id", "nope", cwd=example)
     assert result.exit_code == 2 and "no post has the id 'nope'" in result.stderr
@@ -138,17 +138,17 @@ def test_markup_and_escapes_in_posts_are_shown_as_text(
         q=f"account: utla\nposts:\n  - id: evil\n    at: 2026-12-01 09:00\n    text: {evil}\n",
     )
     for command in (["preview"], ["list"], ["preview", "--format", "markdown"]):
-        out = show(*command, cwd=root, width=100).output
+        out = show(*command, cwd=root, width=100).stdout
         assert "\x1b" not in out and "\x07" not in out
-    out = show("preview", cwd=root, width=100).output
+    out = show("preview", cwd=root, width=100).stdout
     assert "[bold red]not bold[/]" in out
     assert "␛]0;pwned␇" in out
 
 
 def test_list(example: Path, show: Callable[..., Result]) -> None:
-    snapshot("list-120.txt", show("list", cwd=example, width=120).output)
-    snapshot("list-50.txt", show("list", cwd=example, width=50).output)
-    rows = json.loads(show("list", "--json", "--sort", "id", cwd=example).output)
+    snapshot("list-120.txt", show("list", cwd=example, width=120).stdout)
+    snapshot("list-50.txt", show("list", cwd=example, width=50).stdout)
+    rows = json.loads(show("list", "--json", "--sort", "id", cwd=example).stdout)
     assert [r["id"] for r in rows] == ["idea", "reminder", "third", "too-long", "town-hall"]
     assert rows[4]["state"] == "scheduled" and rows[0]["state"] == "draft"
     assert rows[4]["at"] == "2026-12-01T18:00:00-08:00"
@@ -157,19 +157,19 @@ def test_list(example: Path, show: Callable[..., Result]) -> None:
 
 def test_calendar_week(example: Path, show: Callable[..., Result]) -> None:
     result = show("calendar", "--from", "2026-11-30", cwd=example, width=100)
-    snapshot("calendar-week-100.txt", result.output)
-    assert "town-hall and reminder are within minutes" in result.output
-    assert "over the daily cap" in result.output
+    snapshot("calendar-week-100.txt", result.stdout)
+    assert "town-hall and reminder are within minutes" in result.stdout
+    assert "over the daily cap" in result.stdout
     snapshot(
         "calendar-week-40.txt",
-        show("calendar", "--from", "2026-11-30", cwd=example, width=40).output,
+        show("calendar", "--from", "2026-11-30", cwd=example, width=40).stdout,
     )
 
 
 def test_calendar_month(example: Path, show: Callable[..., Result]) -> None:
     result = show("calendar", "--month", "--from", "2026-12-01", cwd=example, width=80)
-    snapshot("calendar-month.txt", result.output)
-    assert "December 2026" in result.output
+    snapshot("calendar-month.txt", result.stdout)
+    assert "December 2026" in result.stdout
 
 
 def test_display_url() -> None:
@@ -215,7 +215,7 @@ def test_colour_output_still_cannot_be_hijacked(
     )
     monkeypatch.chdir(root)
     env = {"COLUMNS": "80", "FORCE_COLOR": "1", "TERM": "xterm-256color"}
-    out = CliRunner(env=env).invoke(cli, ["preview"], catch_exceptions=False).output
+    out = CliRunner(env=env).invoke(cli, ["preview"], catch_exceptions=False).stdout
     assert "\x1b[" in out  # coloured...
     assert "\x1b]0;" not in out and "\x1b[2J" not in out and "\x07" not in out  # ...but harmless
     assert "[bold]x[/bold]" in out
@@ -236,3 +236,12 @@ def test_wrap(text: str, width: int, lines: list[str]) -> None:
 
     got = [line.plain for line in wrap(Styled(text, "bold"), width)]
     assert got == lines
+
+
+def test_problems_of_no_post_are_shown(project: Write, show: Callable[..., Result]) -> None:
+    root = project({"megaphone.yaml": CONFIG, "posts/broken.yaml": "posts: [unclosed\n"}, good=GOOD)
+    result = show("preview", cwd=root, width=100)
+    assert result.exit_code == 0
+    assert "posts/broken.yaml:2:1" in result.stdout and "yaml-syntax" in result.stdout
+    assert "1 error in the queue files" in result.stderr
+    assert "1 post" in result.stdout

@@ -166,6 +166,13 @@ def _select(
     posts = ordered(p for p in loaded.project.posts() if chosen.keep(p))
     if ids and not posts:
         raise UsageError(f"no post has the id {', '.join(map(repr, ids))}")
+    if report.errors:
+        s = "s" if report.errors != 1 else ""
+        click.echo(
+            f"megaphone: {report.errors} error{s} in the queue files: "
+            "'megaphone validate' tells them all",
+            err=True,
+        )
     return loaded, posts, report, now
 
 
@@ -211,13 +218,17 @@ def preview(
         return
     from rich.text import Text
 
-    from megaphone.render import Styled, card
+    from megaphone.render import Styled, card, describe_problem
 
     console = _console(wrap=True)
     lines: list[Styled] = []
     for view in views:
         lines.extend(card(view, now, console.width))
         lines.append(Styled())
+    # Problems of no post (a file that cannot be read, the configuration).
+    for problem in report.problems:
+        if problem.post_id is None:
+            lines.append(Styled(f"{problem.loc}  ", "dim").extend(describe_problem(problem)))
     lines.append(Styled(f"{len(views)} post{'s' if len(views) != 1 else ''}", "dim"))
     if console.color_system is None:
         # No colour (a pipe, NO_COLOR): the plain text is all there is to show.
