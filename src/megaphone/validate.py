@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -25,7 +25,7 @@ from megaphone.text.extract import INVALID_CHARS, Entity
 
 if TYPE_CHECKING:
     from megaphone.loader import Loaded
-    from megaphone.model import Media, Part, Post, Project
+    from megaphone.model import Config, Media, Part, Post
 
 MAX_USERNAME_LENGTH = 15
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
@@ -53,51 +53,156 @@ class Report:
         return len(self.problems) - self.errors
 
 
+@dataclass
+class Facts:
+    """What the checks of one post found, and what the checks across posts
+    need to know of it.  Plain values, so that they can travel between
+    processes (see :mod:`megaphone.batch`)."""
+
+    id: str
+    id_loc: Loc
+    at: datetime | None
+    draft: bool
+    problems: list[Problem] = field(default_factory=list)
+    #: references to posts of the project: (field, id, where)
+    refs: list[tuple[str, str, Loc]] = field(default_factory=list)
+    #: text as published, per account: (account, text, where, how it is named)
+    texts: list[tuple[str, str, Loc, str]] = field(default_factory=list)
+    #: hashtags as spelt: (spelling, where)
+    tags: list[tuple[str, Loc]] = field(default_factory=list)
+
+
 def validate(loaded: Loaded, *, now: datetime | None = None) -> Report:
     """Check every post of ``loaded`` and return all problems, file by file,
     in the order they appear."""
-    checker = _Checker(loaded.project, now or datetime.now(UTC))
-    problems = list(loaded.problems)
-    for post in loaded.project.posts():
-        checker.post(post)
-    checker.across_posts()
-    problems.extend(checker.problems)
+    checker = PostChecker(
+        loaded.project.config,
+        loaded.project.root,
+        {q.name: q.path for q in loaded.project.queues},
+        now or datetime.now(UTC),
+    )
+    facts = [checker.check(post) for post in loaded.project.posts()]
+    return report(loaded.problems, facts, loaded.queue_files)
+
+
+def report(file_problems: list[Problem], facts: list[Facts], files: int) -> Report:
+    """The whole report: problems of the files, of each post, and across
+    posts (duplicate ids, references, hashtag spellings, repeated text).
+    ``facts`` must come in the order of the files and posts."""
+    problems = list(file_problems)
+    kept = []
+    first_of: dict[str, Facts] = {}
+    for f in facts:
+        first = first_of.get(f.id)
+        if first is not None:
+            problems.append(
+                problem(
+                    "duplicate-id",
+                    f"id {f.id!r} is already used by the post at {first.id_loc}",
+                    f.id_loc,
+                    f.id,
+                )
+            )
+            continue  # nothing else is said of a post whose id is taken
+        first_of[f.id] = f
+        kept.append(f)
+        problems.extend(f.problems)
+    problems.extend(_references(kept, first_of))
+    problems.extend(_hashtag_case(kept))
+    problems.extend(_repeated_texts(kept))
     problems.sort(key=lambda p: (p.loc.file, p.loc.line, p.loc.column))
-    return Report(problems, len(checker.ids), loaded.queue_files)
+    return Report(problems, len(kept), files)
 
 
-class _Checker:
-    def __init__(self, project: Project, now: datetime) -> None:
-        self.project = project
+def _references(kept: list[Facts], by_id: dict[str, Facts]) -> list[Problem]:
+    out = []
+    for f in kept:
+        for name, ref, loc in f.refs:
+            target = by_id.get(ref)
+            if target is None:
+                guess = difflib.get_close_matches(ref, list(by_id), n=1)
+                hint = f"; did you mean {guess[0]!r}?" if guess else ""
+                message = f"{name}: no post has the id {ref!r}{hint}"
+                out.append(problem("bad-reference", message, loc, f.id))
+            elif target is f:
+                message = f"{name}: a post cannot refer to itself"
+                out.append(problem("bad-reference", message, loc, f.id))
+            elif target.draft and not f.draft:
+                message = f"{name}: post {ref!r} is a draft and will never be published"
+                out.append(problem("bad-reference", message, loc, f.id))
+            elif f.at and target.at and target.at >= f.at:
+                message = (
+                    f"{name}: post {ref!r} is scheduled at {_show(target.at)}, not before this one"
+                )
+                out.append(problem("reply-order", message, loc, f.id))
+    return out
+
+
+def _hashtag_case(kept: list[Facts]) -> list[Problem]:
+    # casefolded hashtag -> spelling -> where it is used
+    spellings: dict[str, dict[str, list[tuple[Loc, str]]]] = {}
+    for f in kept:
+        for spelling, loc in f.tags:
+            spellings.setdefault(spelling.casefold(), {}).setdefault(spelling, []).append(
+                (loc, f.id)
+            )
+    out = []
+    for variants in spellings.values():
+        if len(variants) < 2:
+            continue
+        ranked = sorted(variants.items(), key=lambda kv: -len(kv[1]))
+        usual, usual_uses = ranked[0]
+        for spelling, uses in ranked[1:]:
+            for loc, post_id in uses:
+                message = (
+                    f"#{spelling} is written #{usual} in {len(usual_uses)} other place(s) of "
+                    "the project: pick one spelling"
+                )
+                out.append(problem("hashtag-case", message, loc, post_id))
+    return out
+
+
+def _repeated_texts(kept: list[Facts]) -> list[Problem]:
+    seen: dict[tuple[str, str], Loc] = {}
+    out = []
+    for f in kept:
+        if f.draft:
+            continue
+        for account, text, loc, where in f.texts:
+            first = seen.setdefault((account, text), loc)
+            if first is not loc:
+                message = (
+                    f"account {account!r} already posts this text ({where}; first at {first}): "
+                    "X rejects duplicates"
+                )
+                out.append(problem("duplicate-text", message, loc, f.id))
+    return out
+
+
+class PostChecker:
+    """The checks that need one post only."""
+
+    def __init__(
+        self, config: Config, root: Path, queue_paths: dict[str, Path], now: datetime
+    ) -> None:
         self.now = now
-        self.root = project.root.resolve()
-        self.problems: list[Problem] = []
-        self.ids: dict[str, Post] = {}
-        self.limits = project.config.limits
+        self.root = root.resolve()
+        self.limits = config.limits
+        self.queue_paths = queue_paths
         self._media: dict[Path, MediaInfo | None] = {}
-        # casefolded hashtag -> spelling -> (uses, first place, post id)
-        self._tags: dict[str, dict[str, list[tuple[Loc, str]]]] = {}
-        self._texts: dict[tuple[str, str], tuple[Post, int]] = {}
-        self._by_id: dict[str, Post] = {}
-        for post in project.posts():
-            self._by_id.setdefault(post.id, post)
+        self.facts: Facts
+
+    def check(self, post: Post) -> Facts:
+        self.facts = Facts(post.id, post.field_loc("id"), post.at, post.draft)
+        self.post(post)
+        return self.facts
 
     def add(self, code: str, message: str, loc: Loc, post: Post) -> None:
-        self.problems.append(problem(code, message, loc, post.id))
+        self.facts.problems.append(problem(code, message, loc, post.id))
 
     # ------------------------------------------------------------ per post
 
     def post(self, post: Post) -> None:
-        first = self.ids.get(post.id)
-        if first is not None:
-            self.add(
-                "duplicate-id",
-                f"id {post.id!r} is already used by the post at {first.field_loc('id')}",
-                post.field_loc("id"),
-                post,
-            )
-            return
-        self.ids[post.id] = post
         texts = post.texts()
         for i, (part, text) in enumerate(zip(post.parts, texts, strict=True)):
             self.text(post, part, text, i, appended=i == 0 and text != part.text)
@@ -148,10 +253,7 @@ class _Checker:
                 part.loc,
                 post,
             )
-        for tag in tags:
-            self._tags.setdefault(tag.text.casefold(), {}).setdefault(tag.text, []).append(
-                (part.loc, post.id)
-            )
+        self.facts.tags.extend((tag.text, part.loc) for tag in tags)
         mentions = extract_mentions(result.normalized)
         for m in mentions:
             if len(m.text) > MAX_USERNAME_LENGTH:
@@ -173,17 +275,8 @@ class _Checker:
             self.unlinked(post, part, result.normalized, urls)
         if not post.draft:
             key_text = result.normalized.strip()
-            for account in post.accounts:
-                seen = self._texts.setdefault((account, key_text), (post, index))
-                if seen[0] is not post:
-                    other = seen[0].parts[seen[1]].loc
-                    self.add(
-                        "duplicate-text",
-                        f"account {account!r} already posts this text ({_where(post, index)}; "
-                        f"first at {other}): X rejects duplicates",
-                        part.loc,
-                        post,
-                    )
+            where = _where(post, index)
+            self.facts.texts.extend((a, key_text, part.loc, where) for a in post.accounts)
 
     def unlinked(self, post: Post, part: Part, text: str, urls: list[Entity]) -> None:
         """Things written as links that will not be links."""
@@ -312,10 +405,7 @@ class _Checker:
         return info
 
     def _queue_path(self, post: Post) -> Path:
-        for queue in self.project.queues:
-            if queue.name == post.queue:
-                return queue.path
-        return self.root / post.queue
+        return self.queue_paths.get(post.queue) or self.root / post.queue
 
     def schedule(self, post: Post) -> None:
         if post.at and post.expires and post.expires <= post.at:
@@ -360,48 +450,7 @@ class _Checker:
                         post,
                     )
                 continue
-            target = self._by_id.get(ref)
-            if target is None:
-                guess = difflib.get_close_matches(ref, list(self._by_id), n=1)
-                hint = f"; did you mean {guess[0]!r}?" if guess else ""
-                self.add("bad-reference", f"{name}: no post has the id {ref!r}{hint}", loc, post)
-            elif target is post:
-                self.add("bad-reference", f"{name}: a post cannot refer to itself", loc, post)
-            elif target.draft and not post.draft:
-                self.add(
-                    "bad-reference",
-                    f"{name}: post {ref!r} is a draft and will never be published",
-                    loc,
-                    post,
-                )
-            elif post.at and target.at and target.at >= post.at:
-                self.add(
-                    "reply-order",
-                    f"{name}: post {ref!r} is scheduled at {_show(target.at)}, not before this one",
-                    loc,
-                    post,
-                )
-
-    # --------------------------------------------------------- across posts
-
-    def across_posts(self) -> None:
-        for spellings in self._tags.values():
-            if len(spellings) < 2:
-                continue
-            ranked = sorted(spellings.items(), key=lambda kv: -len(kv[1]))
-            usual, usual_uses = ranked[0]
-            for spelling, uses in ranked[1:]:
-                for loc, post_id in uses:
-                    self.problems.append(
-                        problem(
-                            "hashtag-case",
-                            f"#{spelling} is written #{usual} in {len(usual_uses)} other "
-                            "place(s) of the "
-                            "project: pick one spelling",
-                            loc,
-                            post_id,
-                        )
-                    )
+            self.facts.refs.append((name, ref, loc))
 
 
 def _where(post: Post, index: int) -> str:
