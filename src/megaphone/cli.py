@@ -75,8 +75,16 @@ def cli() -> None:
     help="human: grouped by file; json: a list of problems; github: workflow annotations.",
 )
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes to check a large project with (default: one per core).",
+)
 @click.pass_context
-def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
+def validate(
+    ctx: click.Context, paths: tuple[Path, ...], fmt: str, strict: bool, jobs: int | None
+) -> None:
     """Check queue files as the network will judge them.
 
     PATHS are queue files or folders (default: the project's posts folder).
@@ -90,14 +98,13 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str, strict: bool
     """
     import gc
 
-    from megaphone.loader import load
-    from megaphone.validate import validate as check
+    from megaphone.batch import validate_paths
 
     # Reading builds many small objects and no cycles worth collecting: the
     # cyclic collector would only walk them again and again.
     gc.disable()
-    loaded = load(paths)
-    report = check(loaded)
+    checked = validate_paths(paths, jobs=jobs)
+    report = checked.report
     if fmt == "json":
         from megaphone.output import problems_json
 
@@ -110,7 +117,7 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str, strict: bool
         from megaphone.output import print_problems, summary_line
 
         if report.problems:
-            print_problems(_console(), report, loaded.documents)
+            print_problems(_console(), report, checked.documents)
         else:
             # Nothing to lay out: one line, without loading rich.
             click.secho(f"✓ {summary_line(report)}", fg="green", bold=True)

@@ -84,13 +84,10 @@ def load(paths: Iterable[Path] = (), *, cwd: Path | None = None) -> Loaded:
     root, config_path = find_root(paths[0] if paths else cwd)
     problems: list[Problem] = []
     documents: dict[str, Document] = {}
-    config = Config(path=None, timezone=local_zone_name())
-    if config_path is not None:
-        doc = read(config_path, display(config_path, cwd))
-        documents[doc.name] = doc
-        reader = Reader(doc)
-        config = reader.read_config()
-        problems.extend(doc.problems)
+    config, config_doc = load_config(config_path, cwd)
+    if config_doc is not None:
+        documents[config_doc.name] = config_doc
+        problems.extend(config_doc.problems)
     if not paths:
         posts_dir = root / config.posts_dir
         if not posts_dir.is_dir():
@@ -110,6 +107,14 @@ def load(paths: Iterable[Path] = (), *, cwd: Path | None = None) -> Loaded:
         if queue is not None:
             queues.append(queue)
     return Loaded(Project(root, config, tuple(queues)), problems, documents, len(files))
+
+
+def load_config(config_path: Path | None, cwd: Path) -> tuple[Config, Document | None]:
+    """The project configuration (defaults without a file), and the file read."""
+    if config_path is None:
+        return Config(path=None, timezone=local_zone_name()), None
+    doc = read(config_path, display(config_path, cwd))
+    return Reader(doc).read_config(), doc
 
 
 def queue_files(paths: Iterable[Path], *, skip: Path | None = None) -> list[Path]:

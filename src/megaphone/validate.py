@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from hashlib import blake2b
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from megaphone.media import LIMITS, MAX_ALT_LENGTH, MAX_IMAGES, MediaInfo, sniff
 from megaphone.problems import Loc, Problem, problem
@@ -53,23 +54,24 @@ class Report:
         return len(self.problems) - self.errors
 
 
-@dataclass
-class Facts:
+class Facts(NamedTuple):
     """What the checks of one post found, and what the checks across posts
-    need to know of it.  Plain values, so that they can travel between
-    processes (see :mod:`megaphone.batch`)."""
+    need to know of it.  Plain values (a named tuple, cheap to send), so that
+    they can travel between processes (see :mod:`megaphone.batch`)."""
 
     id: str
     id_loc: Loc
-    at: datetime | None
+    at: datetime | None  # in UTC: quick to send
+    timezone: str  # to show ``at`` as the queue file has it
     draft: bool
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Problem]
     #: references to posts of the project: (field, id, where)
-    refs: list[tuple[str, str, Loc]] = field(default_factory=list)
-    #: text as published, per account: (account, text, where, how it is named)
-    texts: list[tuple[str, str, Loc, str]] = field(default_factory=list)
+    refs: list[tuple[str, str, Loc]]
+    #: text as published, per account: (account, digest of the text, where,
+    #: how the post is named)
+    texts: list[tuple[str, bytes, Loc, str]]
     #: hashtags as spelt: (spelling, where)
-    tags: list[tuple[str, Loc]] = field(default_factory=list)
+    tags: list[tuple[str, Loc]]
 
 
 def validate(loaded: Loaded, *, now: datetime | None = None) -> Report:
@@ -163,7 +165,7 @@ def _hashtag_case(kept: list[Facts]) -> list[Problem]:
 
 
 def _repeated_texts(kept: list[Facts]) -> list[Problem]:
-    seen: dict[tuple[str, str], Loc] = {}
+    seen: dict[tuple[str, bytes], Loc] = {}
     out = []
     for f in kept:
         if f.draft:
@@ -193,7 +195,10 @@ class PostChecker:
         self.facts: Facts
 
     def check(self, post: Post) -> Facts:
-        self.facts = Facts(post.id, post.field_loc("id"), post.at, post.draft)
+        at = post.at.astimezone(UTC) if post.at else None
+        self.facts = Facts(
+            post.id, post.field_loc("id"), at, post.timezone, post.draft, [], [], [], []
+        )
         self.post(post)
         return self.facts
 
@@ -274,9 +279,9 @@ class PostChecker:
         if "://" in result.normalized:
             self.unlinked(post, part, result.normalized, urls)
         if not post.draft:
-            key_text = result.normalized.strip()
+            digest = blake2b(result.normalized.strip().encode(), digest_size=16).digest()
             where = _where(post, index)
-            self.facts.texts.extend((a, key_text, part.loc, where) for a in post.accounts)
+            self.facts.texts.extend((a, digest, part.loc, where) for a in post.accounts)
 
     def unlinked(self, post: Post, part: Part, text: str, urls: list[Entity]) -> None:
         """Things written as links that will not be links."""

@@ -84,7 +84,15 @@ class Document:
 
     @cached_property
     def source_lines(self) -> list[str]:
-        return self.text.splitlines() if self.text else []
+        """The lines of the file, to show with its problems (read again from
+        disk for a document read in another process)."""
+        text = self.text
+        if text is None:
+            try:
+                text = self.path.read_bytes().decode("utf-8-sig", errors="replace")
+            except OSError:
+                return []
+        return text.splitlines()
 
 
 def read(path: Path, name: str) -> Document:

@@ -82,20 +82,23 @@ def _weight(text: str, heavy: re.Pattern[str], config: CountConfig) -> int:
 def count(text: str, config: CountConfig = X_CONFIG) -> TextCount:
     """Weigh ``text`` as the network will."""
     ascii_only = text.isascii()
-    if not ascii_only and not unicodedata.is_normalized("NFC", text):
-        text = unicodedata.normalize("NFC", text)
-    heavy = _heavy_pattern(config)
-    urls = extract_urls(text)
-    scaled = _weight(text, heavy, config)
+    urls = extract_urls(text) if ascii_only else []
     url_weight = config.transformed_url_length * config.scale
     invalid = False
     if ascii_only:
-        # No emoji and no invalid character can hide in ASCII, and links
-        # never overlap one another.
+        # Every ASCII character is light; no emoji and no invalid character
+        # can hide in ASCII, and links never overlap one another.
+        scaled = len(text) * config.light_weight
         for u in urls:
             scaled += url_weight - (u.end - u.start) * config.light_weight
         taken = [(u, url_weight) for u in urls]
+        heavy = None
     else:
+        if not unicodedata.is_normalized("NFC", text):
+            text = unicodedata.normalize("NFC", text)
+        urls = extract_urls(text)
+        heavy = _heavy_pattern(config)
+        scaled = _weight(text, heavy, config)
         invalid = _INVALID.search(text) is not None
         entities = [(u, url_weight) for u in urls]
         if config.emoji_parsing:
@@ -117,7 +120,7 @@ def count(text: str, config: CountConfig = X_CONFIG) -> TextCount:
     if scaled <= limit and not invalid:
         valid_end = len(text)
     else:
-        valid_end = _valid_end(text, taken, heavy, config, limit)
+        valid_end = _valid_end(text, taken, heavy or _heavy_pattern(config), config, limit)
     weighted = scaled // config.scale
     return TextCount(
         weighted,

@@ -103,8 +103,17 @@ class _Fast(NamedTuple):
     other_spaces: re.Pattern[str]
 
 
-@cache
+_FAST: _Fast | None = None
+
+
 def _fast() -> _Fast:
+    global _FAST
+    if _FAST is None:
+        _FAST = _compile_fast()
+    return _FAST
+
+
+def _compile_fast() -> _Fast:
     """The link grammar with the top-level domain step done by a set lookup
     (see :func:`_tld_end`); the same matches as :func:`_reference_patterns`."""
     p = _url_parts()
@@ -123,8 +132,17 @@ def _fast() -> _Fast:
     )
 
 
-@cache
+_TLD_TABLES: tuple[frozenset[str], frozenset[str], tuple[int, ...], frozenset[str]] | None = None
+
+
 def _tld_tables() -> tuple[frozenset[str], frozenset[str], tuple[int, ...], frozenset[str]]:
+    global _TLD_TABLES
+    if _TLD_TABLES is None:
+        _TLD_TABLES = _make_tld_tables()
+    return _TLD_TABLES
+
+
+def _make_tld_tables() -> tuple[frozenset[str], frozenset[str], tuple[int, ...], frozenset[str]]:
     from megaphone.text._tlds import TLDS
 
     unicode_tlds = frozenset(t for t in TLDS if not t.isascii())
@@ -138,8 +156,8 @@ def _tld_end(text: str, q: int, endpos: int) -> int:
     """Where a top-level domain (or a punycode label) starting at ``q`` ends,
     or -1.  Like the alternation it replaces, the longest domain that is not
     followed by a letter, digit, '@', '+' or '-' wins."""
-    tlds, unicode_tlds, lengths, not_after = _tld_tables()
-    fast = _fast()
+    tlds, unicode_tlds, lengths, not_after = _TLD_TABLES or _tld_tables()
+    fast = _FAST or _fast()
     run_end = fast.ascii_run.match(text, q, endpos).end()  # type: ignore[union-attr]
     # A domain with a non-ASCII character is longer than the ASCII run before
     # it, so those are tried first.
@@ -172,7 +190,7 @@ _RawUrl = tuple[str, str | None, int, int, str | None, int]
 def _raw_urls_fast(text: str, pos: int, endpos: int) -> list[_RawUrl]:
     """The matches of the link grammar in ``text[pos:endpos]``, as a
     regular-expression scan would find them."""
-    fast = _fast()
+    fast = _FAST or _fast()
     head = fast.head
     found: list[_RawUrl] = []
     while pos < endpos:
@@ -221,7 +239,7 @@ def _raw_urls_reference(text: str, pos: int, endpos: int) -> list[_RawUrl]:
 
 
 def _ascii_domains_fast(domain: str) -> Iterator[tuple[int, int]]:
-    fast = _fast()
+    fast = _FAST or _fast()
     pos, n = 0, len(domain)
     while pos < n and (m := fast.ascii_labels.search(domain, pos)) is not None:
         dots = [i + 1 for i in range(m.start(), m.end()) if domain[i] == "."]
