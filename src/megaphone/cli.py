@@ -321,18 +321,13 @@ def calendar(
     from datetime import timedelta
 
     from megaphone.render import calendar_notes, month_table, week_view
-    from megaphone.timeline import by_day
+    from megaphone.schedule import zone
+    from megaphone.timeline import by_day, parse_when
 
     loaded, posts, _, now = _select(paths, (), accounts, None, None)
     config = loaded.project.config
     tz = config.timezone
-    from megaphone.timeline import parse_when
-
-    first = (parse_when(start, now=now, tz_name=tz) if start else now).astimezone().date()
-    if start is None:
-        from megaphone.schedule import zone
-
-        first = now.astimezone(zone(tz)).date()
+    first = (parse_when(start, now=now, tz_name=tz) if start else now).astimezone(zone(tz)).date()
     caps = {a.name: a.daily_cap for a in config.accounts}
     table = by_day(posts, tz_name=tz, caps=caps, gap=timedelta(minutes=gap))
     names = list(accounts) or sorted({a for p in posts for a in p.accounts})
