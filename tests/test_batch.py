@@ -61,3 +61,20 @@ def test_lines_of_files_read_elsewhere_are_shown(project: Write) -> None:
     root = project(**QUEUES)
     many = validate_paths([], cwd=root, now=NOW, jobs=2, min_bytes=0, min_files=2)
     assert many.documents["posts/e.yaml"].source_lines == ["posts: [unclosed"]
+
+
+def test_a_failing_worker_falls_back_to_one_process(
+    project: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    from megaphone import batch
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise BrokenProcessPool("a worker died")
+
+    root = project(**QUEUES)
+    one = validate_paths([], cwd=root, now=NOW, jobs=1)
+    monkeypatch.setattr(batch, "_in_parallel", broken)
+    many = validate_paths([], cwd=root, now=NOW, jobs=2, min_bytes=0, min_files=2)
+    assert many.report == one.report

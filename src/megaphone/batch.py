@@ -57,16 +57,32 @@ def validate_paths(
     paths = list(paths)
     cwd = (cwd or Path.cwd()).resolve()
     plan = _plan(paths, cwd, jobs, min_bytes, min_files)
-    if plan is None:
-        from megaphone.validate import validate
+    if plan is not None:
+        from concurrent.futures.process import BrokenProcessPool
 
-        loaded = load(paths, cwd=cwd)
-        return Checked(validate(loaded, now=now), loaded.documents)
-    config, config_doc, root, chunks = plan
-    work = [(chunk, config, root, cwd, now) for chunk in chunks]
+        try:
+            return _in_parallel(*plan, cwd=cwd, now=now)
+        except (OSError, BrokenProcessPool):
+            pass  # no worker could be had, or one died: do it all here
+    from megaphone.validate import validate
+
+    loaded = load(paths, cwd=cwd)
+    return Checked(validate(loaded, now=now), loaded.documents)
+
+
+def _in_parallel(
+    config: Config,
+    config_doc: Document | None,
+    root: Path,
+    chunks: list[list[Path]],
+    *,
+    cwd: Path,
+    now: datetime,
+) -> Checked:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    work = [(chunk, config, root, cwd, now) for chunk in chunks]
     context = multiprocessing.get_context("fork")
     # The first run of files is checked here while the workers check the rest.
     with ProcessPoolExecutor(max_workers=len(chunks) - 1, mp_context=context) as pool:
