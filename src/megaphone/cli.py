@@ -10,12 +10,17 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from megaphone import __version__
 from megaphone.errors import MegaphoneError, UsageError
+
+if TYPE_CHECKING:
+    from megaphone.loader import Loaded
+    from megaphone.model import Post
+    from megaphone.validate import Report
 
 CONTEXT_SETTINGS: dict[str, Any] = {
     "help_option_names": ["-h", "--help"],
@@ -151,7 +156,7 @@ def _select(
     accounts: tuple[str, ...],
     start: str | None,
     end: str | None,
-) -> tuple[Any, list[Any], Any, datetime]:
+) -> tuple[Loaded, list[Post], Report, datetime]:
     """Load the project, validate it, and pick the posts asked for."""
     import gc
 
