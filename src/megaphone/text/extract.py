@@ -101,6 +101,7 @@ class _Fast(NamedTuple):
     punycode: re.Pattern[str]
     tco: re.Pattern[str]
     other_spaces: re.Pattern[str]
+    plain_link: re.Pattern[str]  # the common case, see _plain_link
 
 
 _FAST: _Fast | None = None
@@ -129,6 +130,7 @@ def _compile_fast() -> _Fast:
         tco=re.compile(p["tco"]),
         # Spaces other than ' ' and '\n', folded to ' ' to find where words end.
         other_spaces=re.compile(f"[{SPACES.replace(' ', '').replace(chr(10), '')}]"),
+        plain_link=re.compile(r"https?://((?:[a-z0-9]+(?:-+[a-z0-9]+)*\.)+)([a-z]+)(?=[/?#]|$)"),
     )
 
 
@@ -343,11 +345,40 @@ def extract_urls(text: str) -> list[Entity]:
             continue
         start = max(flat.rfind(" ", 0, dot), flat.rfind("\n", 0, dot)) + 1
         end = min(_find(flat, " ", dot, n), _find(flat, "\n", dot, n))
-        # Start one character early: the space before the word is the
-        # "preceding character" that the pattern looks at.
-        found.extend(_urls_in(text, max(start - 1, 0), end))
+        link = _plain_link(text, start, end)
+        if link is not None:
+            found.append(link)
+            if link.end < end:
+                found.extend(_urls_in(text, link.end, end))
+        else:
+            # Start one character early: the space before the word is the
+            # "preceding character" that the pattern looks at.
+            found.extend(_urls_in(text, max(start - 1, 0), end))
         dot = text.find(".", end)
     return found
+
+
+def _plain_link(text: str, start: int, end: int) -> Entity | None:
+    """The link a word starts with, when it has the plainest form: a lower-case
+    ``http(s)://``, ASCII labels and a known top-level domain, then a path or
+    nothing.  For those the general matcher finds exactly this; anything else
+    (None) goes to it."""
+    if not text.startswith("http", start):
+        return None
+    fast = _FAST or _fast()
+    m = fast.plain_link.match(text, start, end)
+    if m is None:
+        return None
+    labels, tld = m.group(1, 2)
+    tlds = (_TLD_TABLES or _tld_tables())[0]
+    if tld not in tlds or (labels == "t." and tld == "co") or len(labels) + len(tld) > 63:
+        return None  # another split, t.co's own rule, or long labels: the general way
+    tail = fast.tail.match(text, m.end(), end)
+    assert tail is not None  # every part of the tail is optional
+    protocol_length = m.start(1) - start
+    if protocol_length + tail.end() - start > MAX_URL_LENGTH:
+        return None  # over X's limit on the length of a link: the general way
+    return Entity("url", text[start : tail.end()], start, tail.end())
 
 
 def extract_urls_reference(text: str) -> list[Entity]:
