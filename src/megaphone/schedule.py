@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import cache
 from pathlib import Path
 
@@ -72,6 +72,8 @@ def localize(naive: datetime, tz_name: str) -> datetime:
     """``naive`` as a wall-clock time in ``tz_name``, refusing skipped and
     repeated times."""
     tz = zone(tz_name)
+    if _steady(tz, naive.date()):
+        return naive.replace(tzinfo=tz)
     first = naive.replace(tzinfo=tz, fold=0)
     second = naive.replace(tzinfo=tz, fold=1)
     if first.utcoffset() == second.utcoffset():
@@ -88,6 +90,25 @@ def localize(naive: datetime, tz_name: str) -> datetime:
         f"{shown} happens twice in {tz_name} ({a} and {b}): "
         f"write the offset, e.g. {naive.strftime('%Y-%m-%dT%H:%M')}{a}",
     )
+
+
+_STEADY: dict[tuple[tzinfo, date], bool] = {}
+
+
+def _steady(tz: tzinfo, day: date) -> bool:
+    """Whether the clocks of ``tz`` keep one offset all through ``day`` (most
+    days): then no time of the day is skipped or repeated."""
+    key = (tz, day)
+    steady = _STEADY.get(key)
+    if steady is None:
+        midnight = datetime.combine(day, time())
+        offsets = {
+            (midnight + timedelta(hours=h)).replace(tzinfo=tz, fold=f).utcoffset()
+            for h in (0, 12, 24)
+            for f in (0, 1)
+        }
+        steady = _STEADY[key] = len(offsets) == 1
+    return steady
 
 
 def fmt_offset(when: datetime) -> str:

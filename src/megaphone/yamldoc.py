@@ -41,7 +41,11 @@ class _Composer(_Parser, yaml.resolver.Resolver):
     def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
         if kind is yaml.ScalarNode:
             if implicit[0]:
-                for tag, regexp in self._implicit.get(value[:1], ()):
+                first = value[:1]
+                if first in _WORD_STARTS:
+                    # Only booleans and null start so: a set tells them.
+                    return _WORDS.get(value, STR)
+                for tag, regexp in self._implicit.get(first, ()):
                     if regexp.match(value):
                         return tag
             return STR
@@ -61,6 +65,20 @@ TAG = "tag:yaml.org,2002:"
 STR, INT, FLOAT, BOOL, NULL = (TAG + t for t in ("str", "int", "float", "bool", "null"))
 SEQ, MAP, MERGE, TIMESTAMP = (TAG + t for t in ("seq", "map", "merge", "timestamp"))
 SAFE_TAGS = frozenset({STR, INT, FLOAT, BOOL, NULL, SEQ, MAP, MERGE, TIMESTAMP})
+
+# The YAML 1.1 words for booleans and null: the only implicit types whose
+# text starts with one of these characters.
+_BOOLS = "yes Yes YES no No NO true True TRUE false False FALSE on On ON off Off OFF".split()
+_WORDS = {
+    **dict.fromkeys(_BOOLS, TAG + "bool"),
+    **dict.fromkeys("~ null Null NULL".split(), TAG + "null"),
+}
+_WORD_STARTS = frozenset("yYnNtTfFoO~")
+assert all(
+    {t.rsplit(":", 1)[1] for t, _ in yaml.resolver.Resolver.yaml_implicit_resolvers[c]}
+    <= {"bool", "null"}
+    for c in _WORD_STARTS
+)
 
 #: A document may expand (aliases followed) to this many nodes, or to this
 #: many times its own size, whichever is larger.
