@@ -160,8 +160,9 @@ def _pack_facts(f: Facts) -> tuple[Any, ...]:
         f.draft,
         [_pack_problem(p) for p in f.problems],
         [(name, ref, tuple(loc)) for name, ref, loc in f.refs],
-        [(a, digest, tuple(loc), where) for a, digest, loc, where in f.texts],
+        [(a, digest, tuple(loc), index) for a, digest, loc, index in f.texts],
         [(spelling, tuple(loc)) for spelling, loc in f.tags],
+        f.is_thread,
     )
 
 
@@ -176,7 +177,7 @@ def _unpack_problem(p: tuple[Any, ...]) -> Problem:
 
 
 def _unpack_facts(f: tuple[Any, ...]) -> Facts:
-    post_id, id_loc, at, timezone, draft, problems, refs, texts, tags = f
+    post_id, id_loc, at, timezone, draft, problems, refs, texts, tags, is_thread = f
     return Facts(
         post_id,
         Loc(*id_loc),
@@ -185,8 +186,9 @@ def _unpack_facts(f: tuple[Any, ...]) -> Facts:
         draft,
         [_unpack_problem(p) for p in problems],
         [(name, ref, Loc(*loc)) for name, ref, loc in refs],
-        [(a, digest, Loc(*loc), where) for a, digest, loc, where in texts],
+        [(a, digest, Loc(*loc), index) for a, digest, loc, index in texts],
         [(spelling, Loc(*loc)) for spelling, loc in tags],
+        is_thread,
     )
 
 

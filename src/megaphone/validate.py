@@ -68,10 +68,11 @@ class Facts(NamedTuple):
     #: references to posts of the project: (field, id, where)
     refs: list[tuple[str, str, Loc]]
     #: text as published, per account: (account, digest of the text, where,
-    #: how the post is named)
-    texts: list[tuple[str, bytes, Loc, str]]
+    #: which part of the post)
+    texts: list[tuple[str, bytes, Loc, int]]
     #: hashtags as spelt: (spelling, where)
     tags: list[tuple[str, Loc]]
+    is_thread: bool
 
 
 def validate(loaded: Loaded, *, now: datetime | None = None) -> Report:
@@ -170,9 +171,10 @@ def _repeated_texts(kept: list[Facts]) -> list[Problem]:
     for f in kept:
         if f.draft:
             continue
-        for account, text, loc, where in f.texts:
+        for account, text, loc, index in f.texts:
             first = seen.setdefault((account, text), loc)
             if first is not loc:
+                where = _where_id(f.id, index, is_thread=f.is_thread)
                 message = (
                     f"account {account!r} already posts this text ({where}; first at {first}): "
                     "X rejects duplicates"
@@ -197,7 +199,16 @@ class PostChecker:
     def check(self, post: Post) -> Facts:
         at = post.at.astimezone(UTC) if post.at else None
         self.facts = Facts(
-            post.id, post.field_loc("id"), at, post.timezone, post.draft, [], [], [], []
+            post.id,
+            post.field_loc("id"),
+            at,
+            post.timezone,
+            post.draft,
+            [],
+            [],
+            [],
+            [],
+            post.is_thread,
         )
         self.post(post)
         return self.facts
@@ -236,7 +247,7 @@ class PostChecker:
             self.add("empty-text", f"{_where(post, index)} has no text", part.loc, post)
             return
         result = count(text)
-        if result.over_by:
+        if result.weighted_length > result.max_length:
             message = self._too_long(_where(post, index), text, result, appended)
             self.add("text-too-long", message, part.loc, post)
         if result.has_invalid_characters:
@@ -276,12 +287,15 @@ class PostChecker:
                 part.loc,
                 post,
             )
-        if "://" in result.normalized:
-            self.unlinked(post, part, result.normalized, urls)
+        normalized = result.normalized
+        if "://" in normalized and normalized.count("://") != sum(
+            u.text.count("://") for u in urls
+        ):
+            # Some '://' is not inside a link found.
+            self.unlinked(post, part, normalized, urls)
         if not post.draft:
             digest = blake2b(result.normalized.strip().encode(), digest_size=16).digest()
-            where = _where(post, index)
-            self.facts.texts.extend((a, digest, part.loc, where) for a in post.accounts)
+            self.facts.texts.extend((a, digest, part.loc, index) for a in post.accounts)
 
     def unlinked(self, post: Post, part: Part, text: str, urls: list[Entity]) -> None:
         """Things written as links that will not be links."""
@@ -423,6 +437,7 @@ class PostChecker:
             return
         if post.draft:
             return
+        at = self.facts.at  # in UTC: comparing with now needs no zone lookups
         if post.expires and post.expires <= self.now:
             self.add(
                 "expired",
@@ -431,7 +446,7 @@ class PostChecker:
                 post.field_loc("expires"),
                 post,
             )
-        elif post.at and post.at <= self.now:
+        elif at and post.at and at <= self.now:
             self.add(
                 "past-due",
                 f"post {post.id!r} was due {_ago(self.now - post.at)} "
@@ -460,7 +475,11 @@ class PostChecker:
 
 def _where(post: Post, index: int) -> str:
     """How a message names a post, or one part of a thread."""
-    return f"part {index + 1} of thread {post.id!r}" if post.is_thread else f"post {post.id!r}"
+    return _where_id(post.id, index, is_thread=post.is_thread)
+
+
+def _where_id(post_id: str, index: int, *, is_thread: bool) -> str:
+    return f"part {index + 1} of thread {post_id!r}" if is_thread else f"post {post_id!r}"
 
 
 @cache

@@ -456,6 +456,8 @@ def _positions(text: str, chars: str) -> list[int]:
 
 
 def _outside(entities: list[Entity], urls: list[Entity]) -> list[Entity]:
+    # A hashtag inside a link has its '#' inside it too.
+    urls = [u for u in urls if "#" in u.text or "\uff03" in u.text]
     if not urls:
         return entities
     return [e for e in entities if not any(u.start < e.end and e.start < u.end for u in urls)]
