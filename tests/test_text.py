@@ -92,6 +92,10 @@ ODD_FOLDS = set("\u0130\u0131\u017f\u212a")
 @example("(http://example.com x.みんなです www.foo.co.uk/a_b foo.comm bar.xn--p1ai")
 @example("https://example.org/a,https://b.org/c https://t.co/x https://a.b.Example.org/")
 @example("https://example.org:8080/x https://ex_ample.org/ https://example.orgs/ https://a-.org/")
+@example("https://example.org/a_(b)c. https://example.org/path... https://example.org/a?b=c!")
+@example(
+    "https://example.org/wiki/Primer_(film)) https://example.org/x?y=(z) https://example.org/,.;x"
+)
 def test_fast_url_extraction_equals_the_plain_rule(text: str) -> None:
     assume(not ODD_FOLDS & set(text))
     assert extract_urls(text) == extract_urls_reference(text)
