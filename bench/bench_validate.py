@@ -239,7 +239,7 @@ def main() -> None:
     # Up-to-date bytecode, so that no run pays for compiling megaphone's source
     # (where PYTHONDONTWRITEBYTECODE is set, Python would do it every time).
     compileall.compile_dir(ROOT / "src" / "megaphone", quiet=1)
-    repeat = 3 if args.quick else 7
+    repeat = 3 if args.quick else 15
     print(f"Python {sys.version.split()[0]} on {sys.platform}\n")
     bench_startup(repeat)
     print()
