@@ -8,8 +8,14 @@ from pathlib import Path
 import pytest
 import time_machine
 from click.testing import CliRunner, Result
+from hypothesis import settings
 
 from megaphone.cli import cli
+
+# No per-example deadline: a busy CI machine must not turn a slow example into
+# a failure (the properties are what is tested, not the speed).
+settings.register_profile("megaphone", deadline=None, print_blob=True)
+settings.load_profile("megaphone")
 
 ROOT = Path(__file__).resolve().parents[1]
 #: A fixed "now" for every test that depends on it: before every example post.
