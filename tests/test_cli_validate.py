@@ -9,10 +9,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from click.testing import Result
+import pytest
+from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from megaphone.cli import cli
 from tests.conftest import GOOD, Write
 
 Run = Callable[..., Result]
@@ -55,6 +57,15 @@ def test_json_format(project: Write, run: Run, frozen_now: object) -> None:
         "column": 11,
         "post_id": "hello",
     }
+
+
+def test_options_from_the_environment(
+    project: Write, monkeypatch: pytest.MonkeyPatch, frozen_now: object
+) -> None:
+    monkeypatch.chdir(project(q=TOO_LONG))
+    env = {"MEGAPHONE_VALIDATE_FORMAT": "json"}
+    result = CliRunner(env=env).invoke(cli, ["validate"], catch_exceptions=False)
+    assert json.loads(result.stdout)[0]["code"] == "text-too-long"
 
 
 def test_github_format(project: Write, run: Run, frozen_now: object) -> None:

@@ -74,7 +74,6 @@ def cli() -> None:
 @paths_argument
 @click.option(
     "--format",
-    "fmt",
     type=click.Choice(["human", "json", "github"]),
     default="human",
     help="human: grouped by file; json: a list of problems; github: workflow annotations.",
@@ -88,7 +87,7 @@ def cli() -> None:
 )
 @click.pass_context
 def validate(
-    ctx: click.Context, paths: tuple[Path, ...], fmt: str, strict: bool, jobs: int | None
+    ctx: click.Context, paths: tuple[Path, ...], format: str, strict: bool, jobs: int | None
 ) -> None:
     """Check queue files as the network will judge them.
 
@@ -110,11 +109,11 @@ def validate(
     gc.disable()
     checked = validate_paths(paths, jobs=jobs)
     report = checked.report
-    if fmt == "json":
+    if format == "json":
         from megaphone.output import problems_json
 
         click.echo(problems_json(report), nl=False)
-    elif fmt == "github":
+    elif format == "github":
         from megaphone.output import problems_github
 
         click.echo(problems_github(report), nl=False)
@@ -193,7 +192,6 @@ def _select(
 @selection_options
 @click.option(
     "--format",
-    "fmt",
     type=click.Choice(["terminal", "markdown"]),
     default="terminal",
     help="terminal: cards; markdown: for a pull request comment.",
@@ -204,7 +202,7 @@ def preview(
     accounts: tuple[str, ...],
     start: str | None,
     end: str | None,
-    fmt: str,
+    format: str,
 ) -> None:
     """Show posts as readers will see them, with what is wrong with them.
 
@@ -223,7 +221,7 @@ def preview(
 
     loaded, posts, report, now = _select(paths, ids, accounts, start, end)
     views = build(loaded.project, posts, report.problems)
-    if fmt == "markdown":
+    if format == "markdown":
         from megaphone.render import markdown
 
         click.echo(markdown(views, now), nl=False)
