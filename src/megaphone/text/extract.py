@@ -421,17 +421,37 @@ def extract_hashtags(text: str, *, urls: list[Entity] | None = None) -> list[Ent
     signs = _positions(text, "#" if ascii_only else "#\uff03")
     if not signs:
         return []
-    pattern = _ascii_hashtag_pattern() if ascii_only else _hashtag_pattern()
+    ascii_pattern = _ascii_hashtag_pattern()
     tags = []
     for i in signs:
         # Matching only where a '#' stands finds the same as scanning the
         # whole text: a hashtag holds no '#', so matches never overlap.
-        m = pattern.match(text, i)
+        if ascii_only or _ascii_around(text, i):
+            m = ascii_pattern.match(text, i)
+        else:
+            m = _hashtag_pattern().match(text, i)
         if m is not None:
             tags.append(Entity("hashtag", m["tag"], i, m.end()))
     if tags:
         tags = _outside(tags, extract_urls(text) if urls is None else urls)
     return tags
+
+
+_TAG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def _ascii_around(text: str, i: int) -> bool:
+    """Whether the ASCII rule decides the hashtag at ``i`` as the Unicode one
+    would: what precedes the '#', what follows it, and what ends its run of
+    ASCII tag characters are all ASCII.  (Then the regex module, and its
+    Unicode tables, are not needed for this '#'.)"""
+    if text[i] != "#" or (i and not text[i - 1].isascii()):
+        return False
+    end = i + 1
+    n = len(text)
+    while end < n and text[end] in _TAG_CHARS:
+        end += 1
+    return (i + 1 == n or text[i + 1].isascii()) and (end == n or text[end].isascii())
 
 
 def extract_hashtags_reference(text: str) -> list[Entity]:
@@ -543,8 +563,10 @@ def extract_emoji(text: str) -> list[Entity]:
     counts as one character of weight 2 (ZWJ sequences, skin tones, flags,
     keycaps, tag sequences, variation selectors).  A lone pictograph needs no
     entity: its own weight is already 2."""
-    if text.isascii() or max(text) < "\u00a9":
-        return []  # no pictograph, no keycap mark (U+20E3)
+    if text.isascii() or (max(text) < "\u203c" and "\u00a9" not in text and "\u00ae" not in text):
+        # No pictograph (the first ones are ©, ® and ‼), no keycap mark
+        # (U+20E3), no emoji selector (U+FE0F).
+        return []
     return [
         Entity("emoji", m[0], m.start(), m.end())
         for m in _emoji_pattern().finditer(text)
