@@ -6,7 +6,6 @@ came from, so any message about it can say ``file:line:col``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -18,9 +17,9 @@ if TYPE_CHECKING:
     from megaphone.problems import Loc
 
 
-# Media, parts and posts are named tuples rather than frozen dataclasses: as
-# immutable, and several times cheaper to make, which counts when a project
-# has thousands of posts.
+# The domain's values are named tuples rather than frozen dataclasses: as
+# immutable, several times cheaper to make (which counts when a project has
+# thousands of posts) and to define (which counts at start-up).
 
 
 class Media(NamedTuple):
@@ -90,15 +89,13 @@ def append_hashtags(text: str, tags: tuple[str, ...]) -> str:
     return text.rstrip() + sep + " ".join(f"#{t}" for t in missing)
 
 
-@dataclass(frozen=True, slots=True)
-class Queue:
+class Queue(NamedTuple):
     path: Path
     name: str  # as shown to the user
     posts: tuple[Post, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Account:
+class Account(NamedTuple):
     name: str
     network: str = "x"
     handle: str | None = None
@@ -106,14 +103,12 @@ class Account:
     daily_cap: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
+class Limits(NamedTuple):
     max_hashtags: int = 5
     max_mentions: int = 10
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
+class Config(NamedTuple):
     """The project configuration (``megaphone.yaml``); defaults without one."""
 
     path: Path | None
@@ -126,8 +121,7 @@ class Config:
         return next((a for a in self.accounts if a.name == name), None)
 
 
-@dataclass(frozen=True, slots=True)
-class Project:
+class Project(NamedTuple):
     root: Path
     config: Config
     queues: tuple[Queue, ...]

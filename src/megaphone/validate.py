@@ -8,7 +8,6 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from hashlib import blake2b
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -67,9 +66,9 @@ class Facts(NamedTuple):
     problems: list[Problem]
     #: references to posts of the project: (field, id, where)
     refs: list[tuple[str, str, Loc]]
-    #: text as published, per account: (account, digest of the text, where,
+    #: text as published, per account: (account, key of the text, where,
     #: which part of the post)
-    texts: list[tuple[str, bytes, Loc, int]]
+    texts: list[tuple[str, tuple[int, int], Loc, int]]
     #: hashtags as spelt: (spelling, where)
     tags: list[tuple[str, Loc]]
     is_thread: bool
@@ -166,7 +165,7 @@ def _hashtag_case(kept: list[Facts]) -> list[Problem]:
 
 
 def _repeated_texts(kept: list[Facts]) -> list[Problem]:
-    seen: dict[tuple[str, bytes], Loc] = {}
+    seen: dict[tuple[str, tuple[int, int]], Loc] = {}
     out = []
     for f in kept:
         if f.draft:
@@ -294,8 +293,8 @@ class PostChecker:
             # Some '://' is not inside a link found.
             self.unlinked(post, part, normalized, urls)
         if not post.draft:
-            digest = blake2b(result.normalized.strip().encode(), digest_size=16).digest()
-            self.facts.texts.extend((a, digest, part.loc, index) for a in post.accounts)
+            key = _text_key(result.normalized.strip())
+            self.facts.texts.extend((a, key, part.loc, index) for a in post.accounts)
 
     def unlinked(self, post: Post, part: Part, text: str, urls: list[Entity]) -> None:
         """Things written as links that will not be links."""
@@ -471,6 +470,13 @@ class PostChecker:
                     )
                 continue
             self.facts.refs.append((name, ref, loc))
+
+
+def _text_key(text: str) -> tuple[int, int]:
+    """A short stand-in for a text, to tell repeated ones apart: its hash and
+    length.  (Worker processes are forked, so they share the hash seed; a
+    false match needs two texts of one length with one 64-bit hash.)"""
+    return hash(text), len(text)
 
 
 def _where(post: Post, index: int) -> str:
