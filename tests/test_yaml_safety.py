@@ -116,6 +116,7 @@ def test_deeply_nested_input(project: Write) -> None:
 
 
 @given(st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=12), max_size=6))
+@example(["!"])
 @example(
     [
         "",
@@ -142,8 +143,12 @@ def test_deeply_nested_input(project: Write) -> None:
 )
 def test_tags_are_resolved_as_the_safe_loader_does(values: list[str]) -> None:
     document = "\n".join(f"k{i}: {v}" for i, v in enumerate(values)) + "\nseq: [a, 1]\n"
+    # PyYAML's C and pure-Python parsers differ on a few odd inputs (a bare
+    # '!' tag on an empty value): the reference is the safe loader on the
+    # parser megaphone composes with.
+    reference = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        expected = yaml.compose(document, Loader=yaml.SafeLoader)
+        expected = yaml.compose(document, Loader=reference)
     except yaml.YAMLError:
         return
     got = compose(document)
