@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from megaphone.loader import Reader, find_root, load, load_config, queue_files
+from megaphone.errors import UsageError
+from megaphone.loader import Inputs, load, locate, read_queue_file
 from megaphone.problems import Loc, Problem, Severity
 from megaphone.validate import Facts, PostChecker, Report, report
-from megaphone.yamldoc import Document, read
+from megaphone.yamldoc import Document
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -70,58 +71,44 @@ def validate_paths(
     return Checked(validate(loaded, now=now), loaded.documents)
 
 
-def _in_parallel(
-    config: Config,
-    config_doc: Document | None,
-    root: Path,
-    chunks: list[list[Path]],
-    *,
-    cwd: Path,
-    now: datetime,
-) -> Checked:
+def _in_parallel(inputs: Inputs, chunks: list[list[Path]], *, cwd: Path, now: datetime) -> Checked:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    work = [(chunk, config, root, cwd, now) for chunk in chunks]
+    work = [(chunk, inputs.config, inputs.root, cwd, now) for chunk in chunks]
     context = multiprocessing.get_context("fork")
     # The first run of files is checked here while the workers check the rest.
     with ProcessPoolExecutor(max_workers=len(chunks) - 1, mp_context=context) as pool:
         pending = [pool.submit(_check_files_packed, w) for w in work[1:]]
         results = [_check_files(work[0])]
         results.extend(_unpack(f.result()) for f in pending)
-    file_problems: list[Problem] = list(config_doc.problems) if config_doc else []
-    facts: list[Facts] = []
+    file_problems: list[Problem] = []
     documents: dict[str, Document] = {}
-    if config_doc is not None:
-        documents[config_doc.name] = config_doc
+    if inputs.config_doc is not None:
+        file_problems.extend(inputs.config_doc.problems)
+        documents[inputs.config_doc.name] = inputs.config_doc
+    facts: list[Facts] = []
     for problems, chunk_facts, names in results:
         file_problems.extend(problems)
         facts.extend(chunk_facts)
         for name, path in names:
             documents[name] = Document(path, name)  # its lines are read again if shown
-    files = sum(len(chunk) for chunk in chunks)
-    return Checked(report(file_problems, facts, files), documents)
+    return Checked(report(file_problems, facts, len(inputs.files)), documents)
 
 
 def _plan(
     paths: list[Path], cwd: Path, jobs: int | None, min_bytes: int, min_files: int
-) -> tuple[Config, Document | None, Path, list[list[Path]]] | None:
+) -> tuple[Inputs, list[list[Path]]] | None:
     """How to split the work, or None for the single-process path."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     jobs = jobs if jobs is not None else (cores or 1)
     if jobs < 2 or sys.platform != "linux":  # forking elsewhere is not safe enough
         return None
-    absolute = [p if p.is_absolute() else cwd / p for p in paths]
-    if not all(p.exists() for p in absolute):
+    try:
+        inputs = locate(paths, cwd=cwd)
+    except UsageError:
         return None  # the single-process path says what is missing
-    root, config_path = find_root(absolute[0] if absolute else cwd)
-    config, config_doc = load_config(config_path, cwd)
-    if not absolute:
-        posts_dir = root / config.posts_dir
-        if not posts_dir.is_dir():
-            return None
-        absolute = [posts_dir]
-    files = queue_files(absolute, skip=config_path)
+    files = inputs.files
     sizes = [f.stat().st_size for f in files]
     if len(files) < max(min_files, 2) or sum(sizes) < min_bytes:
         return None
@@ -134,7 +121,7 @@ def _plan(
             chunks.append([])
         chunks[-1].append(path)
         filled += size
-    return config, config_doc, root, [c for c in chunks if c]
+    return inputs, [c for c in chunks if c]
 
 
 # What a worker sends back, as nested tuples of plain values: pickled in C,
@@ -196,8 +183,6 @@ def _check_files(
     work: tuple[list[Path], Config, Path, Path, datetime],
 ) -> tuple[list[Problem], list[Facts], list[tuple[str, Path]]]:
     """In a worker: read and check one run of files."""
-    from megaphone.loader import display
-
     paths, config, root, cwd, now = work
     problems: list[Problem] = []
     facts: list[Facts] = []
@@ -205,9 +190,7 @@ def _check_files(
     queue_paths: dict[str, Path] = {}
     checker = PostChecker(config, root, queue_paths, now)
     for path in paths:
-        doc = read(path, display(path, cwd))
-        queue = Reader(doc, config=config, root=root).read_queue()
-        doc.root = None
+        doc, queue = read_queue_file(path, cwd=cwd, config=config)
         problems.extend(doc.problems)
         names.append((doc.name, path))
         if queue is not None:

@@ -17,7 +17,3 @@ class UsageError(MegaphoneError):
     """The command was given something it cannot work with.  Exit code 2."""
 
     exit_code = 2
-
-
-class ConfigError(MegaphoneError):
-    """The project configuration cannot be used."""

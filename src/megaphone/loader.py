@@ -73,21 +73,27 @@ def find_root(start: Path) -> tuple[Path, Path | None]:
     return here, None
 
 
-def load(paths: Iterable[Path] = (), *, cwd: Path | None = None) -> Loaded:
-    """Read the queues at ``paths`` (files or folders; default: the project's
-    posts folder) with the project configuration that governs them."""
-    cwd = (cwd or Path.cwd()).resolve()
+@dataclass
+class Inputs:
+    """What a run reads: the project folder, its configuration and the queue
+    files asked for."""
+
+    root: Path
+    config_path: Path | None
+    config: Config
+    config_doc: Document | None
+    files: list[Path]
+
+
+def locate(paths: Iterable[Path] = (), *, cwd: Path) -> Inputs:
+    """The project and queue files for ``paths`` (files or folders; default:
+    the project's posts folder).  :class:`UsageError` when one is missing."""
     paths = [p if p.is_absolute() else cwd / p for p in paths]
     for p in paths:
         if not p.exists():
             raise UsageError(f"no such file or folder: {display(p, cwd)}")
     root, config_path = find_root(paths[0] if paths else cwd)
-    problems: list[Problem] = []
-    documents: dict[str, Document] = {}
     config, config_doc = load_config(config_path, cwd)
-    if config_doc is not None:
-        documents[config_doc.name] = config_doc
-        problems.extend(config_doc.problems)
     if not paths:
         posts_dir = root / config.posts_dir
         if not posts_dir.is_dir():
@@ -96,17 +102,36 @@ def load(paths: Iterable[Path] = (), *, cwd: Path | None = None) -> Loaded:
                 "give the queue files or folders to read"
             )
         paths = [posts_dir]
+    return Inputs(root, config_path, config, config_doc, queue_files(paths, skip=config_path))
+
+
+def read_queue_file(path: Path, *, cwd: Path, config: Config) -> tuple[Document, Queue | None]:
+    """One queue file, read; its problems are in the document."""
+    doc = read(path, display(path, cwd))
+    queue = Reader(doc, config=config).read_queue()
+    doc.root = None  # the values read keep what they need; let the rest go
+    return doc, queue
+
+
+def load(paths: Iterable[Path] = (), *, cwd: Path | None = None) -> Loaded:
+    """Read the queues at ``paths`` (files or folders; default: the project's
+    posts folder) with the project configuration that governs them."""
+    cwd = (cwd or Path.cwd()).resolve()
+    inputs = locate(paths, cwd=cwd)
+    problems: list[Problem] = []
+    documents: dict[str, Document] = {}
+    if inputs.config_doc is not None:
+        documents[inputs.config_doc.name] = inputs.config_doc
+        problems.extend(inputs.config_doc.problems)
     queues = []
-    files = queue_files(paths, skip=config_path)
-    for path in files:
-        doc = read(path, display(path, cwd))
+    for path in inputs.files:
+        doc, queue = read_queue_file(path, cwd=cwd, config=inputs.config)
         documents[doc.name] = doc
-        queue = Reader(doc, config=config, root=root).read_queue()
-        doc.root = None  # the values read keep what they need; let the rest go
         problems.extend(doc.problems)
         if queue is not None:
             queues.append(queue)
-    return Loaded(Project(root, config, tuple(queues)), problems, documents, len(files))
+    project = Project(inputs.root, inputs.config, tuple(queues))
+    return Loaded(project, problems, documents, len(inputs.files))
 
 
 def load_config(config_path: Path | None, cwd: Path) -> tuple[Config, Document | None]:
@@ -150,12 +175,9 @@ class Reader:
     """Walks one composed YAML document, building values and recording
     problems in the document."""
 
-    def __init__(
-        self, doc: Document, *, config: Config | None = None, root: Path | None = None
-    ) -> None:
+    def __init__(self, doc: Document, *, config: Config | None = None) -> None:
         self.doc = doc
         self.config = config
-        self.root = root
         # Most files use neither tags nor merge keys: they then take the fast
         # paths below, which skip checks that cannot fail.
         self.plain = not _may_hold_tag(doc.text or "") and "<<" not in (doc.text or "")
@@ -218,8 +240,7 @@ class Reader:
                 )
                 continue
             if name not in known:
-                guess = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-                hint = f"; did you mean {guess[0]!r}?" if guess else f" (known: {', '.join(known)})"
+                hint = did_you_mean(name, known, or_list=True)
                 self.report("unknown-key", f"unknown key {name!r} in {what}{hint}", key, post_id)
                 continue
             entries[name] = value
@@ -609,8 +630,7 @@ class Reader:
         known = [a.name for a in self.config.accounts]
         if not known or name in known:
             return
-        guess = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        hint = f"; did you mean {guess[0]!r}?" if guess else f" (known: {', '.join(known)})"
+        hint = did_you_mean(name, known, or_list=True)
         self.report(
             "unknown-account",
             f"account {name!r} is not in the project configuration{hint}",
@@ -640,6 +660,16 @@ class _Locs(Mapping[str, Loc]):
 
     def __len__(self) -> int:
         return len(self.marks) + len(self.extra)
+
+
+def did_you_mean(name: str, known: Iterable[str], *, or_list: bool = False) -> str:
+    """ "; did you mean 'x'?" for the nearest of ``known`` to ``name``; else
+    the known names (with ``or_list``) or nothing."""
+    known = list(known)
+    guess = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if guess:
+        return f"; did you mean {guess[0]!r}?"
+    return f" (known: {', '.join(known)})" if or_list and known else ""
 
 
 def _value_of(node: yaml.Node, key: str) -> yaml.Node | None:

@@ -3,7 +3,6 @@ trip over, found before anything is sent."""
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,6 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from megaphone.loader import did_you_mean
 from megaphone.media import LIMITS, MAX_ALT_LENGTH, MAX_IMAGES, MediaInfo, sniff
 from megaphone.problems import Loc, Problem, problem
 from megaphone.text import (
@@ -122,9 +122,7 @@ def _references(kept: list[Facts], by_id: dict[str, Facts]) -> list[Problem]:
         for name, ref, loc in f.refs:
             target = by_id.get(ref)
             if target is None:
-                guess = difflib.get_close_matches(ref, list(by_id), n=1)
-                hint = f"; did you mean {guess[0]!r}?" if guess else ""
-                message = f"{name}: no post has the id {ref!r}{hint}"
+                message = f"{name}: no post has the id {ref!r}{did_you_mean(ref, by_id)}"
                 out.append(problem("bad-reference", message, loc, f.id))
             elif target is f:
                 message = f"{name}: a post cannot refer to itself"

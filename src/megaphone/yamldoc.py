@@ -70,8 +70,8 @@ SAFE_TAGS = frozenset({STR, INT, FLOAT, BOOL, NULL, SEQ, MAP, MERGE, TIMESTAMP})
 # text starts with one of these characters.
 _BOOLS = "yes Yes YES no No NO true True TRUE false False FALSE on On ON off Off OFF".split()
 _WORDS = {
-    **dict.fromkeys(_BOOLS, TAG + "bool"),
-    **dict.fromkeys("~ null Null NULL".split(), TAG + "null"),
+    **dict.fromkeys(_BOOLS, BOOL),
+    **dict.fromkeys("~ null Null NULL".split(), NULL),
 }
 _WORD_STARTS = frozenset("yYnNtTfFoO~")
 assert all(
@@ -251,8 +251,3 @@ def pairs(node: yaml.MappingNode) -> Iterator[tuple[yaml.Node, yaml.Node]]:
             seen.add(key.value)
             yield key, value
     yield from own
-
-
-def unsafe_tag(node: yaml.Node) -> str | None:
-    """The tag of ``node`` if it is not one of YAML's standard ones."""
-    return None if node.tag in SAFE_TAGS else node.tag
