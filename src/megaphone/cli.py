@@ -18,6 +18,8 @@ from megaphone import __version__
 from megaphone.errors import MegaphoneError, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from megaphone.loader import Loaded
     from megaphone.model import Post
     from megaphone.validate import Report
@@ -57,6 +59,15 @@ def _console(*, wrap: bool = False) -> Any:
     # Measured once: rich would otherwise look the size up for every line.
     console.width = max(console.width, 20)
     return console
+
+
+def _show(console: Any, plain: str, styled: Callable[[], Any]) -> None:
+    """Print laid-out text: as plain text without colour (a pipe, NO_COLOR),
+    else rich's ``styled()``, without another wrapping pass."""
+    if console.color_system is None:
+        click.echo(plain)
+    else:
+        console.print(styled(), soft_wrap=True)
 
 
 @click.group(cls=MegaphoneGroup, context_settings=CONTEXT_SETTINGS)
@@ -240,12 +251,11 @@ def preview(
         if problem.post_id is None:
             lines.append(Styled(f"{problem.loc}  ", "dim").extend(describe_problem(problem)))
     lines.append(Styled(f"{len(views)} post{'s' if len(views) != 1 else ''}", "dim"))
-    if console.color_system is None:
-        # No colour (a pipe, NO_COLOR): the plain text is all there is to show.
-        click.echo("\n".join(line.plain for line in lines))
-    else:
-        # Laid out already: printed as it is, without another wrapping pass.
-        console.print(Text("\n").join(line.to_text() for line in lines), soft_wrap=True)
+    _show(
+        console,
+        "\n".join(line.plain for line in lines),
+        lambda: Text("\n").join(line.to_text() for line in lines),
+    )
 
 
 @cli.command("list")
@@ -291,10 +301,7 @@ def list_(
     else:
         console = _console(wrap=True)
         listing = list_view(posts, now, console.width)
-        if console.color_system is None:
-            click.echo(listing.plain)
-        else:
-            console.print(listing, soft_wrap=True)
+        _show(console, listing.plain, lambda: listing)
 
 
 @cli.command()

@@ -303,8 +303,13 @@ def box_lines(
     return rows
 
 
+#: How each state of a post is coloured.
+STATE_STYLES = {"scheduled": "green", "draft": "dim", "missed": "red", "expired": "yellow"}
+
+
 def _when_style(post: Post, now: datetime) -> str:
-    return {"missed": "red", "expired": "yellow", "draft": "dim"}.get(state(post, now), "cyan")
+    current = state(post, now)
+    return "cyan" if current == "scheduled" else STATE_STYLES[current]
 
 
 def _border(view: PostView, part: PartView, now: datetime) -> str:
@@ -437,7 +442,7 @@ def list_view(posts: list[Post], now: datetime, width: int) -> Text:
     """One line per post, in columns, when the terminal is wide enough for the
     text to show; else each post on two lines, the text under its time.
     (Laid out by hand: a rich Table of thousands of rows is slow.)"""
-    colours = {"scheduled": "green", "draft": "dim", "missed": "red", "expired": "yellow"}
+    colours = STATE_STYLES
     rows = []
     for post in posts:
         local = post.at.astimezone(zone(post.timezone)) if post.at else None
