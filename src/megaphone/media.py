@@ -30,6 +30,19 @@ class MediaInfo:
     height: int | None = None
 
 
+def find(queue_path: Path, written: str, root: Path) -> tuple[Path, str | None]:
+    """The file that a queue file names as ``written``, and what keeps it from
+    being used: ``"outside"`` the project folder ``root`` (resolved; through
+    ``..`` or a symbolic link), ``"missing"``, or None.  Nothing outside the
+    project is ever opened."""
+    target = (queue_path.parent / written).resolve()
+    if not target.is_relative_to(root):
+        return target, "outside"
+    if not target.is_file():
+        return target, "missing"
+    return target, None
+
+
 def sniff(path: Path) -> MediaInfo | None:
     """What ``path`` holds, judged by its first bytes; None when it is not a
     JPEG, PNG, GIF, WEBP or MP4 file."""

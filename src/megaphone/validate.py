@@ -7,11 +7,10 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from megaphone.loader import did_you_mean
-from megaphone.media import LIMITS, MAX_ALT_LENGTH, MAX_IMAGES, MediaInfo, sniff
+from megaphone.media import LIMITS, MAX_ALT_LENGTH, MAX_IMAGES, MediaInfo, find, sniff
 from megaphone.problems import Loc, Problem, problem
 from megaphone.text import (
     X_CONFIG,
@@ -24,6 +23,8 @@ from megaphone.text import (
 from megaphone.text.extract import INVALID_CHARS, Entity
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from megaphone.loader import Loaded
     from megaphone.model import Config, Media, Part, Post
 
@@ -365,9 +366,8 @@ class PostChecker:
             )
 
     def _one_medium(self, post: Post, item: Media) -> MediaInfo | None:
-        queue_dir = Path(self._queue_path(post)).parent
-        target = (queue_dir / item.path).resolve()
-        if not target.is_relative_to(self.root):
+        target, trouble = find(self._queue_path(post), item.path, self.root)
+        if trouble == "outside":
             self.add(
                 "media-outside-project",
                 f"{item.path} leads outside the project folder: media must live inside it",
@@ -375,7 +375,7 @@ class PostChecker:
                 post,
             )
             return None
-        if not target.is_file():
+        if trouble == "missing":
             self.add("media-missing", f"{item.path} does not exist", item.loc, post)
             return None
         if target not in self._media:

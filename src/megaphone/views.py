@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from megaphone.media import MediaInfo, sniff
+from megaphone.media import MediaInfo, find, sniff
 from megaphone.text import count, extract_hashtags, extract_mentions
 
 if TYPE_CHECKING:
@@ -47,7 +47,8 @@ def build(project: Project, posts: list[Post], problems: list[Problem]) -> list[
     for p in problems:
         if p.post_id is not None:
             by_post.setdefault(p.post_id, []).append(p)
-    queue_dirs = {q.name: q.path.parent for q in project.queues}
+    queue_paths = {q.name: q.path for q in project.queues}
+    root = project.root.resolve()
     sniffed: dict[Path, MediaInfo | None] = {}
     views = []
     for post in posts:
@@ -63,7 +64,7 @@ def build(project: Project, posts: list[Post], problems: list[Problem]) -> list[
             ]
             found.sort(key=lambda e: e.start)
             media = tuple(
-                MediaView(m, _info(queue_dirs.get(post.queue), m, project.root, sniffed))
+                MediaView(m, _info(queue_paths.get(post.queue), m, root, sniffed))
                 for m in part.media
             )
             lines = {part.loc.line, *(m.loc.line for m in part.media)}
@@ -85,13 +86,13 @@ def _unnamed(name: str) -> Account:
 
 
 def _info(
-    queue_dir: Path | None, media: Media, root: Path, cache: dict[Path, MediaInfo | None]
+    queue_path: Path | None, media: Media, root: Path, cache: dict[Path, MediaInfo | None]
 ) -> MediaInfo | None:
-    if queue_dir is None:
+    if queue_path is None:
         return None
-    target = (queue_dir / media.path).resolve()
-    if not target.is_relative_to(root.resolve()) or not target.is_file():
-        return None  # validation says why; nothing outside the project is read
+    target, trouble = find(queue_path, media.path, root)
+    if trouble:
+        return None  # validation says why
     if target not in cache:
         try:
             cache[target] = sniff(target)

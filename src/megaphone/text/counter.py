@@ -81,18 +81,17 @@ def _weight(text: str, heavy: re.Pattern[str], config: CountConfig) -> int:
 
 def count(text: str, config: CountConfig = X_CONFIG) -> TextCount:
     """Weigh ``text`` as the network will."""
-    ascii_only = text.isascii()
-    urls = extract_urls(text) if ascii_only else []
     url_weight = config.transformed_url_length * config.scale
     invalid = False
-    if ascii_only:
+    heavy: re.Pattern[str] | None = None
+    if text.isascii():
         # Every ASCII character is light; no emoji and no invalid character
         # can hide in ASCII, and links never overlap one another.
+        urls = extract_urls(text)
         scaled = len(text) * config.light_weight
         for u in urls:
             scaled += url_weight - (u.end - u.start) * config.light_weight
         taken = [(u, url_weight) for u in urls]
-        heavy = None
     else:
         if not unicodedata.is_normalized("NFC", text):
             text = unicodedata.normalize("NFC", text)
