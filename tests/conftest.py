@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 from hypothesis import settings
 
 from megaphone.cli import cli
+from tests.fakex import FakeX
 
 # No per-example deadline: a busy CI machine must not turn a slow example into
 # a failure (the properties are what is tested, not the speed).
@@ -93,3 +94,13 @@ def png_bytes(width: int = 8, height: int = 8) -> bytes:
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+@pytest.fixture
+def fakex() -> Iterator[FakeX]:
+    """A fake X API on 127.0.0.1 (see tests/fakex.py)."""
+    server = FakeX().start()
+    try:
+        yield server
+    finally:
+        server.stop()

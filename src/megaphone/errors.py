@@ -17,3 +17,59 @@ class UsageError(MegaphoneError):
     """The command was given something it cannot work with.  Exit code 2."""
 
     exit_code = 2
+
+
+class PublishError(MegaphoneError):
+    """A network refused or failed a request.  Adapters raise only these (and
+    their subclasses); the publisher decides what each means for a post.
+
+    ``sent`` says whether the request may have reached the network, so that
+    its outcome is unknown; ``retryable`` whether sending it again is safe
+    once the outcome is known."""
+
+    retryable = False
+    sent = False
+
+
+class RateLimited(PublishError):
+    """Too many requests (429): wait until ``reset_at`` (epoch seconds)."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, reset_at: float | None = None) -> None:
+        super().__init__(message)
+        self.reset_at = reset_at
+
+
+class DuplicateContent(PublishError):
+    """The network already has a post with this text from this account."""
+
+
+class AuthFailed(PublishError):
+    """The credentials were refused (401), or lack a permission."""
+
+
+class Rejected(PublishError):
+    """The request itself was refused (400, 403, 404): sending it again would
+    be refused again."""
+
+
+class Unavailable(PublishError):
+    """The request never reached the network (connection refused, DNS, a
+    connect timeout): safe to send again."""
+
+    retryable = True
+
+
+class ServerError(PublishError):
+    """The network answered 5xx: it may or may not have acted on the request."""
+
+    retryable = True
+    sent = True
+
+
+class OutcomeUnknown(PublishError):
+    """The request may have been sent and acted on, but no answer came (a read
+    timeout, a dropped connection)."""
+
+    sent = True

@@ -1,0 +1,197 @@
+"""Credentials of an account: from the environment or the project's ``.env``.
+
+For the account NAME, megaphone reads ``MEGAPHONE_<NAME>_API_KEY``,
+``_API_SECRET``, ``_ACCESS_TOKEN`` and ``_ACCESS_SECRET`` (NAME upper-cased,
+``-`` written ``_``), and ``_API_URL`` to send its requests somewhere other
+than the network's own host.  The environment wins over ``.env``.
+
+A secret never leaves this module in a form that prints: :class:`Secret`
+shows itself as ``'***'`` in ``repr``, ``str`` and f-strings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from megaphone.errors import MegaphoneError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+ENV_FILE = ".env"
+FIELDS = ("API_KEY", "API_SECRET", "ACCESS_TOKEN", "ACCESS_SECRET")
+
+
+class Secret:
+    """A secret value that never shows itself by accident."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __format__(self, spec: str) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("a secret is not pickled")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """OAuth 1.0a user-context credentials of one account."""
+
+    api_key: Secret
+    api_secret: Secret
+    access_token: Secret
+    access_secret: Secret
+    api_url: str | None = None
+
+
+def env_prefix(account: str) -> str:
+    """``MEGAPHONE_UTLA_`` for ``utla``; ``MEGAPHONE_RECLAIM_LA_`` for ``reclaim-la``."""
+    return "MEGAPHONE_" + re.sub(r"[^A-Za-z0-9]", "_", account).upper() + "_"
+
+
+def read_env_file(root: Path) -> dict[str, str]:
+    """The variables of the project's ``.env`` (none when there is no file)."""
+    path = root / ENV_FILE
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    try:
+        values = dotenv_values(path, interpolate=False)
+    except (OSError, UnicodeDecodeError) as e:
+        raise MegaphoneError(f"cannot read {ENV_FILE}: {e.__class__.__name__}") from None
+    return {k: v for k, v in values.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What was found for one account: credentials, or the names missing."""
+
+    account: str
+    credentials: Credentials | None
+    missing: tuple[str, ...]
+    source: str  # "environment", ".env", "environment and .env" or ""
+
+    @property
+    def api_url(self) -> str | None:
+        return self.credentials.api_url if self.credentials else None
+
+
+class CredentialStore:
+    """Looks credentials up in the environment, then in ``.env``."""
+
+    def __init__(self, root: Path, environ: Mapping[str, str] | None = None) -> None:
+        self.root = root
+        self.environ = os.environ if environ is None else environ
+        self._file: dict[str, str] | None = None
+
+    def _env_file(self) -> dict[str, str]:
+        if self._file is None:
+            self._file = read_env_file(self.root)
+        return self._file
+
+    def _get(self, name: str) -> tuple[str | None, str]:
+        value = self.environ.get(name)
+        if value:
+            return value, "environment"
+        value = self._env_file().get(name)
+        if value:
+            return value, ENV_FILE
+        return None, ""
+
+    def lookup(self, account: str) -> Lookup:
+        prefix = env_prefix(account)
+        values: dict[str, str] = {}
+        sources: set[str] = set()
+        missing: list[str] = []
+        for field in FIELDS:
+            value, source = self._get(prefix + field)
+            if value is None:
+                missing.append(prefix + field)
+            else:
+                values[field] = value
+                sources.add(source)
+        api_url, _ = self._get(prefix + "API_URL")
+        source = " and ".join(sorted(sources))
+        if missing:
+            return Lookup(account, None, tuple(missing), source)
+        credentials = Credentials(
+            api_key=Secret(values["API_KEY"]),
+            api_secret=Secret(values["API_SECRET"]),
+            access_token=Secret(values["ACCESS_TOKEN"]),
+            access_secret=Secret(values["ACCESS_SECRET"]),
+            api_url=api_url.rstrip("/") if api_url else None,
+        )
+        return Lookup(account, credentials, (), source)
+
+    def require(self, account: str) -> Credentials:
+        found = self.lookup(account)
+        if found.credentials is None:
+            raise MegaphoneError(
+                f"account {account!r} has no credentials: set {', '.join(found.missing)} "
+                f"in the environment or in {ENV_FILE} (megaphone auth {account} writes them)"
+            )
+        return found.credentials
+
+
+def write_env_values(root: Path, values: Mapping[str, str]) -> Path:
+    """Set ``values`` in the project's ``.env``, keeping its other lines, and
+    leave the file readable by its owner only (mode 0600).  Atomic: the file
+    is replaced whole, never left half-written."""
+    import tempfile
+
+    path = root / ENV_FILE
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    pending = dict(values)
+    out: list[str] = []
+    for line in lines:
+        key = line.split("=", 1)[0].strip().removeprefix("export ").strip()
+        if "=" in line and key in pending:
+            out.append(f"{key}={_quote(pending.pop(key))}")
+        else:
+            out.append(line)
+    out.extend(f"{k}={_quote(v)}" for k, v in pending.items())
+    fd, tmp = tempfile.mkstemp(prefix=".env.", dir=root)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("\n".join(out) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _quote(value: str) -> str:
+    if re.fullmatch(r"[A-Za-z0-9_\-./:+=@]*", value):
+        return value
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"

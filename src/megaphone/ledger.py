@@ -1,0 +1,652 @@
+"""The ledger: what happened to each post, per account — the source of truth.
+
+An SQLite database in the project (``.megaphone/ledger.db``; WAL) by default,
+or any database SQLAlchemy reaches (a PostgreSQL URL serves several workers),
+through SQLAlchemy Core.  One row per post and account (a *delivery*) holds
+its state, attempts, last error and claim; one row per published thread part
+holds that part's remote id and URL, so that a thread that stopped at part 3
+resumes at part 3.  Every change of state is also appended to ``events``.
+
+Claiming is what keeps a post from going out twice: a delivery moves to
+``publishing`` in a committed transaction whose ``UPDATE … WHERE state =
+'scheduled'`` only one process can win.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+from megaphone.errors import MegaphoneError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from pathlib import Path
+
+    from sqlalchemy.engine import Connection, Engine
+
+STATES = (
+    "scheduled",
+    "publishing",
+    "published",
+    "failed",
+    "unknown",
+    "missed",
+    "expired",
+    "skipped",
+)
+#: States a delivery never leaves by itself (``retry`` and ``mark`` move it).
+SETTLED = ("published", "failed", "unknown", "skipped")
+DEFAULT_PATH = ".megaphone/ledger.db"
+SCHEMA_VERSION = "1"
+#: A claim not refreshed for this long is taken to be abandoned.
+LEASE = timedelta(minutes=15)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every database."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("the ledger stores aware datetimes only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("post_id", sa.String(200), primary_key=True),
+    sa.Column("account", sa.String(100), primary_key=True),
+    sa.Column("network", sa.String(20), nullable=False, default="x"),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("queue", sa.String(500)),
+    sa.Column("scheduled_at", UTCDateTime),
+    sa.Column("digest", sa.String(64)),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("error", sa.Text),
+    sa.Column("claimed_by", sa.String(200)),
+    sa.Column("claimed_at", UTCDateTime),
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Column("late_ok", sa.Boolean, nullable=False, default=False),
+    sa.Column("remote_id", sa.String(64)),
+    sa.Column("url", sa.String(500)),
+    sa.Column("published_at", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint(f"state IN ({', '.join(repr(s) for s in STATES)})", name="known_state"),
+)
+sa.Index("deliveries_state", deliveries.c.state)
+
+parts = sa.Table(
+    "parts",
+    metadata,
+    sa.Column("post_id", sa.String(200), primary_key=True),
+    sa.Column("account", sa.String(100), primary_key=True),
+    sa.Column("idx", sa.Integer, primary_key=True),
+    sa.Column("remote_id", sa.String(64)),
+    sa.Column("url", sa.String(500)),
+    sa.Column("published_at", UTCDateTime, nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("post_id", sa.String(200), nullable=False),
+    sa.Column("account", sa.String(100), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("detail", sa.Text),
+)
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text),
+)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    post_id: str
+    account: str
+    network: str
+    state: str
+    queue: str | None
+    scheduled_at: datetime | None
+    digest: str | None
+    attempts: int
+    error: str | None
+    claimed_by: str | None
+    claimed_at: datetime | None
+    next_attempt_at: datetime | None
+    late_ok: bool
+    remote_id: str | None
+    url: str | None
+    published_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class PartRecord:
+    idx: int
+    remote_id: str | None
+    url: str | None
+    published_at: datetime
+
+
+def new_token() -> str:
+    """Who holds a claim: this host, this process, and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def claim_abandoned(token: str | None, claimed_at: datetime | None, now: datetime) -> bool:
+    """Whether a claim's holder is gone: a process of this host that no longer
+    runs, or a claim not refreshed within :data:`LEASE`."""
+    if token is None:
+        return True
+    host, _, rest = token.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host == socket.gethostname() and pid_text.isdigit():
+        pid = int(pid_text)
+        if pid == os.getpid():
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+        return claimed_at is None or now - claimed_at > LEASE
+    return claimed_at is None or now - claimed_at > LEASE
+
+
+def default_url(root: Path) -> str:
+    return f"sqlite:///{root / DEFAULT_PATH}"
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of an SQLite URL, else None."""
+    return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
+
+
+class Ledger:
+    """Every read and write of the ledger."""
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self.url = url
+        path = sqlite_path(url)
+        if path is not None:
+            if create:
+                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            elif not os.path.exists(path):
+                raise MegaphoneError(f"no ledger at {path}")
+            self.engine: Engine = sa.create_engine(
+                url, connect_args={"timeout": 30}, poolclass=sa.pool.NullPool
+            )
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self.engine, "begin", _sqlite_begin)
+        else:
+            self.engine = sa.create_engine(url, pool_pre_ping=True)
+        if create:
+            try:
+                metadata.create_all(self.engine)
+                with self.engine.begin() as c:
+                    _upsert_meta(c, "schema_version", SCHEMA_VERSION)
+            except sa.exc.SQLAlchemyError as e:
+                raise MegaphoneError(f"cannot open the ledger: {_short(e)}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---------------------------------------------------------------- reads
+
+    def get(self, post_id: str, account: str) -> Delivery | None:
+        with self.engine.connect() as c:
+            row = c.execute(
+                sa.select(deliveries).where(
+                    deliveries.c.post_id == post_id, deliveries.c.account == account
+                )
+            ).first()
+        return Delivery(**row._mapping) if row else None
+
+    def all(self) -> list[Delivery]:
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(deliveries)).all()
+        return [Delivery(**r._mapping) for r in rows]
+
+    def of_post(self, post_id: str) -> list[Delivery]:
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(deliveries).where(deliveries.c.post_id == post_id)).all()
+        return [Delivery(**r._mapping) for r in rows]
+
+    def parts(self, post_id: str, account: str) -> dict[int, PartRecord]:
+        with self.engine.connect() as c:
+            rows = c.execute(
+                sa.select(parts.c.idx, parts.c.remote_id, parts.c.url, parts.c.published_at)
+                .where(parts.c.post_id == post_id, parts.c.account == account)
+                .order_by(parts.c.idx)
+            ).all()
+        return {r.idx: PartRecord(r.idx, r.remote_id, r.url, r.published_at) for r in rows}
+
+    def events(self, post_id: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(events).order_by(events.c.id)
+        if post_id is not None:
+            query = query.where(events.c.post_id == post_id)
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(query).all()]
+
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as c:
+            value: str | None = c.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
+        return value
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.engine.begin() as c:
+            _upsert_meta(c, key, value)
+
+    # --------------------------------------------------------------- writes
+
+    def ensure(
+        self,
+        post_id: str,
+        account: str,
+        *,
+        network: str,
+        queue: str,
+        scheduled_at: datetime | None,
+        digest: str,
+        now: datetime,
+    ) -> None:
+        """A delivery row for the post and account, ``scheduled`` if new.  A
+        post that was missed or expired and has since been given a new time
+        is scheduled again."""
+        with self.engine.begin() as c:
+            row = c.execute(
+                sa.select(deliveries.c.state, deliveries.c.scheduled_at).where(
+                    deliveries.c.post_id == post_id, deliveries.c.account == account
+                )
+            ).first()
+            if row is None:
+                inserted = c.execute(
+                    _insert_ignore(c, deliveries).values(
+                        post_id=post_id,
+                        account=account,
+                        network=network,
+                        state="scheduled",
+                        queue=queue,
+                        scheduled_at=scheduled_at,
+                        digest=digest,
+                        attempts=0,
+                        late_ok=False,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                if inserted.rowcount:
+                    _event(c, post_id, account, now, "scheduled", None)
+                return
+            values: dict[str, Any] = {}
+            if row.state in ("scheduled", "missed", "expired") and row.scheduled_at != scheduled_at:
+                values["scheduled_at"] = scheduled_at
+                if row.state != "scheduled":
+                    values.update(state="scheduled", error=None, late_ok=False)
+            if row.state == "scheduled":
+                values["digest"] = digest
+                values["queue"] = queue
+            if values:
+                values["updated_at"] = now
+                c.execute(
+                    deliveries.update()
+                    .where(
+                        deliveries.c.post_id == post_id,
+                        deliveries.c.account == account,
+                        deliveries.c.state == row.state,
+                    )
+                    .values(**values)
+                )
+                if values.get("state") == "scheduled":
+                    _event(c, post_id, account, now, "scheduled", "given a new time")
+
+    def claim(
+        self,
+        post_id: str,
+        account: str,
+        *,
+        token: str,
+        now: datetime,
+        digest: str | None = None,
+        ignore_backoff: bool = False,
+    ) -> Delivery | None:
+        """Move a scheduled delivery to ``publishing`` for ``token``; None
+        when another process holds it or it is not (or not yet) to be sent."""
+        condition = [
+            deliveries.c.post_id == post_id,
+            deliveries.c.account == account,
+            deliveries.c.state == "scheduled",
+        ]
+        if not ignore_backoff:
+            condition.append(
+                sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now)
+            )
+        values: dict[str, Any] = {
+            "state": "publishing",
+            "claimed_by": token,
+            "claimed_at": now,
+            "attempts": deliveries.c.attempts + 1,
+            "updated_at": now,
+        }
+        if digest is not None:
+            values["digest"] = digest
+        with self.engine.begin() as c:
+            result = c.execute(deliveries.update().where(*condition).values(**values))
+            if result.rowcount != 1:
+                return None
+            _event(c, post_id, account, now, "publishing", token)
+        return self.get(post_id, account)
+
+    def take_over(
+        self, post_id: str, account: str, *, old_token: str | None, token: str, now: datetime
+    ) -> bool:
+        """Take an abandoned ``publishing`` claim, to reconcile it."""
+        with self.engine.begin() as c:
+            result = c.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.post_id == post_id,
+                    deliveries.c.account == account,
+                    deliveries.c.state == "publishing",
+                    deliveries.c.claimed_by.is_(None)
+                    if old_token is None
+                    else deliveries.c.claimed_by == old_token,
+                )
+                .values(claimed_by=token, claimed_at=now, updated_at=now)
+            )
+            if result.rowcount != 1:
+                return False
+            _event(c, post_id, account, now, "publishing", f"taken over from {old_token}")
+        return True
+
+    def record_part(
+        self,
+        post_id: str,
+        account: str,
+        idx: int,
+        *,
+        token: str,
+        remote_id: str | None,
+        url: str | None,
+        now: datetime,
+    ) -> None:
+        """A thread part is live: recorded at once, so it is never sent again."""
+        with self.engine.begin() as c:
+            c.execute(
+                _insert_ignore(c, parts).values(
+                    post_id=post_id,
+                    account=account,
+                    idx=idx,
+                    remote_id=remote_id,
+                    url=url,
+                    published_at=now,
+                )
+            )
+            c.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.post_id == post_id,
+                    deliveries.c.account == account,
+                    deliveries.c.claimed_by == token,
+                )
+                .values(claimed_at=now, updated_at=now)
+            )
+
+    def finish(
+        self,
+        post_id: str,
+        account: str,
+        *,
+        token: str,
+        state: str,
+        now: datetime,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+        remote_id: str | None = None,
+        url: str | None = None,
+    ) -> bool:
+        """Release a claim with the delivery's new state."""
+        assert state in STATES
+        values: dict[str, Any] = {
+            "state": state,
+            "claimed_by": None,
+            "error": error,
+            "next_attempt_at": next_attempt_at,
+            "updated_at": now,
+        }
+        if state == "published":
+            values.update(remote_id=remote_id, url=url, published_at=now)
+        with self.engine.begin() as c:
+            result = c.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.post_id == post_id,
+                    deliveries.c.account == account,
+                    deliveries.c.state == "publishing",
+                    deliveries.c.claimed_by == token,
+                )
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                return False
+            _event(c, post_id, account, now, state, error or url)
+        return True
+
+    def settle(
+        self,
+        post_id: str,
+        account: str,
+        *,
+        state: str,
+        now: datetime,
+        error: str | None = None,
+        only_from: Iterable[str] = ("scheduled",),
+    ) -> bool:
+        """Move an unclaimed delivery to ``state`` (``missed``, ``expired``)."""
+        with self.engine.begin() as c:
+            result = c.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.post_id == post_id,
+                    deliveries.c.account == account,
+                    deliveries.c.state.in_(list(only_from)),
+                )
+                .values(state=state, error=error, updated_at=now)
+            )
+            if result.rowcount != 1:
+                return False
+            _event(c, post_id, account, now, state, error)
+        return True
+
+    def note(self, post_id: str, account: str, *, error: str, now: datetime) -> None:
+        """Why a scheduled delivery was not sent this time (it stays scheduled)."""
+        with self.engine.begin() as c:
+            c.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.post_id == post_id,
+                    deliveries.c.account == account,
+                    deliveries.c.state == "scheduled",
+                )
+                .values(error=error, updated_at=now)
+            )
+
+    def retry(self, post_id: str, account: str, *, now: datetime) -> Delivery:
+        """Send a failed, unknown, missed or expired delivery again at the next
+        run, late or not; thread parts already live are kept."""
+        with self.engine.begin() as c:
+            result = c.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.post_id == post_id,
+                    deliveries.c.account == account,
+                    deliveries.c.state.in_(["failed", "unknown", "missed", "expired", "skipped"]),
+                )
+                .values(
+                    state="scheduled",
+                    error=None,
+                    attempts=0,
+                    next_attempt_at=None,
+                    late_ok=True,
+                    claimed_by=None,
+                    updated_at=now,
+                )
+            )
+            if result.rowcount != 1:
+                row = self.get(post_id, account)
+                state = row.state if row else "not in the ledger"
+                raise MegaphoneError(
+                    f"{post_id} ({account}) is {state}: only a failed, unknown, missed, "
+                    "expired or skipped post can be retried"
+                )
+            _event(c, post_id, account, now, "scheduled", "retry")
+        delivery = self.get(post_id, account)
+        assert delivery is not None
+        return delivery
+
+    def mark(
+        self,
+        post_id: str,
+        account: str,
+        *,
+        state: str,
+        now: datetime,
+        url: str | None = None,
+        remote_id: str | None = None,
+        network: str = "x",
+        queue: str | None = None,
+        scheduled_at: datetime | None = None,
+        digest: str | None = None,
+    ) -> None:
+        """Set a delivery's state by hand (what the user checked on the network)."""
+        if state not in ("published", "skipped", "failed", "scheduled"):
+            raise MegaphoneError(f"a post cannot be marked {state}")
+        with self.engine.begin() as c:
+            row = c.execute(
+                sa.select(
+                    deliveries.c.state, deliveries.c.claimed_by, deliveries.c.claimed_at
+                ).where(deliveries.c.post_id == post_id, deliveries.c.account == account)
+            ).first()
+            if row is None:
+                c.execute(
+                    _insert_ignore(c, deliveries).values(
+                        post_id=post_id,
+                        account=account,
+                        network=network,
+                        state="scheduled",
+                        queue=queue,
+                        scheduled_at=scheduled_at,
+                        digest=digest,
+                        attempts=0,
+                        late_ok=False,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            elif row.state == "publishing" and not claim_abandoned(
+                row.claimed_by, row.claimed_at, now
+            ):
+                raise MegaphoneError(
+                    f"{post_id} ({account}) is being published right now; try again later"
+                )
+            values: dict[str, Any] = {
+                "state": state,
+                "claimed_by": None,
+                "error": None,
+                "next_attempt_at": None,
+                "updated_at": now,
+            }
+            if state == "published":
+                values.update(url=url, remote_id=remote_id, published_at=now)
+            c.execute(
+                deliveries.update()
+                .where(deliveries.c.post_id == post_id, deliveries.c.account == account)
+                .values(**values)
+            )
+            _event(c, post_id, account, now, state, f"marked by hand {url or ''}".strip())
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, open transactions (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # BEGIN IMMEDIATE: a writing transaction takes the write lock at once, so
+    # two claims never both read "scheduled" and both write.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _insert_ignore(c: Connection, table: sa.Table) -> Any:
+    name = c.dialect.name
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing()
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    return table.insert()
+
+
+def _upsert_meta(c: Connection, key: str, value: str) -> None:
+    updated = c.execute(meta.update().where(meta.c.key == key).values(value=value))
+    if not updated.rowcount:
+        c.execute(_insert_ignore(c, meta).values(key=key, value=value))
+
+
+def _event(
+    c: Connection, post_id: str, account: str, at: datetime, state: str, detail: str | None
+) -> None:
+    c.execute(
+        events.insert().values(post_id=post_id, account=account, at=at, state=state, detail=detail)
+    )
+
+
+def _short(error: Exception) -> str:
+    text = str(getattr(error, "orig", None) or error)
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def iter_states(rows: Iterable[Delivery]) -> Iterator[tuple[str, int]]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.state] = counts.get(row.state, 0) + 1
+    yield from sorted(counts.items(), key=lambda kv: STATES.index(kv[0]))

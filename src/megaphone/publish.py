@@ -1,0 +1,655 @@
+"""Publishing: which posts are due, and sending them without ever losing or
+doubling one.
+
+For each post and account (a *delivery*) the publisher
+
+1. makes sure the ledger has a row for it, then decides: due and on time →
+   send; more than the grace period late → ``missed``; past ``expires`` →
+   ``expired``;
+2. claims it (only one process wins), then sends its parts in order, each
+   replying to the previous, recording each part's remote id as soon as it is
+   live — so a thread resumes where it stopped and no part goes out twice;
+3. on a failure decides by what is known: not sent (connection refused) →
+   retry with backoff; 429 → wait for the reset; 5xx → look the account's
+   recent posts up, then retry only if the post is not there; no answer (a
+   timeout after sending) → look it up, else ``unknown`` for a person to
+   check; refused (400, 401, 403) → ``failed``; duplicate → already live.
+
+Accounts are published in parallel, each account's posts in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import random
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Callable  # noqa: TC003 (a dataclass field's type)
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from megaphone.errors import (
+    AuthFailed,
+    DuplicateContent,
+    MegaphoneError,
+    OutcomeUnknown,
+    PublishError,
+    RateLimited,
+    Rejected,
+    ServerError,
+    Unavailable,
+)
+from megaphone.ledger import SETTLED, PartRecord, claim_abandoned
+
+if TYPE_CHECKING:
+    from megaphone.ledger import Delivery, Ledger
+    from megaphone.model import Account, Media, Post, Project
+    from megaphone.networks import Network, RemotePost
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How patient publishing is."""
+
+    #: A post more late than this is ``missed``, never sent days late.
+    grace: timedelta = timedelta(hours=1)
+    #: Attempts of one post before it is ``failed``.
+    max_attempts: int = 5
+    #: First retry delay, doubled each time (with jitter), up to backoff_max.
+    backoff_base: float = 2.0
+    backoff_max: float = 300.0
+    #: The longest a run waits in place (for a rate-limit reset or a retry);
+    #: a longer wait is left to the next run.
+    max_wait: float = 120.0
+    #: How far back to look for a post whose outcome is unknown.
+    lookback: timedelta = timedelta(hours=2)
+
+    def backoff(self, attempt: int) -> float:
+        delay = min(self.backoff_max, self.backoff_base * 2.0 ** max(0, attempt - 1))
+        jitter: float = random.uniform(0.5, 1.0)
+        return delay * jitter
+
+
+@dataclass
+class Clock:
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass(frozen=True)
+class Job:
+    post: Post
+    account: Account
+    #: When the post is due for this run (its time; with --until, the time
+    #: it will be sent).
+    due: datetime
+
+
+@dataclass
+class Outcome:
+    post_id: str
+    account: str
+    #: published, failed, unknown, missed, expired, deferred (stays
+    #: scheduled: rate limit, backoff, missing credentials), waiting (for the
+    #: post it replies to or quotes), skipped (another run holds or has done it)
+    state: str
+    message: str = ""
+    url: str | None = None
+    late: timedelta | None = None
+    parts: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.state not in ("failed", "unknown", "deferred")
+
+
+def digest(post: Post) -> str:
+    """What identifies a post's content: its texts, media, reply and quote."""
+    content = {
+        "texts": post.texts(),
+        "media": [[(m.path, m.alt) for m in p.media] for p in post.parts],
+        "reply_to": post.reply_to,
+        "quote": post.quote,
+    }
+    raw = json.dumps(content, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    return hashlib.sha256(raw).hexdigest()
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalized(text: str) -> str:
+    """A text as compared with what the network shows: links removed (the
+    network shows its own short links), entities unescaped, spaces collapsed."""
+    from megaphone.text import extract_urls
+
+    text = unicodedata.normalize("NFC", html.unescape(text))
+    for url in reversed(extract_urls(text)):
+        text = text[: url.start] + " " + text[url.end :]
+    return _SPACE.sub(" ", text).strip()
+
+
+def find_posted(recent: list[RemotePost], text: str) -> RemotePost | None:
+    wanted = normalized(text)
+    for remote in recent:
+        if normalized(remote.text) == wanted:
+            return remote
+    return None
+
+
+# ------------------------------------------------------------------ planning
+
+
+def plan(
+    posts: list[Post],
+    accounts: dict[str, Account],
+    *,
+    now: datetime,
+    until: datetime | None = None,
+    ids: tuple[str, ...] = (),
+    account_names: tuple[str, ...] = (),
+) -> list[Job]:
+    """The deliveries to consider, in the order they go out: due posts (or
+    those due by ``until``), or the posts named by ``ids`` whatever their time."""
+    jobs = []
+    for post in posts:
+        if post.draft:
+            continue
+        if ids:
+            if post.id not in ids:
+                continue
+            due = now
+        else:
+            if post.at is None or post.at > (until or now):
+                continue
+            due = post.at
+        for name in post.accounts:
+            if account_names and name not in account_names:
+                continue
+            from megaphone.model import Account as AccountType
+
+            account = accounts.get(name) or AccountType(name)
+            jobs.append(Job(post, account, due))
+    jobs.sort(key=lambda j: (j.post.at or now, j.post.queue, j.post.id))
+    return jobs
+
+
+# ------------------------------------------------------------------ publishing
+
+
+class Publisher:
+    """Sends jobs for one project through the ledger."""
+
+    def __init__(
+        self,
+        *,
+        project: Project,
+        ledger: Ledger,
+        connect: Callable[[Account], Network],
+        token: str,
+        policy: Policy | None = None,
+        clock: Clock | None = None,
+        report: Callable[[Outcome], None] | None = None,
+    ) -> None:
+        self.project = project
+        self.ledger = ledger
+        self.connect = connect
+        self.token = token
+        self.policy = policy or Policy()
+        self.clock = clock or Clock()
+        self.report = report or (lambda outcome: None)
+        self._networks: dict[str, Network] = {}
+        self._lock = threading.Lock()
+        self._queue_paths = {p.id: q.path for q in project.queues for p in q.posts}
+
+    # ------------------------------------------------------------ networks
+
+    def network(self, account: Account) -> Network:
+        with self._lock:
+            if account.name not in self._networks:
+                self._networks[account.name] = self.connect(account)
+            return self._networks[account.name]
+
+    def close(self) -> None:
+        for net in self._networks.values():
+            net.close()
+
+    # ----------------------------------------------------------------- run
+
+    def run(self, jobs: list[Job], *, force: bool = False) -> list[Outcome]:
+        """Send ``jobs``: accounts in parallel, each account's in order.
+        ``force`` sends named posts now, however late or early."""
+        by_account: dict[str, list[Job]] = {}
+        for job in jobs:
+            by_account.setdefault(job.account.name, []).append(job)
+        outcomes: list[Outcome] = []
+        waiting: list[Job] = []
+
+        def one_account(account_jobs: list[Job]) -> tuple[list[Outcome], list[Job]]:
+            done: list[Outcome] = []
+            later: list[Job] = []
+            stop: Outcome | None = None
+            for job in account_jobs:
+                if stop is not None:
+                    outcome = Outcome(job.post.id, job.account.name, "deferred", stop.message)
+                    self._note(job, stop.message)
+                else:
+                    outcome = self.deliver(job, force=force)
+                    if outcome.state == "waiting":
+                        later.append(job)
+                        continue
+                    if outcome.state == "deferred" and outcome.message.startswith("stop:"):
+                        outcome.message = outcome.message.removeprefix("stop:")
+                        stop = outcome
+                self.report(outcome)
+                done.append(outcome)
+            return done, later
+
+        if by_account:
+            with ThreadPoolExecutor(max_workers=len(by_account)) as pool:
+                for done, later in pool.map(one_account, by_account.values()):
+                    outcomes.extend(done)
+                    waiting.extend(later)
+        # Replies and quotes of posts that went out in another account's
+        # thread above.
+        for job in waiting:
+            outcome = self.deliver(job, force=force)
+            if outcome.state == "waiting":
+                outcome.state = "deferred"
+            self.report(outcome)
+            outcomes.append(outcome)
+        return outcomes
+
+    def _note(self, job: Job, message: str) -> None:
+        """Why a post that stays scheduled was not sent, for ``status``."""
+        now = self.clock.now()
+        self.ledger.ensure(
+            job.post.id,
+            job.account.name,
+            network=job.account.network,
+            queue=job.post.queue,
+            scheduled_at=job.post.at,
+            digest=digest(job.post),
+            now=now,
+        )
+        self.ledger.note(job.post.id, job.account.name, error=message, now=now)
+
+    # ------------------------------------------------------------- deliver
+
+    def deliver(self, job: Job, *, force: bool = False) -> Outcome:
+        post, account = job.post, job.account
+        now = self.clock.now()
+        ledger = self.ledger
+        ledger.ensure(
+            post.id,
+            account.name,
+            network=account.network,
+            queue=post.queue,
+            scheduled_at=post.at,
+            digest=digest(post),
+            now=now,
+        )
+        row = ledger.get(post.id, account.name)
+        assert row is not None
+        if row.state == "publishing":
+            if not claim_abandoned(row.claimed_by, row.claimed_at, now):
+                return Outcome(post.id, account.name, "skipped", "another run is publishing it")
+            return self.reconcile(row, post, account)
+        if row.state in SETTLED or row.state in ("missed", "expired"):
+            return Outcome(post.id, account.name, "skipped", f"already {row.state}", url=row.url)
+        late = now - post.at if post.at else None
+        if not force:
+            if post.expires is not None and post.expires <= now:
+                ledger.settle(post.id, account.name, state="expired", now=now, error="expired")
+                return Outcome(post.id, account.name, "expired", "past its expiry")
+            if late is not None and late > self.policy.grace and not row.late_ok:
+                message = f"{_human(late)} late, more than the grace period"
+                ledger.settle(post.id, account.name, state="missed", now=now, error=message)
+                return Outcome(post.id, account.name, "missed", message, late=late)
+        if row.next_attempt_at is not None and row.next_attempt_at > now and not force:
+            return Outcome(
+                post.id,
+                account.name,
+                "deferred",
+                f"next attempt {row.next_attempt_at:%H:%M:%S} UTC ({row.error or 'retry'})",
+            )
+        refs = self._references(post, account)
+        if isinstance(refs, Outcome):
+            return refs
+        claimed = ledger.claim(
+            post.id, account.name, token=self.token, now=now, ignore_backoff=force
+        )
+        if claimed is None:
+            return Outcome(post.id, account.name, "skipped", "another run has taken it")
+        try:
+            outcome = self._send(claimed, post, account, refs)
+        except BaseException as e:
+            # Interrupted (Ctrl-C) or a bug: the outcome of the request in
+            # flight is not known; the claim is reconciled by the next run.
+            ledger.finish(
+                post.id,
+                account.name,
+                token=self.token,
+                state="unknown",
+                now=self.clock.now(),
+                error=f"interrupted: {type(e).__name__}",
+            )
+            raise
+        if outcome.state == "published" and late is not None and late > timedelta(0):
+            outcome.late = late
+        return outcome
+
+    def _references(self, post: Post, account: Account) -> tuple[str | None, str | None] | Outcome:
+        """The remote ids to reply to and quote, or why the post must wait."""
+        from megaphone.networks import post_id_from_url
+
+        ids: list[str | None] = []
+        for name, ref in (("reply_to", post.reply_to), ("quote", post.quote)):
+            if ref is None:
+                ids.append(None)
+                continue
+            if "://" in ref:
+                remote = post_id_from_url(account.network, ref)
+                if remote is None:
+                    return Outcome(post.id, account.name, "failed", f"{name}: {ref} is not a post")
+                ids.append(remote)
+                continue
+            rows = self.ledger.of_post(ref)
+            live = [r for r in rows if r.state == "published" and r.remote_id]
+            live.sort(key=lambda r: r.account != account.name)
+            if not live:
+                return Outcome(
+                    post.id, account.name, "waiting", f"{name} {ref!r} is not published yet"
+                )
+            ids.append(live[0].remote_id)
+        return ids[0], ids[1]
+
+    def _send(
+        self,
+        row: Delivery,
+        post: Post,
+        account: Account,
+        refs: tuple[str | None, str | None],
+    ) -> Outcome:
+        ledger, policy = self.ledger, self.policy
+        pid, name = post.id, account.name
+
+        def finish(
+            state: str, message: str, *, url: str | None = None, remote_id: str | None = None
+        ) -> Outcome:
+            ledger.finish(
+                pid,
+                name,
+                token=self.token,
+                state=state,
+                now=self.clock.now(),
+                error=message if state != "published" else None,
+                url=url,
+                remote_id=remote_id,
+            )
+            return Outcome(pid, name, state, message, url=url)
+
+        try:
+            net = self.network(account)
+        except MegaphoneError as e:
+            finish("scheduled", str(e))
+            return Outcome(pid, name, "deferred", f"stop:{e}")
+
+        done = ledger.parts(pid, name)
+        texts = post.texts()
+        reply_to, quote = refs
+        previous = reply_to
+        first_url: str | None = done[0].url if 0 in done else None
+        first_id: str | None = done[0].remote_id if 0 in done else None
+        attempt = row.attempts
+        index = 0
+        while index < len(texts):
+            if index in done:
+                previous = done[index].remote_id or previous
+                index += 1
+                continue
+            part = post.parts[index]
+            try:
+                media_ids = tuple(self._upload(net, post, m) for m in part.media)
+                remote = self._create(
+                    net,
+                    texts[index],
+                    media_ids=media_ids,
+                    reply_to=previous,
+                    quote=quote if index == 0 else None,
+                    since=row.claimed_at or self.clock.now(),
+                )
+            except RateLimited as e:
+                wait = (e.reset_at - time.time()) if e.reset_at else policy.max_wait + 1
+                if 0 < wait <= policy.max_wait:
+                    self.clock.sleep(wait + 1)
+                    continue
+                at = (
+                    datetime.fromtimestamp(e.reset_at, UTC)
+                    if e.reset_at
+                    else self.clock.now() + timedelta(minutes=15)
+                )
+                message = f"rate limited until {at:%H:%M:%S} UTC"
+                ledger.finish(
+                    pid,
+                    name,
+                    token=self.token,
+                    state="scheduled",
+                    now=self.clock.now(),
+                    error=message,
+                    next_attempt_at=at,
+                )
+                return Outcome(pid, name, "deferred", f"stop:{message}", parts=len(done))
+            except (Unavailable, ServerError) as e:
+                # Not sent, or answered 5xx and not found among the
+                # account's posts: safe to send again, a bounded number of
+                # times.
+                if attempt >= policy.max_attempts:
+                    return finish("failed", f"{e} (gave up after {attempt} attempts)")
+                delay = policy.backoff(attempt)
+                attempt += 1
+                if delay <= policy.max_wait:
+                    self.clock.sleep(delay)
+                    continue
+                ledger.finish(
+                    pid,
+                    name,
+                    token=self.token,
+                    state="scheduled",
+                    now=self.clock.now(),
+                    error=str(e),
+                    next_attempt_at=self.clock.now() + timedelta(seconds=delay),
+                )
+                return Outcome(pid, name, "deferred", str(e))
+            except OutcomeUnknown as e:
+                return finish(
+                    "unknown",
+                    f"{e}; not found among the account's posts: check it, then "
+                    f"'megaphone retry {pid}' or 'megaphone mark {pid} published --url URL'",
+                )
+            except AuthFailed as e:
+                ledger.finish(
+                    pid,
+                    name,
+                    token=self.token,
+                    state="scheduled",
+                    now=self.clock.now(),
+                    error=str(e),
+                )
+                return Outcome(pid, name, "deferred", f"stop:{e}")
+            except (Rejected, PublishError) as e:
+                return finish("failed", str(e))
+            except OSError as e:
+                return finish("failed", f"cannot read media: {e.strerror or e}")
+            ledger.record_part(
+                pid,
+                name,
+                index,
+                token=self.token,
+                remote_id=remote.id if remote else None,
+                url=remote.url if remote else None,
+                now=self.clock.now(),
+            )
+            if remote is None:
+                # X says the text is live already, and it was not found:
+                # the chain cannot go on without its id.
+                if index + 1 < len(texts):
+                    return finish(
+                        "unknown",
+                        f"part {index + 1} is already on X (duplicate) but was not found; "
+                        "the rest of the thread needs its id",
+                    )
+                return finish("published", "already on X (duplicate content)", url=first_url)
+            done[index] = PartRecord(index, remote.id, remote.url, self.clock.now())
+            if index == 0:
+                first_url, first_id = remote.url, remote.id
+            previous = remote.id
+            index += 1
+        outcome = finish("published", "", url=first_url, remote_id=first_id)
+        outcome.parts = len(texts)
+        return outcome
+
+    def _create(
+        self,
+        net: Network,
+        text: str,
+        *,
+        media_ids: tuple[str, ...],
+        reply_to: str | None,
+        quote: str | None,
+        since: datetime,
+    ) -> RemotePost | None:
+        """Post one part.  When the outcome is in doubt, look for it first."""
+        try:
+            return net.create_post(text, media_ids=media_ids, reply_to=reply_to, quote=quote)
+        except DuplicateContent:
+            return self._look_up(net, text, since)
+        except (ServerError, OutcomeUnknown) as e:
+            try:
+                found = self._look_up(net, text, since)
+            except PublishError:
+                raise OutcomeUnknown(f"{e}; the account's posts could not be read") from None
+            if found is not None:
+                return found
+            raise
+
+    def _look_up(self, net: Network, text: str, since: datetime) -> RemotePost | None:
+        recent = net.recent_posts(since=since - timedelta(minutes=5))
+        return find_posted(recent, text)
+
+    def _upload(self, net: Network, post: Post, media: Media) -> str:
+        from megaphone.media import find, sniff
+
+        queue_path = self._queue_paths.get(post.id)
+        if queue_path is None:
+            raise Rejected(f"{post.id}: its queue file is unknown")
+        path, why = find(queue_path, media.path, self.project.root)
+        if why is not None:
+            raise Rejected(f"media {media.path}: {why}")
+        info = sniff(path)
+        if info is None:
+            raise Rejected(f"media {media.path}: not an image, GIF or video X takes")
+        # Uploads are not visible to anyone: sending one again is harmless.
+        for attempt in range(1, self.policy.max_attempts + 1):
+            try:
+                return net.upload_media(path, mime=info.mime, kind=info.kind, alt=media.alt)
+            except (Unavailable, ServerError, OutcomeUnknown) as e:
+                if attempt == self.policy.max_attempts:
+                    raise Unavailable(f"{e} (upload gave up after {attempt} attempts)") from None
+                self.clock.sleep(min(self.policy.backoff(attempt), self.policy.max_wait))
+        raise AssertionError("unreachable")
+
+    # ---------------------------------------------------------- reconcile
+
+    def reconcile(self, row: Delivery, post: Post | None, account: Account) -> Outcome:
+        """A delivery left ``publishing`` by a run that is gone: find out what
+        became of the part in flight; never send it again blindly."""
+        pid, name = row.post_id, row.account
+        now = self.clock.now()
+        if not self.ledger.take_over(
+            pid, name, old_token=row.claimed_by, token=self.token, now=now
+        ):
+            return Outcome(pid, name, "skipped", "another run is reconciling it")
+        done = self.ledger.parts(pid, name)
+        if post is None:
+            message = "interrupted, and no longer in the queue files: check it on the network"
+            self.ledger.finish(pid, name, token=self.token, state="unknown", now=now, error=message)
+            return Outcome(pid, name, "unknown", message)
+        texts = post.texts()
+        index = next((i for i in range(len(texts)) if i not in done), None)
+        if index is None:
+            first = done[0]
+            self.ledger.finish(
+                pid,
+                name,
+                token=self.token,
+                state="published",
+                now=now,
+                remote_id=first.remote_id,
+                url=first.url,
+            )
+            return Outcome(pid, name, "published", "all parts were live", url=first.url)
+        try:
+            net = self.network(account)
+            found = self._look_up(net, texts[index], row.claimed_at or now - self.policy.lookback)
+        except (PublishError, MegaphoneError) as e:
+            message = (
+                f"interrupted at part {index + 1}; the account's posts could not be read ({e})"
+            )
+            self.ledger.finish(pid, name, token=self.token, state="unknown", now=now, error=message)
+            return Outcome(pid, name, "unknown", message)
+        if found is None:
+            message = (
+                f"interrupted while sending part {index + 1}, which is not among the "
+                f"account's posts: check it, then 'megaphone retry {pid}' or "
+                f"'megaphone mark {pid} published --url URL'"
+            )
+            self.ledger.finish(pid, name, token=self.token, state="unknown", now=now, error=message)
+            return Outcome(pid, name, "unknown", message)
+        self.ledger.record_part(
+            pid, name, index, token=self.token, remote_id=found.id, url=found.url, now=now
+        )
+        # The part in flight had gone out; the rest is safe to send.
+        self.ledger.finish(
+            pid,
+            name,
+            token=self.token,
+            state="scheduled",
+            now=now,
+            error=f"part {index + 1} found live after an interruption",
+        )
+        return self.deliver(Job(post, account, post.at or now), force=True)
+
+    def reconcile_abandoned(self, posts: dict[str, Post]) -> list[Outcome]:
+        """Reconcile every delivery whose publishing run is gone."""
+        from megaphone.model import Account as AccountType
+
+        outcomes = []
+        now = self.clock.now()
+        for row in self.ledger.all():
+            if row.state != "publishing" or not claim_abandoned(
+                row.claimed_by, row.claimed_at, now
+            ):
+                continue
+            account = self.project.config.account(row.account) or AccountType(row.account)
+            outcome = self.reconcile(row, posts.get(row.post_id), account)
+            self.report(outcome)
+            outcomes.append(outcome)
+        return outcomes
+
+
+def _human(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
