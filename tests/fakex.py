@@ -87,6 +87,7 @@ class Fault:
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     reset_in: int | None = None  # for 429: x-rate-limit-reset = now + reset_in
+    skip: int = 0  # let this many matching requests through first
 
 
 class FakeX:
@@ -190,6 +191,9 @@ class FakeX:
         with self._lock:
             for f in self.faults:
                 if f.times > 0 and f.method == method and re.fullmatch(f.path, path):
+                    if f.skip > 0:
+                        f.skip -= 1
+                        return None
                     f.times -= 1
                     return f
         return None

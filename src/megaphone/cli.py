@@ -368,6 +368,16 @@ def schema() -> None:
     click.echo(schema_json(), nl=False)
 
 
+def _register() -> None:
+    from megaphone.cli_publish import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_register()
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point of the ``megaphone`` command: no traceback ever reaches the
     user unless MEGAPHONE_DEBUG is set."""

@@ -114,7 +114,7 @@ class CredentialStore:
             self._file = read_env_file(self.root)
         return self._file
 
-    def _get(self, name: str) -> tuple[str | None, str]:
+    def get(self, name: str) -> tuple[str | None, str]:
         value = self.environ.get(name)
         if value:
             return value, "environment"
@@ -129,13 +129,13 @@ class CredentialStore:
         sources: set[str] = set()
         missing: list[str] = []
         for field in FIELDS:
-            value, source = self._get(prefix + field)
+            value, source = self.get(prefix + field)
             if value is None:
                 missing.append(prefix + field)
             else:
                 values[field] = value
                 sources.add(source)
-        api_url, _ = self._get(prefix + "API_URL")
+        api_url, _ = self.get(prefix + "API_URL")
         source = " and ".join(sorted(sources))
         if missing:
             return Lookup(account, None, tuple(missing), source)

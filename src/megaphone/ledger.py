@@ -251,6 +251,16 @@ class Ledger:
             ).all()
         return {r.idx: PartRecord(r.idx, r.remote_id, r.url, r.published_at) for r in rows}
 
+    def parts_since(self, account: str, since: datetime) -> int:
+        """Posts (thread parts count one each) the account published since ``since``."""
+        with self.engine.connect() as c:
+            count = c.execute(
+                sa.select(sa.func.count())
+                .select_from(parts)
+                .where(parts.c.account == account, parts.c.published_at >= since)
+            ).scalar()
+        return int(count or 0)
+
     def events(self, post_id: str | None = None) -> list[dict[str, Any]]:
         query = sa.select(events).order_by(events.c.id)
         if post_id is not None:
@@ -388,6 +398,44 @@ class Ledger:
                 return False
             _event(c, post_id, account, now, "publishing", f"taken over from {old_token}")
         return True
+
+    def reclaim(
+        self, post_id: str, account: str, *, from_state: str, token: str, now: datetime
+    ) -> bool:
+        """Claim a settled delivery (``unknown``) to resolve it."""
+        with self.engine.begin() as c:
+            result = c.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.post_id == post_id,
+                    deliveries.c.account == account,
+                    deliveries.c.state == from_state,
+                )
+                .values(state="publishing", claimed_by=token, claimed_at=now, updated_at=now)
+            )
+            if result.rowcount != 1:
+                return False
+            _event(c, post_id, account, now, "publishing", f"resolving {from_state}")
+        return True
+
+    def attempt_failed(
+        self, post_id: str, account: str, *, token: str, error: str, now: datetime
+    ) -> None:
+        """An attempt failed in a way safe to retry, and the claim is kept for
+        the next attempt."""
+        with self.engine.begin() as c:
+            c.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.post_id == post_id,
+                    deliveries.c.account == account,
+                    deliveries.c.claimed_by == token,
+                )
+                .values(
+                    attempts=deliveries.c.attempts + 1, error=error, claimed_at=now, updated_at=now
+                )
+            )
+            _event(c, post_id, account, now, "publishing", f"retrying: {error}")
 
     def record_part(
         self,

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 CONFIG_NAMES = ("megaphone.yaml", "megaphone.yml")
-CONFIG_KEYS = ("timezone", "posts", "accounts", "limits")
-ACCOUNT_KEYS = ("name", "network", "handle", "daily_cap")
+CONFIG_KEYS = ("timezone", "posts", "accounts", "limits", "grace", "ledger")
+ACCOUNT_KEYS = ("name", "network", "handle", "daily_cap", "api_url")
 LIMIT_KEYS = ("max_hashtags", "max_mentions")
 NETWORKS = ("x",)
 _LOST_HASHTAG = re.compile(r"\s+(#[^\s#]+)")
@@ -85,7 +85,7 @@ class Inputs:
     files: list[Path]
 
 
-def locate(paths: Iterable[Path] = (), *, cwd: Path) -> Inputs:
+def locate(paths: Iterable[Path] = (), *, cwd: Path, allow_empty: bool = False) -> Inputs:
     """The project and queue files for ``paths`` (files or folders; default:
     the project's posts folder).  :class:`UsageError` when one is missing."""
     paths = [p if p.is_absolute() else cwd / p for p in paths]
@@ -96,6 +96,8 @@ def locate(paths: Iterable[Path] = (), *, cwd: Path) -> Inputs:
     config, config_doc = load_config(config_path, cwd)
     if not paths:
         posts_dir = root / config.posts_dir
+        if not posts_dir.is_dir() and allow_empty:
+            return Inputs(root, config_path, config, config_doc, [])
         if not posts_dir.is_dir():
             raise UsageError(
                 f"no queue folder {display(posts_dir, cwd)}: "
@@ -113,11 +115,13 @@ def read_queue_file(path: Path, *, cwd: Path, config: Config) -> tuple[Document,
     return doc, queue
 
 
-def load(paths: Iterable[Path] = (), *, cwd: Path | None = None) -> Loaded:
+def load(
+    paths: Iterable[Path] = (), *, cwd: Path | None = None, allow_empty: bool = False
+) -> Loaded:
     """Read the queues at ``paths`` (files or folders; default: the project's
     posts folder) with the project configuration that governs them."""
     cwd = (cwd or Path.cwd()).resolve()
-    inputs = locate(paths, cwd=cwd)
+    inputs = locate(paths, cwd=cwd, allow_empty=allow_empty)
     problems: list[Problem] = []
     documents: dict[str, Document] = {}
     if inputs.config_doc is not None:
@@ -366,7 +370,21 @@ class Reader:
         if "limits" in entries and (lim := self.mapping(entries["limits"], "limits", LIMIT_KEYS)):
             values = {k: self.integer(v, k) for k, v in lim.items()}
             limits = Limits(**{k: v for k, v in values.items() if v is not None})
-        return Config(self.doc.path, timezone, posts_dir, tuple(accounts), limits)
+        grace = defaults.grace
+        if "grace" in entries and (raw := self.string(entries["grace"], "grace")) is not None:
+            from megaphone.timeline import parse_duration
+
+            parsed = parse_duration(raw)
+            if parsed is None or parsed.total_seconds() < 0:
+                self.report(
+                    "config",
+                    f"grace: {raw!r} is not a duration (e.g. 30m, 1h, 2d)",
+                    entries["grace"],
+                )
+            else:
+                grace = parsed
+        ledger = self.string(entries["ledger"], "ledger") if "ledger" in entries else None
+        return Config(self.doc.path, timezone, posts_dir, tuple(accounts), limits, grace, ledger)
 
     def account(self, node: yaml.Node, taken: set[str]) -> Account | None:
         entries = self.mapping(node, "an account", ACCOUNT_KEYS)
@@ -395,7 +413,11 @@ class Reader:
             network = value
         handle = self.string(entries["handle"], "handle") if "handle" in entries else None
         cap = self.integer(entries["daily_cap"], "daily_cap") if "daily_cap" in entries else None
-        return Account(name, network, handle.lstrip("@") if handle else None, cap)
+        api_url = self.string(entries["api_url"], "api_url") if "api_url" in entries else None
+        if api_url is not None and not api_url.startswith(("https://", "http://")):
+            self.report("config", f"api_url: {api_url!r} is not an http(s) URL", entries["api_url"])
+            api_url = None
+        return Account(name, network, handle.lstrip("@") if handle else None, cap, api_url)
 
     # ---------------------------------------------------------------- queue
 

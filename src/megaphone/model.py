@@ -6,6 +6,7 @@ came from, so any message about it can say ``file:line:col``.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -101,6 +102,8 @@ class Account(NamedTuple):
     handle: str | None = None
     #: The most posts a day the account should publish (X's free tier: 17).
     daily_cap: int | None = None
+    #: Where the network's API is (a proxy, a test server); default its own.
+    api_url: str | None = None
 
 
 class Limits(NamedTuple):
@@ -116,6 +119,10 @@ class Config(NamedTuple):
     posts_dir: str = "posts"
     accounts: tuple[Account, ...] = ()
     limits: Limits = Limits()
+    #: A post more late than this is marked missed instead of published.
+    grace: timedelta = timedelta(hours=1)
+    #: The ledger: an SQLAlchemy URL, or a file path relative to the project.
+    ledger: str | None = None
 
     def account(self, name: str) -> Account | None:
         return next((a for a in self.accounts if a.name == name), None)

@@ -28,9 +28,8 @@ import re
 import threading
 import time
 import unicodedata
-from collections.abc import Callable  # noqa: TC003 (a dataclass field's type)
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -48,9 +47,11 @@ from megaphone.errors import (
 from megaphone.ledger import SETTLED, PartRecord, claim_abandoned
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from megaphone.ledger import Delivery, Ledger
     from megaphone.model import Account, Media, Post, Project
-    from megaphone.networks import Network, RemotePost
+    from megaphone.networks import Network, RemotePost, Timeouts
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,14 @@ class Policy:
         return delay * jitter
 
 
-@dataclass
 class Clock:
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    sleep: Callable[[float], None] = time.sleep
+    """The time, and waiting (tests travel in time instead)."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -95,18 +100,18 @@ class Job:
 class Outcome:
     post_id: str
     account: str
-    #: published, failed, unknown, missed, expired, deferred (stays
-    #: scheduled: rate limit, backoff, missing credentials), waiting (for the
-    #: post it replies to or quotes), skipped (another run holds or has done it)
+    #: published, failed, unknown, missed, expired; deferred (stays
+    #: scheduled: a rate limit, a retry later, the daily cap); blocked (stays
+    #: scheduled until a person acts: no credentials, credentials refused);
+    #: waiting (for the post it replies to or quotes); skipped (another run
+    #: holds it, or it is settled already)
     state: str
     message: str = ""
     url: str | None = None
     late: timedelta | None = None
     parts: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.state not in ("failed", "unknown", "deferred")
+    #: The account's other posts wait too (rate limit, credentials).
+    stop_account: bool = False
 
 
 def digest(post: Post) -> str:
@@ -237,15 +242,14 @@ class Publisher:
             stop: Outcome | None = None
             for job in account_jobs:
                 if stop is not None:
-                    outcome = Outcome(job.post.id, job.account.name, "deferred", stop.message)
+                    outcome = Outcome(job.post.id, job.account.name, stop.state, stop.message)
                     self._note(job, stop.message)
                 else:
                     outcome = self.deliver(job, force=force)
                     if outcome.state == "waiting":
                         later.append(job)
                         continue
-                    if outcome.state == "deferred" and outcome.message.startswith("stop:"):
-                        outcome.message = outcome.message.removeprefix("stop:")
+                    if outcome.stop_account:
                         stop = outcome
                 self.report(outcome)
                 done.append(outcome)
@@ -319,8 +323,20 @@ class Publisher:
                 "deferred",
                 f"next attempt {row.next_attempt_at:%H:%M:%S} UTC ({row.error or 'retry'})",
             )
+        if account.daily_cap and not force:
+            remaining = len(post.parts) - len(ledger.parts(post.id, account.name))
+            used = ledger.parts_since(account.name, now - timedelta(hours=24))
+            if used + remaining > account.daily_cap:
+                message = (
+                    f"daily cap: {used} of {account.daily_cap} posts in the last 24 h, "
+                    f"{remaining} more would pass it"
+                )
+                ledger.note(post.id, account.name, error=message, now=now)
+                return Outcome(post.id, account.name, "deferred", message)
         refs = self._references(post, account)
         if isinstance(refs, Outcome):
+            if refs.state == "waiting":
+                ledger.note(post.id, account.name, error=refs.message, now=now)
             return refs
         claimed = ledger.claim(
             post.id, account.name, token=self.token, now=now, ignore_backoff=force
@@ -399,7 +415,7 @@ class Publisher:
             net = self.network(account)
         except MegaphoneError as e:
             finish("scheduled", str(e))
-            return Outcome(pid, name, "deferred", f"stop:{e}")
+            return Outcome(pid, name, "blocked", str(e), stop_account=True)
 
         done = ledger.parts(pid, name)
         texts = post.texts()
@@ -445,7 +461,7 @@ class Publisher:
                     error=message,
                     next_attempt_at=at,
                 )
-                return Outcome(pid, name, "deferred", f"stop:{message}", parts=len(done))
+                return Outcome(pid, name, "deferred", message, stop_account=True)
             except (Unavailable, ServerError) as e:
                 # Not sent, or answered 5xx and not found among the
                 # account's posts: safe to send again, a bounded number of
@@ -453,8 +469,11 @@ class Publisher:
                 if attempt >= policy.max_attempts:
                     return finish("failed", f"{e} (gave up after {attempt} attempts)")
                 delay = policy.backoff(attempt)
-                attempt += 1
                 if delay <= policy.max_wait:
+                    attempt += 1
+                    ledger.attempt_failed(
+                        pid, name, token=self.token, error=str(e), now=self.clock.now()
+                    )
                     self.clock.sleep(delay)
                     continue
                 ledger.finish(
@@ -482,7 +501,7 @@ class Publisher:
                     now=self.clock.now(),
                     error=str(e),
                 )
-                return Outcome(pid, name, "deferred", f"stop:{e}")
+                return Outcome(pid, name, "blocked", str(e), stop_account=True)
             except (Rejected, PublishError) as e:
                 return finish("failed", str(e))
             except OSError as e:
@@ -627,21 +646,67 @@ class Publisher:
         return self.deliver(Job(post, account, post.at or now), force=True)
 
     def reconcile_abandoned(self, posts: dict[str, Post]) -> list[Outcome]:
-        """Reconcile every delivery whose publishing run is gone."""
+        """Reconcile every delivery whose publishing run is gone, and look
+        again for recent ``unknown`` ones (never sending them blindly)."""
         from megaphone.model import Account as AccountType
 
         outcomes = []
         now = self.clock.now()
         for row in self.ledger.all():
-            if row.state != "publishing" or not claim_abandoned(
+            abandoned = row.state == "publishing" and claim_abandoned(
                 row.claimed_by, row.claimed_at, now
-            ):
+            )
+            recent_unknown = (
+                row.state == "unknown"
+                and row.claimed_at is not None
+                and now - row.claimed_at <= self.policy.lookback
+                and row.post_id in posts
+            )
+            if not (abandoned or recent_unknown):
                 continue
             account = self.project.config.account(row.account) or AccountType(row.account)
-            outcome = self.reconcile(row, posts.get(row.post_id), account)
+            if recent_unknown:
+                outcome = self.look_again(row, posts[row.post_id], account)
+                if outcome is None:
+                    continue
+            else:
+                outcome = self.reconcile(row, posts.get(row.post_id), account)
             self.report(outcome)
             outcomes.append(outcome)
         return outcomes
+
+    def look_again(self, row: Delivery, post: Post, account: Account) -> Outcome | None:
+        """An ``unknown`` delivery: if its part in doubt is now found among
+        the account's posts, record it and send the rest; else leave it."""
+        pid, name = row.post_id, row.account
+        done = self.ledger.parts(pid, name)
+        texts = post.texts()
+        index = next((i for i in range(len(texts)) if i not in done), None)
+        if index is None:
+            return None
+        try:
+            net = self.network(account)
+            found = self._look_up(net, texts[index], row.claimed_at or self.clock.now())
+        except MegaphoneError:
+            return None
+        if found is None:
+            return None
+        now = self.clock.now()
+        # Take it back through the claim: only one run resolves it.
+        if not self.ledger.reclaim(pid, name, from_state="unknown", token=self.token, now=now):
+            return None
+        self.ledger.record_part(
+            pid, name, index, token=self.token, remote_id=found.id, url=found.url, now=now
+        )
+        self.ledger.finish(
+            pid,
+            name,
+            token=self.token,
+            state="scheduled",
+            now=now,
+            error=f"part {index + 1} found live on a later look",
+        )
+        return self.deliver(Job(post, account, post.at or now), force=True)
 
 
 def _human(delta: timedelta) -> str:
@@ -653,3 +718,47 @@ def _human(delta: timedelta) -> str:
     if seconds < 172800:
         return f"{seconds // 3600} h"
     return f"{seconds // 86400} days"
+
+
+# ------------------------------------------------------------------ a run
+
+
+LEDGER_ENV = "MEGAPHONE_LEDGER_URL"
+
+
+def ledger_url(project: Project, environ: Mapping[str, str]) -> str:
+    """Where the ledger is: $MEGAPHONE_LEDGER_URL, else ``ledger`` of the
+    project configuration (a URL, or a path relative to the project), else
+    ``.megaphone/ledger.db`` in the project."""
+    from megaphone.ledger import default_url
+
+    configured = environ.get(LEDGER_ENV) or project.config.ledger
+    if not configured:
+        return default_url(project.root)
+    if "://" in configured:
+        return configured
+    return f"sqlite:///{(project.root / configured).resolve()}"
+
+
+def connector(
+    project: Project, environ: Mapping[str, str], *, timeouts: Timeouts | None = None
+) -> Callable[[Account], Network]:
+    """Opens an account's network adapter with its credentials."""
+    from megaphone.credentials import CredentialStore
+    from megaphone.networks import connect
+
+    store = CredentialStore(project.root, environ)
+
+    def open_account(account: Account) -> Network:
+        credentials = store.require(account.name)
+        if credentials.api_url is None and account.api_url:
+            from dataclasses import replace
+
+            credentials = replace(credentials, api_url=account.api_url)
+        return connect(account.network, credentials, timeouts=timeouts)
+
+    return open_account
+
+
+def published_parts_since(ledger: Ledger | None, account: str, since: datetime) -> int:
+    return 0 if ledger is None else ledger.parts_since(account, since)

@@ -21,6 +21,15 @@ _DURATION = re.compile(r"([+-]?)(\d+)\s*(m|min|h|d|w)", re.IGNORECASE)
 _UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
+def parse_duration(raw: str) -> timedelta | None:
+    """``90m``, ``1h``, ``2d``, ``1w`` (or ``-1h``); None when it is not one."""
+    m = _DURATION.fullmatch(raw.strip())
+    if not m:
+        return None
+    seconds = int(m[2]) * _UNITS[m[3].lower()]
+    return timedelta(seconds=-seconds if m[1] == "-" else seconds)
+
+
 def parse_when(raw: str, *, now: datetime, tz_name: str) -> datetime:
     """A point in time given on the command line: ``now``, ``today``,
     ``tomorrow``, ``yesterday``, a duration from now (``3d``, ``-12h``,

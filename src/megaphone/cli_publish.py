@@ -1,0 +1,636 @@
+"""The publishing commands: publish, status, retry, mark, history, cron,
+accounts and auth.  Parsing and printing only; the work is in
+:mod:`megaphone.runs`, :mod:`megaphone.publish` and :mod:`megaphone.ledger`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from megaphone.errors import MegaphoneError, UsageError
+
+if TYPE_CHECKING:
+    from megaphone.publish import Outcome
+    from megaphone.runs import Context, PostPlan
+
+STATE_COLOURS = {
+    "published": "green",
+    "scheduled": "cyan",
+    "due": "cyan",
+    "publishing": "yellow",
+    "deferred": "yellow",
+    "waiting": "yellow",
+    "skipped": "bright_black",
+    "draft": "bright_black",
+    "expired": "bright_black",
+    "missed": "red",
+    "failed": "red",
+    "unknown": "magenta",
+    "blocked": "red",
+}
+MARKS = {"published": "✓", "failed": "✗", "unknown": "?", "blocked": "✗", "missed": "!"}
+
+
+def project_option(f: Any) -> Any:
+    return click.option(
+        "-C",
+        "--project",
+        "project_dir",
+        type=click.Path(path_type=Path, file_okay=False, exists=True),
+        default=Path(),
+        show_default=False,
+        help="The project folder (default: the current one).",
+    )(f)
+
+
+def _context(project_dir: Path) -> Context:
+    from megaphone.runs import open_project
+
+    return open_project(project_dir.resolve())
+
+
+def _when(raw: str | None, ctx: Context) -> datetime | None:
+    if raw is None:
+        return None
+    from megaphone.timeline import parse_when
+
+    return parse_when(raw, now=ctx.now, tz_name=ctx.project.config.timezone)
+
+
+def _local(when: datetime | None, tz_name: str) -> str:
+    if when is None:
+        return "—"
+    from megaphone.schedule import zone
+
+    return when.astimezone(zone(tz_name)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _say(text: str, state: str | None = None, *, err: bool = False) -> None:
+    colour = STATE_COLOURS.get(state or "")
+    click.secho(text, fg=colour, err=err)
+
+
+# ------------------------------------------------------------------ publish
+
+
+@click.command()
+@click.argument("ids", nargs=-1)
+@click.option("--due", is_flag=True, help="Publish everything due, for every account.")
+@click.option("--now", "force", is_flag=True, help="Publish the posts named now, due or not.")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send and record nothing.")
+@click.option(
+    "--until",
+    help="With --dry-run: everything due by then, each as it will go out (e.g. 7d, 2026-12-31).",
+)
+@click.option("--account", "accounts", multiple=True, help="Only this account (repeatable).")
+@click.option(
+    "--grace",
+    help="How late a post may still go out (default: grace in megaphone.yaml, else 1h).",
+)
+@click.option(
+    "--no-lock",
+    is_flag=True,
+    help="Do not take the project's publishing lock (claims in the ledger still keep "
+    "every post from going out twice).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="A line per post even when not on a terminal.")
+@project_option
+def publish(
+    ids: tuple[str, ...],
+    due: bool,
+    force: bool,
+    dry_run: bool,
+    until: str | None,
+    accounts: tuple[str, ...],
+    grace: str | None,
+    no_lock: bool,
+    verbose: bool,
+    project_dir: Path,
+) -> None:
+    """Publish due posts (for cron), or the posts named.
+
+    Every post is claimed in the ledger before it is sent, so two runs (or a
+    run and a worker) never send one post twice.  A post more late than the
+    grace period is marked missed, one past its expiry expired; a post whose
+    outcome is unknown after a crash or timeout is looked up on the network
+    before anything is sent again.
+
+    Exit status: 0 all went well; 1 something failed, is unknown, was
+    missed, was invalid or had no credentials; 75 only waits remain (a rate
+    limit, a retry later) or another run holds the lock.
+
+    \b
+    Example:
+        megaphone publish --due
+        megaphone publish --due --dry-run --until 7d
+        megaphone publish caravan-why --now
+    """
+    from megaphone.publish import Policy
+    from megaphone.runs import RunSummary, select_jobs
+    from megaphone.timeline import parse_duration
+
+    if not due and not ids:
+        raise UsageError("say what to publish: --due, or the ids of posts")
+    if due and ids:
+        raise UsageError("give either --due or ids, not both")
+    if until and not dry_run:
+        raise UsageError("--until goes with --dry-run")
+    if force and not ids:
+        raise UsageError("--now goes with the ids of posts")
+    ctx = _context(project_dir)
+    policy = Policy(grace=ctx.project.config.grace)
+    if grace is not None:
+        parsed = parse_duration(grace)
+        if parsed is None or parsed.total_seconds() < 0:
+            raise UsageError(f"--grace: {grace!r} is not a duration (e.g. 30m, 1h, 2d)")
+        policy = Policy(grace=parsed)
+    jobs, invalid = select_jobs(ctx, ids=ids, until=_when(until, ctx), account_names=accounts)
+    if ids and not force:
+        early = [j for j in jobs if j.post.at is not None and j.post.at > ctx.now]
+        if early:
+            tz = ctx.project.config.timezone
+            raise UsageError(
+                f"{early[0].post.id} is not due until {_local(early[0].post.at, tz)}: "
+                "add --now to publish it now"
+            )
+    for post_id, account in invalid:
+        _say(
+            f"✗ {post_id} ({account}): has errors, not sent — see megaphone validate",
+            "failed",
+            err=True,
+        )
+    if dry_run:
+        from megaphone.runs import rehearse
+
+        plans = rehearse(ctx, jobs, policy=policy, force=force)
+        _print_plans(plans, ctx)
+        if invalid:
+            sys.exit(1)
+        return
+    loud = verbose or sys.stdout.isatty()
+    summary = RunSummary(invalid=invalid)
+
+    def report(outcome: Outcome) -> None:
+        if loud or outcome.state in ("failed", "unknown", "blocked", "missed"):
+            _say(_outcome_line(outcome), outcome.state, err=not loud)
+
+    from megaphone.runs import publish as run_publish
+
+    lock = None
+    if not no_lock:
+        from megaphone.lock import ProjectLock
+
+        lock = ProjectLock(ctx.project.root / ".megaphone" / "publish.lock", "megaphone publish")
+        lock.acquire()
+    try:
+        summary.outcomes = run_publish(ctx, jobs, force=force, policy=policy, report=report)
+    finally:
+        if lock is not None:
+            lock.release()
+    click.echo(f"publish: {summary.line()}")
+    sys.exit(summary.exit_code)
+
+
+def _outcome_line(o: Outcome) -> str:
+    mark = MARKS.get(o.state, "·")
+    text = f"{mark} {o.state:<9} {o.account:<18} {o.post_id}"
+    if o.url:
+        text += f"  {o.url}"
+    if o.parts > 1:
+        text += f"  ({o.parts} parts)"
+    if o.late is not None and o.late.total_seconds() >= 60:
+        text += f"  {int(o.late.total_seconds() // 60)} min late"
+    if o.message and o.state != "published":
+        text += f"  — {o.message}"
+    return text
+
+
+def _print_plans(plans: list[PostPlan], ctx: Context) -> None:
+    tz = ctx.project.config.timezone
+    sending = 0
+    for plan in plans:
+        job = plan.job
+        head = f"{_local(job.due, tz)}  {job.account.name}  {job.post.id}"
+        if plan.action != "send":
+            _say(f"{head}  — {plan.action}: {plan.reason}", plan.action)
+            continue
+        sending += 1
+        click.secho(head, bold=True)
+        if plan.quote:
+            click.echo(f"  quotes {plan.quote}")
+        for i, part in enumerate(plan.parts, 1):
+            label = f"part {i}/{len(job.post.parts)}" if len(job.post.parts) > 1 else "post"
+            reply = f", in reply to {part.reply_to}" if part.reply_to else ""
+            over = part.weighted > part.limit
+            click.echo(f"  {label} ({part.weighted}/{part.limit}{reply})")
+            for line in part.text.splitlines() or [""]:
+                click.echo(f"    │ {line}")
+            for path, alt, what in part.media:
+                click.echo(f"    + {path} ({what}) alt: {alt or '(none)'}")
+            if over:
+                _say(f"    over the limit by {part.weighted - part.limit}", "failed")
+        if plan.cap:
+            click.echo(f"  daily cap: {plan.cap}")
+    s = "s" if sending != 1 else ""
+    click.echo(f"dry run: {sending} post{s} would be sent; nothing was sent or recorded")
+
+
+# ------------------------------------------------------------------- status
+
+
+@click.command()
+@click.option("--account", "accounts", multiple=True, help="Only this account (repeatable).")
+@click.option("--state", "states", multiple=True, help="Only posts in this state (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
+@project_option
+def status(
+    accounts: tuple[str, ...], states: tuple[str, ...], as_json: bool, project_dir: Path
+) -> None:
+    """Every post per account: its state, time, URL and what went wrong.
+
+    States: scheduled, due, publishing, published, failed, unknown, missed,
+    expired, skipped (from the ledger), draft (from the queue files).  A
+    published post edited since is flagged: the change is never sent.
+
+    \b
+    Example:
+        megaphone status
+        megaphone status --state failed --state unknown
+        megaphone status --json
+    """
+    from megaphone.runs import status_rows
+
+    ctx = _context(project_dir)
+    ledger = ctx.open_ledger(create=False)
+    try:
+        rows = status_rows(ctx, ledger=ledger)
+    finally:
+        if ledger is not None:
+            ledger.close()
+    rows = [
+        r
+        for r in rows
+        if (not accounts or r.account in accounts) and (not states or r.state in states)
+    ]
+    if as_json:
+        import json
+
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": r.post_id,
+                        "account": r.account,
+                        "state": r.state,
+                        "at": r.at.isoformat() if r.at else None,
+                        "queue": r.queue,
+                        "url": r.url,
+                        "note": r.note or None,
+                        "attempts": r.attempts,
+                        "edited_since_published": r.edited,
+                    }
+                    for r in rows
+                ],
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return
+    tz = ctx.project.config.timezone
+    width = max((len(r.post_id) for r in rows), default=2)
+    for r in rows:
+        extra = r.url or ""
+        if r.note:
+            extra = f"{extra}  {r.note}".strip()
+        _say(
+            f"{_local(r.at, tz):<22} {r.state:<10} {r.account:<18} {r.post_id:<{width}}  {extra}",
+            r.state,
+        )
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.state] = counts.get(r.state, 0) + 1
+    click.echo(", ".join(f"{n} {s}" for s, n in counts.items()) or "no posts")
+
+
+# -------------------------------------------------------------- retry, mark
+
+
+@click.command()
+@click.argument("post_id")
+@click.option("--account", help="Only for this account (default: every account of the post).")
+@project_option
+def retry(post_id: str, account: str | None, project_dir: Path) -> None:
+    """Send a failed, unknown, missed, expired or skipped post again at the
+    next run (late or not).  Thread parts already live are not sent again.
+
+    For an unknown post, first check on the network that it did not go out.
+
+    \b
+    Example:
+        megaphone retry petition-thread
+    """
+    from megaphone.runs import accounts_of, require_project_ledger
+
+    ctx = _context(project_dir)
+    names = accounts_of(ctx, post_id, account)
+    ledger = require_project_ledger(ctx)
+    now = datetime.now(UTC)
+    errors = []
+    try:
+        for name in names:
+            try:
+                ledger.retry(post_id, name, now=now)
+                click.echo(f"{post_id} ({name}): scheduled again; the next run sends it")
+            except MegaphoneError as e:
+                errors.append(str(e))
+    finally:
+        ledger.close()
+    if errors and (len(errors) == len(names) or account):
+        raise MegaphoneError("; ".join(errors))
+
+
+@click.command()
+@click.argument("post_id")
+@click.argument("state", type=click.Choice(["published", "skipped", "failed", "scheduled"]))
+@click.option("--url", help="The post's URL on the network (with: published).")
+@click.option("--account", help="Only for this account (default: every account of the post).")
+@project_option
+def mark(post_id: str, state: str, url: str | None, account: str | None, project_dir: Path) -> None:
+    """Record by hand what became of a post: published (with its --url),
+    skipped (never to be sent), failed, or scheduled.
+
+    \b
+    Example:
+        megaphone mark petition-thread published --url https://x.com/UTLAnow/status/1
+        megaphone mark stay-in-the-know skipped
+    """
+    from megaphone.networks import post_id_from_url
+    from megaphone.publish import digest
+
+    ctx = _context(project_dir)
+    from megaphone.runs import accounts_of
+
+    names = accounts_of(ctx, post_id, account)
+    if url and state != "published":
+        raise UsageError("--url goes with: published")
+    post = ctx.posts().get(post_id)
+    ledger = ctx.open_ledger()
+    assert ledger is not None
+    now = datetime.now(UTC)
+    try:
+        for name in names:
+            network = (ctx.project.config.account(name) or _Unnamed).network
+            remote_id = post_id_from_url(network, url) if url else None
+            if url and remote_id is None:
+                raise UsageError(f"--url: {url} is not the URL of a post on {network}")
+            ledger.mark(
+                post_id,
+                name,
+                state=state,
+                now=now,
+                url=url,
+                remote_id=remote_id,
+                network=network,
+                queue=post.queue if post else None,
+                scheduled_at=post.at if post else None,
+                digest=digest(post) if post else None,
+            )
+            click.echo(f"{post_id} ({name}): marked {state}")
+    finally:
+        ledger.close()
+
+
+class _Unnamed:
+    network = "x"
+
+
+# ------------------------------------------------------------------ history
+
+
+@click.command()
+@click.option("--account", "accounts", multiple=True, help="Only this account (repeatable).")
+@click.option("--json", "fmt", flag_value="json", help="As JSON.")
+@click.option("--csv", "fmt", flag_value="csv", help="As CSV.")
+@project_option
+def history(accounts: tuple[str, ...], fmt: str | None, project_dir: Path) -> None:
+    """Published posts, newest first, with their URLs.
+
+    \b
+    Example:
+        megaphone history
+        megaphone history --csv > published.csv
+    """
+    from megaphone.runs import require_project_ledger
+
+    ctx = _context(project_dir)
+    ledger = require_project_ledger(ctx)
+    try:
+        rows = [
+            d
+            for d in ledger.all()
+            if d.state == "published" and (not accounts or d.account in accounts)
+        ]
+    finally:
+        ledger.close()
+    epoch = datetime.min.replace(tzinfo=UTC)
+    rows.sort(key=lambda d: d.published_at or epoch, reverse=True)
+    records = [
+        {
+            "id": d.post_id,
+            "account": d.account,
+            "published_at": d.published_at.isoformat() if d.published_at else None,
+            "url": d.url,
+            "queue": d.queue,
+        }
+        for d in rows
+    ]
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
+    elif fmt == "csv":
+        import csv
+        import io
+
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=["id", "account", "published_at", "url", "queue"])
+        writer.writeheader()
+        writer.writerows(records)
+        click.echo(out.getvalue(), nl=False)
+    else:
+        tz = ctx.project.config.timezone
+        for d in rows:
+            click.echo(f"{_local(d.published_at, tz):<22} {d.account:<18} {d.post_id}  {d.url}")
+        click.echo(f"{len(rows)} published")
+
+
+# --------------------------------------------------------------------- cron
+
+
+@click.command()
+@click.option("--every", default=5, show_default=True, help="Minutes between runs.")
+@project_option
+def cron(every: int, project_dir: Path) -> None:
+    """Print the crontab line that publishes this project's due posts.
+
+    Add it with `crontab -e`.  Credentials come from the project's .env (or
+    the environment cron gives); output goes to .megaphone/cron.log.
+
+    \b
+    Example:
+        megaphone cron
+        (crontab -l; megaphone cron) | crontab -
+    """
+    import shlex
+    import shutil
+
+    if not 1 <= every <= 59:
+        raise UsageError("--every: between 1 and 59 minutes")
+    root = project_dir.resolve()
+    exe = shutil.which("megaphone") or f"{sys.executable} -m megaphone"
+    schedule = "*" if every == 1 else f"*/{every}"
+    click.echo(
+        f"{schedule} * * * * cd {shlex.quote(str(root))} && {exe} publish --due "
+        ">> .megaphone/cron.log 2>&1"
+    )
+
+
+# ----------------------------------------------------------------- accounts
+
+
+@click.group(invoke_without_command=True)
+@project_option
+@click.pass_context
+def accounts(click_ctx: click.Context, project_dir: Path) -> None:
+    """List the project's accounts and whether their credentials are set.
+
+    Credentials of account NAME: MEGAPHONE_<NAME>_API_KEY, _API_SECRET,
+    _ACCESS_TOKEN and _ACCESS_SECRET (NAME upper-cased, '-' as '_'), from
+    the environment or the project's .env; _API_URL sends requests elsewhere.
+
+    \b
+    Example:
+        megaphone accounts
+        megaphone accounts check
+    """
+    click_ctx.obj = project_dir
+    if click_ctx.invoked_subcommand is not None:
+        return
+    from megaphone.credentials import CredentialStore
+
+    ctx = _context(project_dir)
+    store = CredentialStore(ctx.project.root, ctx.environ)
+    missing = 0
+    for account in ctx.project.config.accounts:
+        found = store.lookup(account.name)
+        handle = f"@{account.handle}" if account.handle else ""
+        if found.credentials is not None:
+            where = f"credentials from {found.source}"
+            if found.api_url or account.api_url:
+                where += f", API at {found.api_url or account.api_url}"
+            _say(f"✓ {account.name:<18} {account.network:<4} {handle:<18} {where}", "published")
+        else:
+            missing += 1
+            _say(
+                f"✗ {account.name:<18} {account.network:<4} {handle:<18} "
+                f"missing {', '.join(found.missing)}",
+                "failed",
+            )
+    if not ctx.project.config.accounts:
+        click.echo("no accounts: name them under accounts: in megaphone.yaml")
+    if missing:
+        sys.exit(1)
+
+
+@accounts.command()
+@click.argument("names", nargs=-1)
+@click.pass_obj
+def check(project_dir: Path, names: tuple[str, ...]) -> None:
+    """Ask the network who each account's credentials belong to.
+
+    \b
+    Example:
+        megaphone accounts check utla
+    """
+    from megaphone.publish import connector
+
+    ctx = _context(project_dir)
+    chosen = [a for a in ctx.project.config.accounts if not names or a.name in names]
+    unknown = set(names) - {a.name for a in chosen}
+    if unknown:
+        raise UsageError(f"no account is named {', '.join(sorted(unknown))}")
+    open_account = connector(ctx.project, ctx.environ)
+    failed = 0
+    for account in chosen:
+        try:
+            net = open_account(account)
+            try:
+                me = net.whoami()
+            finally:
+                net.close()
+        except MegaphoneError as e:
+            failed += 1
+            _say(f"✗ {account.name}: {e}", "failed")
+            continue
+        note = ""
+        if account.handle and account.handle.lower() != me.username.lower():
+            failed += 1
+            note = f" — but megaphone.yaml says @{account.handle}"
+        _say(
+            f"✓ {account.name}: signs in as @{me.username}{note}", "failed" if note else "published"
+        )
+    if failed:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("name")
+@project_option
+def auth(name: str, project_dir: Path) -> None:
+    """Sign an account in with X's PIN flow and save its tokens to .env.
+
+    Needs the app's MEGAPHONE_<NAME>_API_KEY and _API_SECRET (environment or
+    .env).  Opens nothing by itself: visit the link shown, sign in as the
+    account, and type the PIN X shows.  .env is written with mode 0600.
+
+    \b
+    Example:
+        megaphone auth utla
+    """
+    from megaphone.credentials import CredentialStore, env_prefix, write_env_values
+    from megaphone.networks import Timeouts
+    from megaphone.networks.x import PinFlow
+
+    ctx = _context(project_dir)
+    account = ctx.project.config.account(name)
+    if account is None:
+        raise UsageError(f"no account is named {name!r} in megaphone.yaml")
+    if account.network != "x":
+        raise UsageError(f"auth knows X only, not {account.network}")
+    store = CredentialStore(ctx.project.root, ctx.environ)
+    prefix = env_prefix(name)
+    key, _ = store.get(prefix + "API_KEY")
+    secret, _ = store.get(prefix + "API_SECRET")
+    if not key or not secret:
+        raise MegaphoneError(
+            f"set {prefix}API_KEY and {prefix}API_SECRET (the app's keys) in the "
+            "environment or .env first"
+        )
+    api_url, _ = store.get(prefix + "API_URL")
+    flow = PinFlow(key, secret, api_url=api_url or account.api_url, timeouts=Timeouts())
+    click.echo(f"Open this link, sign in as the account, and allow the app:\n  {flow.url}")
+    pin = click.prompt("PIN", hide_input=False).strip()
+    token, token_secret, username = flow.finish(pin)
+    path = write_env_values(
+        ctx.project.root,
+        {prefix + "ACCESS_TOKEN": token, prefix + "ACCESS_SECRET": token_secret},
+    )
+    who = f" as @{username}" if username else ""
+    click.echo(f"signed in{who}; tokens saved to {path.name} (readable by you only)")
+
+
+COMMANDS = [publish, status, retry, mark, history, cron, accounts, auth]
