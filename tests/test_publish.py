@@ -447,3 +447,16 @@ def test_start_up_does_not_import_publishing_libraries() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_broken_file_is_reported_and_the_others_publish(
+    fakex: FakeX, users, proj, run, clock
+) -> None:
+    root = proj(
+        good="account: utla\nposts:\n  - {id: one, at: 2026-11-29 11:59, text: Hello.}\n",
+        broken="account: utla\nposts:\n  - id: two\n    text: [unclosed\n",
+    )
+    result = publish(run, root, "--due")
+    assert result.exit_code == 1
+    assert "posts/broken.yaml" in result.output and "1 file problem" in result.output
+    assert [t.sent_text for t in fakex.posted()] == ["Hello."]

@@ -157,6 +157,9 @@ def publish(
                 f"{early[0].post.id} is not due until {_local(early[0].post.at, tz)}: "
                 "add --now to publish it now"
             )
+    broken = ctx.broken()
+    for problem in broken:
+        _say(f"✗ {problem} — its posts are not seen; see megaphone validate", "failed", err=True)
     for post_id, account in invalid:
         _say(
             f"✗ {post_id} ({account}): has errors, not sent — see megaphone validate",
@@ -168,11 +171,11 @@ def publish(
 
         plans = rehearse(ctx, jobs, policy=policy, force=force)
         _print_plans(plans, ctx)
-        if invalid:
+        if invalid or broken:
             sys.exit(1)
         return
     loud = verbose or sys.stdout.isatty()
-    summary = RunSummary(invalid=invalid)
+    summary = RunSummary(invalid=invalid, broken=broken)
 
     def report(outcome: Outcome) -> None:
         if loud or outcome.state in ("failed", "unknown", "blocked", "missed"):

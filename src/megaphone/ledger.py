@@ -88,6 +88,10 @@ deliveries = sa.Table(
     sa.Column("claimed_at", UTCDateTime),
     sa.Column("next_attempt_at", UTCDateTime),
     sa.Column("late_ok", sa.Boolean, nullable=False, default=False),
+    # The part whose request is (or may be) on its way: set just before it is
+    # sent, cleared once it is recorded.  After a crash it tells a part that
+    # may have gone out from one that was never sent.
+    sa.Column("in_flight", sa.Integer),
     sa.Column("remote_id", sa.String(64)),
     sa.Column("url", sa.String(500)),
     sa.Column("published_at", UTCDateTime),
@@ -142,6 +146,7 @@ class Delivery:
     claimed_at: datetime | None
     next_attempt_at: datetime | None
     late_ok: bool
+    in_flight: int | None
     remote_id: str | None
     url: str | None
     published_at: datetime | None
@@ -437,6 +442,19 @@ class Ledger:
             )
             _event(c, post_id, account, now, "publishing", f"retrying: {error}")
 
+    def sending(self, post_id: str, account: str, idx: int, *, token: str, now: datetime) -> None:
+        """Part ``idx`` is about to be sent."""
+        with self.engine.begin() as c:
+            c.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.post_id == post_id,
+                    deliveries.c.account == account,
+                    deliveries.c.claimed_by == token,
+                )
+                .values(in_flight=idx, claimed_at=now, updated_at=now)
+            )
+
     def record_part(
         self,
         post_id: str,
@@ -467,7 +485,7 @@ class Ledger:
                     deliveries.c.account == account,
                     deliveries.c.claimed_by == token,
                 )
-                .values(claimed_at=now, updated_at=now)
+                .values(in_flight=None, claimed_at=now, updated_at=now)
             )
 
     def finish(
@@ -567,6 +585,7 @@ class Ledger:
                     next_attempt_at=None,
                     late_ok=True,
                     claimed_by=None,
+                    in_flight=None,
                     updated_at=now,
                 )
             )
@@ -632,6 +651,7 @@ class Ledger:
                 "claimed_by": None,
                 "error": None,
                 "next_attempt_at": None,
+                "in_flight": None,
                 "updated_at": now,
             }
             if state == "published":

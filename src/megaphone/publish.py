@@ -433,6 +433,7 @@ class Publisher:
             part = post.parts[index]
             try:
                 media_ids = tuple(self._upload(net, post, m) for m in part.media)
+                ledger.sending(pid, name, index, token=self.token, now=self.clock.now())
                 remote = self._create(
                     net,
                     texts[index],
@@ -602,6 +603,18 @@ class Publisher:
             return Outcome(pid, name, "unknown", message)
         texts = post.texts()
         index = next((i for i in range(len(texts)) if i not in done), None)
+        if index is not None and row.in_flight != index:
+            # Interrupted before the next part's request was sent: nothing
+            # is in doubt.  A thread under way is finished, late or not.
+            self.ledger.finish(
+                pid,
+                name,
+                token=self.token,
+                state="scheduled",
+                now=now,
+                error=f"interrupted before part {index + 1} was sent",
+            )
+            return self.deliver(Job(post, account, post.at or now), force=bool(done))
         if index is None:
             first = done[0]
             self.ledger.finish(

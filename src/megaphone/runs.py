@@ -34,6 +34,15 @@ class Context:
     def project(self) -> Project:
         return self.loaded.project
 
+    def broken(self) -> list[str]:
+        """Errors of no post: a queue file or the configuration that cannot be
+        read, whose posts are not seen at all."""
+        return [
+            f"{p.loc}: {p.message}"
+            for p in self.report.problems
+            if p.post_id is None and p.severity == "error"
+        ]
+
     def invalid_ids(self) -> set[str]:
         return {p.post_id for p in self.report.problems if p.post_id and p.severity == "error"}
 
@@ -79,6 +88,9 @@ def open_project(
 class RunSummary:
     outcomes: list[Outcome] = field(default_factory=list)
     invalid: list[tuple[str, str]] = field(default_factory=list)  # (post id, account)
+    #: Errors outside any post (a file that cannot be read): its posts are
+    #: not even seen.
+    broken: list[str] = field(default_factory=list)
 
     def count(self, state: str) -> int:
         return sum(1 for o in self.outcomes if o.state == state)
@@ -89,7 +101,7 @@ class RunSummary:
         could not be sent (invalid, no credentials); 75 only waits (a rate
         limit or a retry later)."""
         bad = ("failed", "unknown", "missed", "blocked")
-        if self.invalid or any(o.state in bad for o in self.outcomes):
+        if self.invalid or self.broken or any(o.state in bad for o in self.outcomes):
             return 1
         if any(o.state == "deferred" for o in self.outcomes):
             return 75
@@ -109,6 +121,8 @@ class RunSummary:
         parts = [f"{self.count(s)} {s}" for s in states if self.count(s)]
         if self.invalid:
             parts.append(f"{len(self.invalid)} invalid (not sent)")
+        if self.broken:
+            parts.append(f"{len(self.broken)} file problem{'s' if len(self.broken) != 1 else ''}")
         return ", ".join(parts) if parts else "nothing due"
 
 
