@@ -460,3 +460,19 @@ def test_a_broken_file_is_reported_and_the_others_publish(
     assert result.exit_code == 1
     assert "posts/broken.yaml" in result.output and "1 file problem" in result.output
     assert [t.sent_text for t in fakex.posted()] == ["Hello."]
+
+
+def test_validate_knows_what_the_ledger_says(fakex: FakeX, users, proj, run, clock) -> None:
+    root = proj(one="account: utla\nposts:\n  - {id: one, at: 2026-11-29 11:59, text: Hello.}\n")
+    before = run("validate", "--format", "json", cwd=root)
+    assert [p["code"] for p in json.loads(before.output)] == ["past-due"]
+    assert publish(run, root, "--due").exit_code == 0
+    after = run("validate", "--format", "json", cwd=root)
+    assert after.exit_code == 0 and json.loads(after.output) == []
+    (root / "posts" / "one.yaml").write_text(
+        "account: utla\nposts:\n  - {id: one, at: 2026-11-29 11:59, text: Hello again.}\n"
+    )
+    edited = run("validate", "--format", "json", cwd=root)
+    [problem] = json.loads(edited.output)
+    assert problem["code"] == "edited-after-publish" and problem["line"] == 3
+    assert edited.exit_code == 0  # a warning

@@ -27,6 +27,7 @@ from megaphone.yamldoc import Document
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from megaphone.ledger_peek import Deliveries
     from megaphone.model import Config
 
 #: Below this much YAML, starting worker processes costs more than it saves.
@@ -68,14 +69,23 @@ def validate_paths(
     from megaphone.validate import validate
 
     loaded = load(paths, cwd=cwd)
-    return Checked(validate(loaded, now=now), loaded.documents)
+    ledger = _ledger(loaded.project.root, loaded.project.config)
+    return Checked(validate(loaded, now=now, ledger=ledger), loaded.documents)
+
+
+def _ledger(root: Path, config: Config) -> Deliveries | None:
+    """What the project's ledger says of each post, if it has one."""
+    from megaphone.ledger_peek import ledger_url, peek
+
+    return peek(ledger_url(root, config.ledger, os.environ))
 
 
 def _in_parallel(inputs: Inputs, chunks: list[list[Path]], *, cwd: Path, now: datetime) -> Checked:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    work = [(chunk, inputs.config, inputs.root, cwd, now) for chunk in chunks]
+    ledger = _ledger(inputs.root, inputs.config)
+    work = [(chunk, inputs.config, inputs.root, cwd, now, ledger) for chunk in chunks]
     context = multiprocessing.get_context("fork")
     # The first run of files is checked here while the workers check the rest.
     with ProcessPoolExecutor(max_workers=len(chunks) - 1, mp_context=context) as pool:
@@ -129,7 +139,10 @@ def _plan(
 _Packed = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[str, Path]]]
 
 
-def _check_files_packed(work: tuple[list[Path], Config, Path, Path, datetime]) -> _Packed:
+_Work = tuple[list[Path], "Config", Path, Path, datetime, "Deliveries | None"]
+
+
+def _check_files_packed(work: _Work) -> _Packed:
     problems, facts, names = _check_files(work)
     return [_pack_problem(p) for p in problems], [_pack_facts(f) for f in facts], names
 
@@ -180,15 +193,15 @@ def _unpack_facts(f: tuple[Any, ...]) -> Facts:
 
 
 def _check_files(
-    work: tuple[list[Path], Config, Path, Path, datetime],
+    work: _Work,
 ) -> tuple[list[Problem], list[Facts], list[tuple[str, Path]]]:
     """In a worker: read and check one run of files."""
-    paths, config, root, cwd, now = work
+    paths, config, root, cwd, now, ledger = work
     problems: list[Problem] = []
     facts: list[Facts] = []
     names = []
     queue_paths: dict[str, Path] = {}
-    checker = PostChecker(config, root, queue_paths, now)
+    checker = PostChecker(config, root, queue_paths, now, ledger)
     for path in paths:
         doc, queue = read_queue_file(path, cwd=cwd, config=config)
         problems.extend(doc.problems)

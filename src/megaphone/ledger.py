@@ -25,10 +25,12 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
 from megaphone.errors import MegaphoneError
+from megaphone.ledger_peek import DEFAULT_PATH, default_url, sqlite_path
+
+__all__ = ["DEFAULT_PATH", "Delivery", "Ledger", "PartRecord", "default_url", "sqlite_path"]
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
-    from pathlib import Path
 
     from sqlalchemy.engine import Connection, Engine
 
@@ -44,7 +46,6 @@ STATES = (
 )
 #: States a delivery never leaves by itself (``retry`` and ``mark`` move it).
 SETTLED = ("published", "failed", "unknown", "skipped")
-DEFAULT_PATH = ".megaphone/ledger.db"
 SCHEMA_VERSION = "1"
 #: A claim not refreshed for this long is taken to be abandoned.
 LEASE = timedelta(minutes=15)
@@ -186,15 +187,6 @@ def claim_abandoned(token: str | None, claimed_at: datetime | None, now: datetim
             pass
         return claimed_at is None or now - claimed_at > LEASE
     return claimed_at is None or now - claimed_at > LEASE
-
-
-def default_url(root: Path) -> str:
-    return f"sqlite:///{root / DEFAULT_PATH}"
-
-
-def sqlite_path(url: str) -> str | None:
-    """The file of an SQLite URL, else None."""
-    return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
 
 
 class Ledger:

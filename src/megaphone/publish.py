@@ -20,9 +20,7 @@ Accounts are published in parallel, each account's posts in order.
 
 from __future__ import annotations
 
-import hashlib
 import html
-import json
 import random
 import re
 import threading
@@ -45,6 +43,7 @@ from megaphone.errors import (
     Unavailable,
 )
 from megaphone.ledger import SETTLED, PartRecord, claim_abandoned
+from megaphone.ledger_peek import content_digest
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -114,16 +113,7 @@ class Outcome:
     stop_account: bool = False
 
 
-def digest(post: Post) -> str:
-    """What identifies a post's content: its texts, media, reply and quote."""
-    content = {
-        "texts": post.texts(),
-        "media": [[(m.path, m.alt) for m in p.media] for p in post.parts],
-        "reply_to": post.reply_to,
-        "quote": post.quote,
-    }
-    raw = json.dumps(content, ensure_ascii=False, sort_keys=True).encode("utf-8")
-    return hashlib.sha256(raw).hexdigest()
+digest = content_digest
 
 
 _SPACE = re.compile(r"\s+")
@@ -736,21 +726,10 @@ def _human(delta: timedelta) -> str:
 # ------------------------------------------------------------------ a run
 
 
-LEDGER_ENV = "MEGAPHONE_LEDGER_URL"
-
-
 def ledger_url(project: Project, environ: Mapping[str, str]) -> str:
-    """Where the ledger is: $MEGAPHONE_LEDGER_URL, else ``ledger`` of the
-    project configuration (a URL, or a path relative to the project), else
-    ``.megaphone/ledger.db`` in the project."""
-    from megaphone.ledger import default_url
+    from megaphone.ledger_peek import ledger_url as locate
 
-    configured = environ.get(LEDGER_ENV) or project.config.ledger
-    if not configured:
-        return default_url(project.root)
-    if "://" in configured:
-        return configured
-    return f"sqlite:///{(project.root / configured).resolve()}"
+    return locate(project.root, project.config.ledger, environ)
 
 
 def connector(

@@ -25,6 +25,7 @@ from megaphone.text.extract import INVALID_CHARS, Entity
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from megaphone.ledger_peek import Deliveries
     from megaphone.loader import Loaded
     from megaphone.model import Config, Media, Part, Post
 
@@ -75,14 +76,18 @@ class Facts(NamedTuple):
     is_thread: bool
 
 
-def validate(loaded: Loaded, *, now: datetime | None = None) -> Report:
+def validate(
+    loaded: Loaded, *, now: datetime | None = None, ledger: Deliveries | None = None
+) -> Report:
     """Check every post of ``loaded`` and return all problems, file by file,
-    in the order they appear."""
+    in the order they appear.  With ``ledger`` (what it says of each post),
+    also flag posts edited after they were published."""
     checker = PostChecker(
         loaded.project.config,
         loaded.project.root,
         {q.name: q.path for q in loaded.project.queues},
         now or datetime.now(UTC),
+        ledger,
     )
     facts = [checker.check(post) for post in loaded.project.posts()]
     return report(loaded.problems, facts, loaded.queue_files)
@@ -185,9 +190,16 @@ class PostChecker:
     """The checks that need one post only."""
 
     def __init__(
-        self, config: Config, root: Path, queue_paths: dict[str, Path], now: datetime
+        self,
+        config: Config,
+        root: Path,
+        queue_paths: dict[str, Path],
+        now: datetime,
+        ledger: Deliveries | None = None,
     ) -> None:
         self.now = now
+        #: What the ledger says of each post (None without a ledger).
+        self.ledger = ledger
         self.root = root.resolve()
         self.limits = config.limits
         self.queue_paths = queue_paths
@@ -434,6 +446,8 @@ class PostChecker:
             return
         if post.draft:
             return
+        if self.ledger and post.id in self.ledger and self.settled(post, self.ledger[post.id]):
+            return  # what became of it is in the ledger: megaphone status tells
         at = self.facts.at  # in UTC: comparing with now needs no zone lookups
         if post.expires and post.expires <= self.now:
             self.add(
@@ -451,6 +465,28 @@ class PostChecker:
                 post.field_loc("at"),
                 post,
             )
+
+    def settled(self, post: Post, rows: tuple[tuple[str, str, str | None], ...]) -> bool:
+        """Flag a post edited after it was published; say whether the ledger
+        has settled it for every account (published, missed...)."""
+        from megaphone.ledger_peek import content_digest
+
+        current = None
+        for account, state, digest in rows:
+            if state == "published" and digest:
+                current = current or content_digest(post)
+                if digest != current:
+                    self.add(
+                        "edited-after-publish",
+                        f"post {post.id!r} was changed after it was published on {account}: "
+                        "the change is never sent (publish a correction as a new post)",
+                        post.field_loc("thread" if post.is_thread else "text"),
+                        post,
+                    )
+        states = {account: state for account, state, _ in rows}
+        return all(
+            states.get(a, "scheduled") not in ("scheduled", "publishing") for a in post.accounts
+        )
 
     def references(self, post: Post) -> None:
         for name, ref in (("reply_to", post.reply_to), ("quote", post.quote)):
