@@ -276,6 +276,9 @@ class _Validator(RequestValidator):  # type: ignore[misc]
 def _handler(fake: FakeX) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body leave in separate writes: without this, Nagle's
+        # algorithm holds the body back for the client's delayed ACK.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

@@ -14,8 +14,10 @@ Claiming is what keeps a post from going out twice: a delivery moves to
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,7 +32,7 @@ from megaphone.ledger_peek import DEFAULT_PATH, default_url, sqlite_path
 __all__ = ["DEFAULT_PATH", "Delivery", "Ledger", "PartRecord", "default_url", "sqlite_path"]
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Mapping
 
     from sqlalchemy.engine import Connection, Engine
 
@@ -194,34 +196,49 @@ class Ledger:
 
     def __init__(self, url: str, *, create: bool = True) -> None:
         self.url = url
+        self._write_lock = threading.Lock()
         path = sqlite_path(url)
         if path is not None:
             if create:
                 os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             elif not os.path.exists(path):
                 raise MegaphoneError(f"no ledger at {path}")
-            self.engine: Engine = sa.create_engine(
-                url, connect_args={"timeout": 30}, poolclass=sa.pool.NullPool
-            )
+            # Writes begin IMMEDIATE (the write lock at once); reads begin
+            # deferred and, in WAL mode, never wait for a writer.
+            pool = {"pool_size": 4, "max_overflow": 32}
+            self.engine: Engine = sa.create_engine(url, connect_args={"timeout": 30}, **pool)
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-            sa.event.listen(self.engine, "begin", _sqlite_begin)
+            sa.event.listen(self.engine, "begin", _sqlite_begin_immediate)
+            self.reader: Engine = sa.create_engine(url, connect_args={"timeout": 30}, **pool)
+            sa.event.listen(self.reader, "connect", _sqlite_pragmas)
+            sa.event.listen(self.reader, "begin", _sqlite_begin)
         else:
             self.engine = sa.create_engine(url, pool_pre_ping=True)
+            self.reader = self.engine
         if create:
             try:
                 metadata.create_all(self.engine)
-                with self.engine.begin() as c:
+                with self._writing() as c:
                     _upsert_meta(c, "schema_version", SCHEMA_VERSION)
             except sa.exc.SQLAlchemyError as e:
                 raise MegaphoneError(f"cannot open the ledger: {_short(e)}") from None
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction.  Threads of this process take turns on a lock
+        first: SQLite's own wait for its write lock sleeps in steps of up to
+        100 ms, which is for other processes only."""
+        with self._write_lock, self.engine.begin() as c:
+            yield c
+
     def close(self) -> None:
         self.engine.dispose()
+        self.reader.dispose()
 
     # ---------------------------------------------------------------- reads
 
     def get(self, post_id: str, account: str) -> Delivery | None:
-        with self.engine.connect() as c:
+        with self.reader.connect() as c:
             row = c.execute(
                 sa.select(deliveries).where(
                     deliveries.c.post_id == post_id, deliveries.c.account == account
@@ -230,17 +247,17 @@ class Ledger:
         return Delivery(**row._mapping) if row else None
 
     def all(self) -> list[Delivery]:
-        with self.engine.connect() as c:
+        with self.reader.connect() as c:
             rows = c.execute(sa.select(deliveries)).all()
         return [Delivery(**r._mapping) for r in rows]
 
     def of_post(self, post_id: str) -> list[Delivery]:
-        with self.engine.connect() as c:
+        with self.reader.connect() as c:
             rows = c.execute(sa.select(deliveries).where(deliveries.c.post_id == post_id)).all()
         return [Delivery(**r._mapping) for r in rows]
 
     def parts(self, post_id: str, account: str) -> dict[int, PartRecord]:
-        with self.engine.connect() as c:
+        with self.reader.connect() as c:
             rows = c.execute(
                 sa.select(parts.c.idx, parts.c.remote_id, parts.c.url, parts.c.published_at)
                 .where(parts.c.post_id == post_id, parts.c.account == account)
@@ -250,7 +267,7 @@ class Ledger:
 
     def parts_since(self, account: str, since: datetime) -> int:
         """Posts (thread parts count one each) the account published since ``since``."""
-        with self.engine.connect() as c:
+        with self.reader.connect() as c:
             count = c.execute(
                 sa.select(sa.func.count())
                 .select_from(parts)
@@ -262,16 +279,16 @@ class Ledger:
         query = sa.select(events).order_by(events.c.id)
         if post_id is not None:
             query = query.where(events.c.post_id == post_id)
-        with self.engine.connect() as c:
+        with self.reader.connect() as c:
             return [dict(r._mapping) for r in c.execute(query).all()]
 
     def get_meta(self, key: str) -> str | None:
-        with self.engine.connect() as c:
+        with self.reader.connect() as c:
             value: str | None = c.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
         return value
 
     def set_meta(self, key: str, value: str) -> None:
-        with self.engine.begin() as c:
+        with self._writing() as c:
             _upsert_meta(c, key, value)
 
     # --------------------------------------------------------------- writes
@@ -290,7 +307,7 @@ class Ledger:
         """A delivery row for the post and account, ``scheduled`` if new.  A
         post that was missed or expired and has since been given a new time
         is scheduled again."""
-        with self.engine.begin() as c:
+        with self._writing() as c:
             row = c.execute(
                 sa.select(deliveries.c.state, deliveries.c.scheduled_at).where(
                     deliveries.c.post_id == post_id, deliveries.c.account == account
@@ -346,9 +363,15 @@ class Ledger:
         now: datetime,
         digest: str | None = None,
         ignore_backoff: bool = False,
+        create: Mapping[str, Any] | None = None,
+        in_flight: int | None = None,
     ) -> Delivery | None:
         """Move a scheduled delivery to ``publishing`` for ``token``; None
-        when another process holds it or it is not (or not yet) to be sent."""
+        when another process holds it or it is not (or not yet) to be sent.
+
+        ``create``: the row's values (network, queue, scheduled_at, digest),
+        to make it first when it is new.  ``in_flight``: the part about to be
+        sent right after (one write fewer than :meth:`sending`)."""
         condition = [
             deliveries.c.post_id == post_id,
             deliveries.c.account == account,
@@ -367,18 +390,40 @@ class Ledger:
         }
         if digest is not None:
             values["digest"] = digest
-        with self.engine.begin() as c:
+        if in_flight is not None:
+            values["in_flight"] = in_flight
+        with self._writing() as c:
+            if create is not None:
+                inserted = c.execute(
+                    _insert_ignore(c, deliveries).values(
+                        post_id=post_id,
+                        account=account,
+                        state="scheduled",
+                        attempts=0,
+                        late_ok=False,
+                        created_at=now,
+                        updated_at=now,
+                        **create,
+                    )
+                )
+                if inserted.rowcount:
+                    _event(c, post_id, account, now, "scheduled", None)
             result = c.execute(deliveries.update().where(*condition).values(**values))
             if result.rowcount != 1:
                 return None
             _event(c, post_id, account, now, "publishing", token)
-        return self.get(post_id, account)
+            row = c.execute(
+                sa.select(deliveries).where(
+                    deliveries.c.post_id == post_id, deliveries.c.account == account
+                )
+            ).one()
+        return Delivery(**row._mapping)
 
     def take_over(
         self, post_id: str, account: str, *, old_token: str | None, token: str, now: datetime
     ) -> bool:
         """Take an abandoned ``publishing`` claim, to reconcile it."""
-        with self.engine.begin() as c:
+        with self._writing() as c:
             result = c.execute(
                 deliveries.update()
                 .where(
@@ -400,7 +445,7 @@ class Ledger:
         self, post_id: str, account: str, *, from_state: str, token: str, now: datetime
     ) -> bool:
         """Claim a settled delivery (``unknown``) to resolve it."""
-        with self.engine.begin() as c:
+        with self._writing() as c:
             result = c.execute(
                 deliveries.update()
                 .where(
@@ -420,7 +465,7 @@ class Ledger:
     ) -> None:
         """An attempt failed in a way safe to retry, and the claim is kept for
         the next attempt."""
-        with self.engine.begin() as c:
+        with self._writing() as c:
             c.execute(
                 deliveries.update()
                 .where(
@@ -436,7 +481,7 @@ class Ledger:
 
     def sending(self, post_id: str, account: str, idx: int, *, token: str, now: datetime) -> None:
         """Part ``idx`` is about to be sent."""
-        with self.engine.begin() as c:
+        with self._writing() as c:
             c.execute(
                 deliveries.update()
                 .where(
@@ -457,9 +502,14 @@ class Ledger:
         remote_id: str | None,
         url: str | None,
         now: datetime,
+        next_in_flight: int | None = None,
+        publish: tuple[str | None, str | None] | None = None,
     ) -> None:
-        """A thread part is live: recorded at once, so it is never sent again."""
-        with self.engine.begin() as c:
+        """A thread part is live: recorded at once, so it is never sent again.
+        In the same write: the next part about to be sent (``next_in_flight``),
+        or, for the last part, the post published with ``publish`` (its
+        remote id and URL)."""
+        with self._writing() as c:
             c.execute(
                 _insert_ignore(c, parts).values(
                     post_id=post_id,
@@ -477,8 +527,41 @@ class Ledger:
                     deliveries.c.account == account,
                     deliveries.c.claimed_by == token,
                 )
-                .values(in_flight=None, claimed_at=now, updated_at=now)
+                .values(in_flight=next_in_flight, claimed_at=now, updated_at=now)
             )
+            if publish is not None:
+                self._finish(
+                    c,
+                    post_id,
+                    account,
+                    token=token,
+                    state="published",
+                    now=now,
+                    remote_id=publish[0],
+                    url=publish[1],
+                )
+
+    def release_interrupted(self, post_id: str, account: str, *, token: str, now: datetime) -> str:
+        """A run stopped mid-post (Ctrl-C, SIGTERM, a bug): ``unknown`` if a
+        part's request may have left, else back to ``scheduled``."""
+        with self._writing() as c:
+            in_flight = c.execute(
+                sa.select(deliveries.c.in_flight).where(
+                    deliveries.c.post_id == post_id,
+                    deliveries.c.account == account,
+                    deliveries.c.claimed_by == token,
+                )
+            ).scalar()
+            if in_flight is None:
+                state, error = "scheduled", "interrupted before a part was sent"
+            else:
+                state = "unknown"
+                error = (
+                    f"interrupted while part {in_flight + 1} was being sent: check it, then "
+                    f"'megaphone retry {post_id}' or 'megaphone mark {post_id} published --url URL'"
+                )
+            self._finish(c, post_id, account, token=token, state=state, now=now, error=error)
+        return state
 
     def finish(
         self,
@@ -494,6 +577,34 @@ class Ledger:
         url: str | None = None,
     ) -> bool:
         """Release a claim with the delivery's new state."""
+        with self._writing() as c:
+            return self._finish(
+                c,
+                post_id,
+                account,
+                token=token,
+                state=state,
+                now=now,
+                error=error,
+                next_attempt_at=next_attempt_at,
+                remote_id=remote_id,
+                url=url,
+            )
+
+    def _finish(
+        self,
+        c: Connection,
+        post_id: str,
+        account: str,
+        *,
+        token: str,
+        state: str,
+        now: datetime,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+        remote_id: str | None = None,
+        url: str | None = None,
+    ) -> bool:
         assert state in STATES
         values: dict[str, Any] = {
             "state": state,
@@ -502,22 +613,23 @@ class Ledger:
             "next_attempt_at": next_attempt_at,
             "updated_at": now,
         }
+        if state != "unknown":
+            values["in_flight"] = None  # nothing is in doubt
         if state == "published":
             values.update(remote_id=remote_id, url=url, published_at=now)
-        with self.engine.begin() as c:
-            result = c.execute(
-                deliveries.update()
-                .where(
-                    deliveries.c.post_id == post_id,
-                    deliveries.c.account == account,
-                    deliveries.c.state == "publishing",
-                    deliveries.c.claimed_by == token,
-                )
-                .values(**values)
+        result = c.execute(
+            deliveries.update()
+            .where(
+                deliveries.c.post_id == post_id,
+                deliveries.c.account == account,
+                deliveries.c.state == "publishing",
+                deliveries.c.claimed_by == token,
             )
-            if result.rowcount != 1:
-                return False
-            _event(c, post_id, account, now, state, error or url)
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            return False
+        _event(c, post_id, account, now, state, error or url)
         return True
 
     def settle(
@@ -531,7 +643,7 @@ class Ledger:
         only_from: Iterable[str] = ("scheduled",),
     ) -> bool:
         """Move an unclaimed delivery to ``state`` (``missed``, ``expired``)."""
-        with self.engine.begin() as c:
+        with self._writing() as c:
             result = c.execute(
                 deliveries.update()
                 .where(
@@ -548,7 +660,7 @@ class Ledger:
 
     def note(self, post_id: str, account: str, *, error: str, now: datetime) -> None:
         """Why a scheduled delivery was not sent this time (it stays scheduled)."""
-        with self.engine.begin() as c:
+        with self._writing() as c:
             c.execute(
                 deliveries.update()
                 .where(
@@ -562,7 +674,7 @@ class Ledger:
     def retry(self, post_id: str, account: str, *, now: datetime) -> Delivery:
         """Send a failed, unknown, missed or expired delivery again at the next
         run, late or not; thread parts already live are kept."""
-        with self.engine.begin() as c:
+        with self._writing() as c:
             result = c.execute(
                 deliveries.update()
                 .where(
@@ -610,7 +722,7 @@ class Ledger:
         """Set a delivery's state by hand (what the user checked on the network)."""
         if state not in ("published", "skipped", "failed", "scheduled"):
             raise MegaphoneError(f"a post cannot be marked {state}")
-        with self.engine.begin() as c:
+        with self._writing() as c:
             row = c.execute(
                 sa.select(
                     deliveries.c.state, deliveries.c.claimed_by, deliveries.c.claimed_at
@@ -667,10 +779,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin(conn: Connection) -> None:
+def _sqlite_begin_immediate(conn: Connection) -> None:
     # BEGIN IMMEDIATE: a writing transaction takes the write lock at once, so
     # two claims never both read "scheduled" and both write.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
 
 
 def _insert_ignore(c: Connection, table: sa.Table) -> Any:

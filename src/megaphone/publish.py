@@ -29,7 +29,7 @@ import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from megaphone.errors import (
     AuthFailed,
@@ -280,33 +280,43 @@ class Publisher:
         post, account = job.post, job.account
         now = self.clock.now()
         ledger = self.ledger
-        ledger.ensure(
-            post.id,
-            account.name,
-            network=account.network,
-            queue=post.queue,
-            scheduled_at=post.at,
-            digest=digest(post),
-            now=now,
-        )
+        values: dict[str, Any] = {
+            "network": account.network,
+            "queue": post.queue,
+            "scheduled_at": post.at,
+            "digest": digest(post),
+        }
         row = ledger.get(post.id, account.name)
-        assert row is not None
-        if row.state == "publishing":
+        if row is not None and _changed(row, values):
+            ledger.ensure(post.id, account.name, now=now, **values)
+            row = ledger.get(post.id, account.name)
+
+        def known() -> None:
+            # The rarer outcomes below are kept in the ledger; a post seen
+            # for the first time is written there by the claim itself.
+            if row is None:
+                ledger.ensure(post.id, account.name, now=now, **values)
+
+        if row is None:
+            pass
+        elif row.state == "publishing":
             if not claim_abandoned(row.claimed_by, row.claimed_at, now):
                 return Outcome(post.id, account.name, "skipped", "another run is publishing it")
             return self.reconcile(row, post, account)
-        if row.state in SETTLED or row.state in ("missed", "expired"):
+        elif row.state in SETTLED or row.state in ("missed", "expired"):
             return Outcome(post.id, account.name, "skipped", f"already {row.state}", url=row.url)
         late = now - post.at if post.at else None
         if not force:
             if post.expires is not None and post.expires <= now:
+                known()
                 ledger.settle(post.id, account.name, state="expired", now=now, error="expired")
                 return Outcome(post.id, account.name, "expired", "past its expiry")
-            if late is not None and late > self.policy.grace and not row.late_ok:
+            if late is not None and late > self.policy.grace and not (row and row.late_ok):
                 message = f"{_human(late)} late, more than the grace period"
+                known()
                 ledger.settle(post.id, account.name, state="missed", now=now, error=message)
                 return Outcome(post.id, account.name, "missed", message, late=late)
-        if row.next_attempt_at is not None and row.next_attempt_at > now and not force:
+        if row and row.next_attempt_at is not None and row.next_attempt_at > now and not force:
             return Outcome(
                 post.id,
                 account.name,
@@ -314,37 +324,44 @@ class Publisher:
                 f"next attempt {row.next_attempt_at:%H:%M:%S} UTC ({row.error or 'retry'})",
             )
         if account.daily_cap and not force:
-            remaining = len(post.parts) - len(ledger.parts(post.id, account.name))
+            done = len(ledger.parts(post.id, account.name)) if row else 0
+            remaining = len(post.parts) - done
             used = ledger.parts_since(account.name, now - timedelta(hours=24))
             if used + remaining > account.daily_cap:
                 message = (
                     f"daily cap: {used} of {account.daily_cap} posts in the last 24 h, "
                     f"{remaining} more would pass it"
                 )
+                known()
                 ledger.note(post.id, account.name, error=message, now=now)
                 return Outcome(post.id, account.name, "deferred", message)
         refs = self._references(post, account)
         if isinstance(refs, Outcome):
             if refs.state == "waiting":
+                known()
                 ledger.note(post.id, account.name, error=refs.message, now=now)
             return refs
+        # A new post without media in its first part: that part is sent
+        # right after the claim, which marks it in flight in the same write.
+        first_in_flight = 0 if row is None and not post.parts[0].media else None
         claimed = ledger.claim(
-            post.id, account.name, token=self.token, now=now, ignore_backoff=force
+            post.id,
+            account.name,
+            token=self.token,
+            now=now,
+            ignore_backoff=force,
+            create=values if row is None else None,
+            in_flight=first_in_flight,
         )
         if claimed is None:
             return Outcome(post.id, account.name, "skipped", "another run has taken it")
         try:
             outcome = self._send(claimed, post, account, refs)
-        except BaseException as e:
-            # Interrupted (Ctrl-C) or a bug: the outcome of the request in
-            # flight is not known; the claim is reconciled by the next run.
-            ledger.finish(
-                post.id,
-                account.name,
-                token=self.token,
-                state="unknown",
-                now=self.clock.now(),
-                error=f"interrupted: {type(e).__name__}",
+        except BaseException:
+            # Interrupted (Ctrl-C) or a bug: unknown if a part's request may
+            # have left (the next run looks it up), else scheduled again.
+            ledger.release_interrupted(
+                post.id, account.name, token=self.token, now=self.clock.now()
             )
             raise
         if outcome.state == "published" and late is not None and late > timedelta(0):
@@ -414,6 +431,7 @@ class Publisher:
         first_url: str | None = done[0].url if 0 in done else None
         first_id: str | None = done[0].remote_id if 0 in done else None
         attempt = row.attempts
+        in_flight = row.in_flight  # the part the ledger has as being sent
         index = 0
         while index < len(texts):
             if index in done:
@@ -423,7 +441,9 @@ class Publisher:
             part = post.parts[index]
             try:
                 media_ids = tuple(self._upload(net, post, m) for m in part.media)
-                ledger.sending(pid, name, index, token=self.token, now=self.clock.now())
+                if in_flight != index:
+                    ledger.sending(pid, name, index, token=self.token, now=self.clock.now())
+                    in_flight = index
                 remote = self._create(
                     net,
                     texts[index],
@@ -497,6 +517,17 @@ class Publisher:
                 return finish("failed", str(e))
             except OSError as e:
                 return finish("failed", f"cannot read media: {e.strerror or e}")
+            if remote is not None and index == 0:
+                first_url, first_id = remote.url, remote.id
+            following = next((i for i in range(index + 1, len(texts)) if i not in done), None)
+            last = following is None and remote is not None
+            # The next part is marked in flight in the same write when
+            # nothing (a media upload) comes between.
+            ahead = (
+                following
+                if following is not None and not post.parts[following].media and remote
+                else None
+            )
             ledger.record_part(
                 pid,
                 name,
@@ -505,7 +536,12 @@ class Publisher:
                 remote_id=remote.id if remote else None,
                 url=remote.url if remote else None,
                 now=self.clock.now(),
+                next_in_flight=ahead,
+                publish=(first_id, first_url) if last else None,
             )
+            in_flight = ahead
+            if last:
+                return Outcome(pid, name, "published", "", url=first_url, parts=len(texts))
             if remote is None:
                 # X says the text is live already, and it was not found:
                 # the chain cannot go on without its id.
@@ -517,10 +553,9 @@ class Publisher:
                     )
                 return finish("published", "already on X (duplicate content)", url=first_url)
             done[index] = PartRecord(index, remote.id, remote.url, self.clock.now())
-            if index == 0:
-                first_url, first_id = remote.url, remote.id
             previous = remote.id
             index += 1
+        # Every part was live already (recorded by an earlier run).
         outcome = finish("published", "", url=first_url, remote_id=first_id)
         outcome.parts = len(texts)
         return outcome
@@ -710,6 +745,19 @@ class Publisher:
             error=f"part {index + 1} found live on a later look",
         )
         return self.deliver(Job(post, account, post.at or now), force=True)
+
+
+def _changed(row: Delivery, values: Mapping[str, Any]) -> bool:
+    """Whether the ledger's row needs the post's current values: a new time
+    (which also revives a missed or expired post), or new content not sent yet."""
+    if (
+        row.state in ("scheduled", "missed", "expired")
+        and row.scheduled_at != values["scheduled_at"]
+    ):
+        return True
+    return row.state == "scheduled" and (
+        row.digest != values["digest"] or row.queue != values["queue"]
+    )
 
 
 def _human(delta: timedelta) -> str:
