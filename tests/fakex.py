@@ -102,6 +102,8 @@ class FakeX:
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str, int]] = []
         self.latency = 0.0
+        #: Seconds X's clock is ahead of this machine's (its Date header).
+        self.clock_offset = 0.0
         #: X does not catch every repeated text; tests of megaphone's own
         #: guarantees turn the check off so it cannot hide a double post.
         self.reject_duplicates = True
@@ -282,6 +284,10 @@ def _handler(fake: FakeX) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            # The Date header of every answer, by X's clock.
+            return super().date_time_string((timestamp or time.time()) + fake.clock_offset)
 
         def do_GET(self) -> None:
             self._handle("GET")
@@ -544,7 +550,6 @@ def _handler(fake: FakeX) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
-            self.send_header("Date", self.date_time_string())
             for k, v in {**self._limit_headers(), **(headers or {})}.items():
                 self.send_header(k, v)
             self.end_headers()

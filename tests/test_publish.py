@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -476,3 +477,18 @@ def test_validate_knows_what_the_ledger_says(fakex: FakeX, users, proj, run, clo
     [problem] = json.loads(edited.output)
     assert problem["code"] == "edited-after-publish" and problem["line"] == 3
     assert edited.exit_code == 0  # a warning
+
+
+def test_a_clock_far_off_holds_the_posts(fakex: FakeX, users, proj, run, clock) -> None:
+    root = proj(one="account: utla\nposts:\n  - {id: one, at: 2026-11-29 11:59, text: Hello.}\n")
+    fakex.clock_offset = 600  # X is ten minutes ahead of this machine
+    held = publish(run, root, "--due")
+    assert held.exit_code == 1
+    assert "clock is 10 min behind" in held.output and "blocked" in held.output
+    assert fakex.posted() == [] and state(root, "one") == "scheduled"
+    fakex.clock_offset = 45
+    warned = publish(run, root, "--due")
+    assert warned.exit_code == 0, warned.output
+    # (the Date header has whole seconds: a second either way)
+    assert re.search(r"clock is 4[456] s behind", warned.output), warned.output
+    assert len(fakex.posted()) == 1

@@ -190,7 +190,14 @@ def publish(
         lock = ProjectLock(ctx.project.root / ".megaphone" / "publish.lock", "megaphone publish")
         lock.acquire()
     try:
-        summary.outcomes = run_publish(ctx, jobs, force=force, policy=policy, report=report)
+        summary.outcomes = run_publish(
+            ctx,
+            jobs,
+            force=force,
+            policy=policy,
+            report=report,
+            warn=lambda message: _say(f"! {message}", "deferred", err=True),
+        )
     finally:
         if lock is not None:
             lock.release()

@@ -19,6 +19,10 @@ class UsageError(MegaphoneError):
     exit_code = 2
 
 
+class ClockSkewed(MegaphoneError):
+    """This machine's clock is too far from the network's to publish on time."""
+
+
 class PublishError(MegaphoneError):
     """A network refused or failed a request.  Adapters raise only these (and
     their subclasses); the publisher decides what each means for a post.

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from megaphone.errors import (
     AuthFailed,
+    ClockSkewed,
     DuplicateContent,
     MegaphoneError,
     OutcomeUnknown,
@@ -69,6 +70,10 @@ class Policy:
     max_wait: float = 120.0
     #: How far back to look for a post whose outcome is unknown.
     lookback: timedelta = timedelta(hours=2)
+    #: This machine's clock may differ from the network's by this much
+    #: (seconds) before a warning, and before the account's posts are held.
+    skew_warning: float = 30.0
+    skew_limit: float = 300.0
 
     def backoff(self, attempt: int) -> float:
         delay = min(self.backoff_max, self.backoff_base * 2.0 ** max(0, attempt - 1))
@@ -191,8 +196,10 @@ class Publisher:
         policy: Policy | None = None,
         clock: Clock | None = None,
         report: Callable[[Outcome], None] | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         self.project = project
+        self.warn = warn or (lambda message: None)
         self.ledger = ledger
         self.connect = connect
         self.token = token
@@ -200,16 +207,36 @@ class Publisher:
         self.clock = clock or Clock()
         self.report = report or (lambda outcome: None)
         self._networks: dict[str, Network] = {}
+        self._checked: set[str] = set()
         self._lock = threading.Lock()
         self._queue_paths = {p.id: q.path for q in project.queues for p in q.posts}
 
     # ------------------------------------------------------------ networks
 
     def network(self, account: Account) -> Network:
+        """The account's adapter, signed in: the first time, the network is
+        asked who the account is, and its clock compared with this one's."""
         with self._lock:
-            if account.name not in self._networks:
-                self._networks[account.name] = self.connect(account)
-            return self._networks[account.name]
+            net = self._networks.get(account.name)
+            if net is None:
+                net = self.connect(account)
+                self._networks[account.name] = net
+        if account.name not in self._checked:
+            net.whoami()
+            skew = net.clock_skew()
+            if skew is not None and abs(skew) > self.policy.skew_limit:
+                raise ClockSkewed(
+                    f"this machine's clock is {_human(timedelta(seconds=abs(skew)))} "
+                    f"{'behind' if skew > 0 else 'ahead of'} the network's: posts would go "
+                    "out at the wrong time; set the clock right (NTP) and run again"
+                )
+            if skew is not None and abs(skew) > self.policy.skew_warning:
+                self.warn(
+                    f"{account.name}: this machine's clock is {abs(skew):.0f} s "
+                    f"{'behind' if skew > 0 else 'ahead of'} the network's"
+                )
+            self._checked.add(account.name)
+        return net
 
     def close(self) -> None:
         for net in self._networks.values():
@@ -420,7 +447,11 @@ class Publisher:
 
         try:
             net = self.network(account)
+        except (Unavailable, ServerError, OutcomeUnknown, RateLimited) as e:
+            finish("scheduled", str(e))
+            return Outcome(pid, name, "deferred", str(e), stop_account=True)
         except MegaphoneError as e:
+            # No credentials, refused ones, a clock far off: a person must act.
             finish("scheduled", str(e))
             return Outcome(pid, name, "blocked", str(e), stop_account=True)
 

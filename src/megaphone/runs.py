@@ -160,6 +160,7 @@ def publish(
     policy: Policy,
     clock: Clock | None = None,
     report: Callable[[Outcome], None] | None = None,
+    warn: Callable[[str], None] | None = None,
     connect: Callable[[Account], Any] | None = None,
 ) -> list[Outcome]:
     """Publish ``jobs`` for real: reconcile what an interrupted run left
@@ -177,6 +178,7 @@ def publish(
         policy=policy,
         clock=clock,
         report=report,
+        warn=warn,
     )
     try:
         outcomes = publisher.reconcile_abandoned(ctx.posts())

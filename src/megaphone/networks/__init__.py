@@ -47,6 +47,11 @@ class Network(Protocol):
 
     def whoami(self) -> RemoteUser: ...
 
+    def clock_skew(self) -> float | None:
+        """The network's clock minus this machine's, in seconds, as last seen
+        (None before any answer)."""
+        ...
+
     def upload_media(self, path: Path, *, mime: str, kind: str, alt: str | None) -> str:
         """Upload a file (with its alt text) and return the media id."""
         ...

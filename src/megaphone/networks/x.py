@@ -79,6 +79,23 @@ class _Session(requests.Session):
         super().__init__()
         self.base = base.rstrip("/")
         self.timeout = (timeouts.connect, timeouts.read)
+        #: X's clock minus this machine's, in seconds, from the last answer's
+        #: Date header (None before the first answer).
+        self.skew: float | None = None
+        self.hooks["response"].append(self._note_date)
+
+    def _note_date(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        date = response.headers.get("Date")
+        if not date:
+            return
+        from email.utils import parsedate_to_datetime
+
+        try:
+            server = parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError):
+            return
+        # The header has whole seconds: half a second either way is noise.
+        self.skew = round(server + 0.5 - time.time())
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         if isinstance(url, str) and url.startswith(TWEEPY_HOST):
@@ -201,6 +218,9 @@ class XNetwork:
         return result
 
     # ------------------------------------------------------------- network
+
+    def clock_skew(self) -> float | None:
+        return self.session.skew
 
     def whoami(self) -> RemoteUser:
         if self._me is None:
