@@ -79,6 +79,16 @@ def proj(project: Write) -> Callable[..., Path]:
     return make
 
 
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """For what happens in another thread of the fake X (real time)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
 def publish(run: Callable[..., Result], root: Path, *args: str) -> Result:
     return run("publish", *args, "-v", cwd=root)
 
@@ -492,3 +502,28 @@ def test_a_clock_far_off_holds_the_posts(fakex: FakeX, users, proj, run, clock) 
     # (the Date header has whole seconds: a second either way)
     assert re.search(r"clock is 4[456] s behind", warned.output), warned.output
     assert len(fakex.posted()) == 1
+
+
+def test_a_timeout_after_sending_is_unknown_then_reconciled(
+    fakex: FakeX, users, proj, clock
+) -> None:
+    from megaphone.networks import Timeouts
+    from megaphone.publish import Policy, connector
+    from megaphone.runs import open_project, publish as run_publish, select_jobs
+
+    root = proj(one="account: utla\nposts:\n  - {id: one, at: 2026-11-29 11:59, text: Hello.}\n")
+    # X takes the post but answers after the client has stopped waiting.
+    fakex.fault("POST", "/2/tweets", "slow", delay=0.6)
+
+    def run_once() -> list[str]:
+        ctx = open_project(root)
+        jobs, _ = select_jobs(ctx, ids=(), until=None, account_names=())
+        connect = connector(ctx.project, ctx.environ, timeouts=Timeouts(2, 0.3))
+        outcomes = run_publish(ctx, jobs, force=False, policy=Policy(), connect=connect)
+        return [o.state for o in outcomes]
+
+    assert run_once() == ["unknown"]
+    assert state(root, "one") == "unknown"
+    wait_until(lambda: len(fakex.posted()) == 1)  # the slow request lands on the fake X
+    assert run_once() == ["published", "skipped"]  # found on a later look; not resent
+    assert len(fakex.posted()) == 1 and state(root, "one") == "published"
