@@ -509,7 +509,8 @@ def test_a_timeout_after_sending_is_unknown_then_reconciled(
 ) -> None:
     from megaphone.networks import Timeouts
     from megaphone.publish import Policy, connector
-    from megaphone.runs import open_project, publish as run_publish, select_jobs
+    from megaphone.runs import open_project, select_jobs
+    from megaphone.runs import publish as run_publish
 
     root = proj(one="account: utla\nposts:\n  - {id: one, at: 2026-11-29 11:59, text: Hello.}\n")
     # X takes the post but answers after the client has stopped waiting.
