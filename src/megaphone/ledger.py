@@ -239,11 +239,7 @@ class Ledger:
 
     def get(self, post_id: str, account: str) -> Delivery | None:
         with self.reader.connect() as c:
-            row = c.execute(
-                sa.select(deliveries).where(
-                    deliveries.c.post_id == post_id, deliveries.c.account == account
-                )
-            ).first()
+            row = c.execute(sa.select(deliveries).where(*_key(post_id, account))).first()
         return Delivery(**row._mapping) if row else None
 
     def all(self) -> list[Delivery]:
@@ -310,27 +306,20 @@ class Ledger:
         with self._writing() as c:
             row = c.execute(
                 sa.select(deliveries.c.state, deliveries.c.scheduled_at).where(
-                    deliveries.c.post_id == post_id, deliveries.c.account == account
+                    *_key(post_id, account)
                 )
             ).first()
             if row is None:
-                inserted = c.execute(
-                    _insert_ignore(c, deliveries).values(
-                        post_id=post_id,
-                        account=account,
-                        network=network,
-                        state="scheduled",
-                        queue=queue,
-                        scheduled_at=scheduled_at,
-                        digest=digest,
-                        attempts=0,
-                        late_ok=False,
-                        created_at=now,
-                        updated_at=now,
-                    )
+                _new_row(
+                    c,
+                    post_id,
+                    account,
+                    now,
+                    network=network,
+                    queue=queue,
+                    scheduled_at=scheduled_at,
+                    digest=digest,
                 )
-                if inserted.rowcount:
-                    _event(c, post_id, account, now, "scheduled", None)
                 return
             values: dict[str, Any] = {}
             if row.state in ("scheduled", "missed", "expired") and row.scheduled_at != scheduled_at:
@@ -345,8 +334,7 @@ class Ledger:
                 c.execute(
                     deliveries.update()
                     .where(
-                        deliveries.c.post_id == post_id,
-                        deliveries.c.account == account,
+                        *_key(post_id, account),
                         deliveries.c.state == row.state,
                     )
                     .values(**values)
@@ -373,8 +361,7 @@ class Ledger:
         to make it first when it is new.  ``in_flight``: the part about to be
         sent right after (one write fewer than :meth:`sending`)."""
         condition = [
-            deliveries.c.post_id == post_id,
-            deliveries.c.account == account,
+            *_key(post_id, account),
             deliveries.c.state == "scheduled",
         ]
         if not ignore_backoff:
@@ -394,29 +381,12 @@ class Ledger:
             values["in_flight"] = in_flight
         with self._writing() as c:
             if create is not None:
-                inserted = c.execute(
-                    _insert_ignore(c, deliveries).values(
-                        post_id=post_id,
-                        account=account,
-                        state="scheduled",
-                        attempts=0,
-                        late_ok=False,
-                        created_at=now,
-                        updated_at=now,
-                        **create,
-                    )
-                )
-                if inserted.rowcount:
-                    _event(c, post_id, account, now, "scheduled", None)
+                _new_row(c, post_id, account, now, **create)
             result = c.execute(deliveries.update().where(*condition).values(**values))
             if result.rowcount != 1:
                 return None
             _event(c, post_id, account, now, "publishing", token)
-            row = c.execute(
-                sa.select(deliveries).where(
-                    deliveries.c.post_id == post_id, deliveries.c.account == account
-                )
-            ).one()
+            row = c.execute(sa.select(deliveries).where(*_key(post_id, account))).one()
         return Delivery(**row._mapping)
 
     def take_over(
@@ -427,8 +397,7 @@ class Ledger:
             result = c.execute(
                 deliveries.update()
                 .where(
-                    deliveries.c.post_id == post_id,
-                    deliveries.c.account == account,
+                    *_key(post_id, account),
                     deliveries.c.state == "publishing",
                     deliveries.c.claimed_by.is_(None)
                     if old_token is None
@@ -449,8 +418,7 @@ class Ledger:
             result = c.execute(
                 deliveries.update()
                 .where(
-                    deliveries.c.post_id == post_id,
-                    deliveries.c.account == account,
+                    *_key(post_id, account),
                     deliveries.c.state == from_state,
                 )
                 .values(state="publishing", claimed_by=token, claimed_at=now, updated_at=now)
@@ -469,8 +437,7 @@ class Ledger:
             c.execute(
                 deliveries.update()
                 .where(
-                    deliveries.c.post_id == post_id,
-                    deliveries.c.account == account,
+                    *_key(post_id, account),
                     deliveries.c.claimed_by == token,
                 )
                 .values(
@@ -485,8 +452,7 @@ class Ledger:
             c.execute(
                 deliveries.update()
                 .where(
-                    deliveries.c.post_id == post_id,
-                    deliveries.c.account == account,
+                    *_key(post_id, account),
                     deliveries.c.claimed_by == token,
                 )
                 .values(in_flight=idx, claimed_at=now, updated_at=now)
@@ -523,8 +489,7 @@ class Ledger:
             c.execute(
                 deliveries.update()
                 .where(
-                    deliveries.c.post_id == post_id,
-                    deliveries.c.account == account,
+                    *_key(post_id, account),
                     deliveries.c.claimed_by == token,
                 )
                 .values(in_flight=next_in_flight, claimed_at=now, updated_at=now)
@@ -547,8 +512,7 @@ class Ledger:
         with self._writing() as c:
             in_flight = c.execute(
                 sa.select(deliveries.c.in_flight).where(
-                    deliveries.c.post_id == post_id,
-                    deliveries.c.account == account,
+                    *_key(post_id, account),
                     deliveries.c.claimed_by == token,
                 )
             ).scalar()
@@ -556,9 +520,8 @@ class Ledger:
                 state, error = "scheduled", "interrupted before a part was sent"
             else:
                 state = "unknown"
-                error = (
-                    f"interrupted while part {in_flight + 1} was being sent: check it, then "
-                    f"'megaphone retry {post_id}' or 'megaphone mark {post_id} published --url URL'"
+                error = f"interrupted while part {in_flight + 1} was being sent; " + what_to_do(
+                    post_id
                 )
             self._finish(c, post_id, account, token=token, state=state, now=now, error=error)
         return state
@@ -620,8 +583,7 @@ class Ledger:
         result = c.execute(
             deliveries.update()
             .where(
-                deliveries.c.post_id == post_id,
-                deliveries.c.account == account,
+                *_key(post_id, account),
                 deliveries.c.state == "publishing",
                 deliveries.c.claimed_by == token,
             )
@@ -647,8 +609,7 @@ class Ledger:
             result = c.execute(
                 deliveries.update()
                 .where(
-                    deliveries.c.post_id == post_id,
-                    deliveries.c.account == account,
+                    *_key(post_id, account),
                     deliveries.c.state.in_(list(only_from)),
                 )
                 .values(state=state, error=error, updated_at=now)
@@ -664,8 +625,7 @@ class Ledger:
             c.execute(
                 deliveries.update()
                 .where(
-                    deliveries.c.post_id == post_id,
-                    deliveries.c.account == account,
+                    *_key(post_id, account),
                     deliveries.c.state == "scheduled",
                 )
                 .values(error=error, updated_at=now)
@@ -678,8 +638,7 @@ class Ledger:
             result = c.execute(
                 deliveries.update()
                 .where(
-                    deliveries.c.post_id == post_id,
-                    deliveries.c.account == account,
+                    *_key(post_id, account),
                     deliveries.c.state.in_(["failed", "unknown", "missed", "expired", "skipped"]),
                 )
                 .values(
@@ -726,23 +685,18 @@ class Ledger:
             row = c.execute(
                 sa.select(
                     deliveries.c.state, deliveries.c.claimed_by, deliveries.c.claimed_at
-                ).where(deliveries.c.post_id == post_id, deliveries.c.account == account)
+                ).where(*_key(post_id, account))
             ).first()
             if row is None:
-                c.execute(
-                    _insert_ignore(c, deliveries).values(
-                        post_id=post_id,
-                        account=account,
-                        network=network,
-                        state="scheduled",
-                        queue=queue,
-                        scheduled_at=scheduled_at,
-                        digest=digest,
-                        attempts=0,
-                        late_ok=False,
-                        created_at=now,
-                        updated_at=now,
-                    )
+                _new_row(
+                    c,
+                    post_id,
+                    account,
+                    now,
+                    network=network,
+                    queue=queue,
+                    scheduled_at=scheduled_at,
+                    digest=digest,
                 )
             elif row.state == "publishing" and not claim_abandoned(
                 row.claimed_by, row.claimed_at, now
@@ -760,12 +714,40 @@ class Ledger:
             }
             if state == "published":
                 values.update(url=url, remote_id=remote_id, published_at=now)
-            c.execute(
-                deliveries.update()
-                .where(deliveries.c.post_id == post_id, deliveries.c.account == account)
-                .values(**values)
-            )
+            c.execute(deliveries.update().where(*_key(post_id, account)).values(**values))
             _event(c, post_id, account, now, state, f"marked by hand {url or ''}".strip())
+
+
+def _key(post_id: str, account: str) -> tuple[Any, Any]:
+    """The conditions that pick one delivery."""
+    return deliveries.c.post_id == post_id, deliveries.c.account == account
+
+
+def what_to_do(post_id: str) -> str:
+    """What a person does about a post whose outcome is unknown."""
+    return (
+        f"check it on the network, then 'megaphone retry {post_id}' or "
+        f"'megaphone mark {post_id} published --url URL'"
+    )
+
+
+def _new_row(c: Connection, post_id: str, account: str, now: datetime, **values: Any) -> None:
+    """A delivery seen for the first time: ``scheduled`` (unless another
+    process made it just now)."""
+    inserted = c.execute(
+        _insert_ignore(c, deliveries).values(
+            post_id=post_id,
+            account=account,
+            state="scheduled",
+            attempts=0,
+            late_ok=False,
+            created_at=now,
+            updated_at=now,
+            **values,
+        )
+    )
+    if inserted.rowcount:
+        _event(c, post_id, account, now, "scheduled", None)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -43,7 +43,7 @@ from megaphone.errors import (
     ServerError,
     Unavailable,
 )
-from megaphone.ledger import SETTLED, PartRecord, claim_abandoned
+from megaphone.ledger import SETTLED, PartRecord, claim_abandoned, what_to_do
 from megaphone.ledger_peek import content_digest
 
 if TYPE_CHECKING:
@@ -431,8 +431,17 @@ class Publisher:
         pid, name = post.id, account.name
 
         def finish(
-            state: str, message: str, *, url: str | None = None, remote_id: str | None = None
+            state: str,
+            message: str,
+            *,
+            url: str | None = None,
+            remote_id: str | None = None,
+            retry_at: datetime | None = None,
+            outcome: str | None = None,
+            stop_account: bool = False,
         ) -> Outcome:
+            """Release the claim with ``state``; the run's outcome is
+            ``outcome`` (default: the state)."""
             ledger.finish(
                 pid,
                 name,
@@ -442,18 +451,17 @@ class Publisher:
                 error=message if state != "published" else None,
                 url=url,
                 remote_id=remote_id,
+                next_attempt_at=retry_at,
             )
-            return Outcome(pid, name, state, message, url=url)
+            return Outcome(pid, name, outcome or state, message, url=url, stop_account=stop_account)
 
         try:
             net = self.network(account)
         except (Unavailable, ServerError, OutcomeUnknown, RateLimited) as e:
-            finish("scheduled", str(e))
-            return Outcome(pid, name, "deferred", str(e), stop_account=True)
+            return finish("scheduled", str(e), outcome="deferred", stop_account=True)
         except MegaphoneError as e:
             # No credentials, refused ones, a clock far off: a person must act.
-            finish("scheduled", str(e))
-            return Outcome(pid, name, "blocked", str(e), stop_account=True)
+            return finish("scheduled", str(e), outcome="blocked", stop_account=True)
 
         done = ledger.parts(pid, name)
         texts = post.texts()
@@ -493,17 +501,13 @@ class Publisher:
                     if e.reset_at
                     else self.clock.now() + timedelta(minutes=15)
                 )
-                message = f"rate limited until {at:%H:%M:%S} UTC"
-                ledger.finish(
-                    pid,
-                    name,
-                    token=self.token,
-                    state="scheduled",
-                    now=self.clock.now(),
-                    error=message,
-                    next_attempt_at=at,
+                return finish(
+                    "scheduled",
+                    f"rate limited until {at:%H:%M:%S} UTC",
+                    retry_at=at,
+                    outcome="deferred",
+                    stop_account=True,
                 )
-                return Outcome(pid, name, "deferred", message, stop_account=True)
             except (Unavailable, ServerError) as e:
                 # Not sent, or answered 5xx and not found among the
                 # account's posts: safe to send again, a bounded number of
@@ -518,32 +522,18 @@ class Publisher:
                     )
                     self.clock.sleep(delay)
                     continue
-                ledger.finish(
-                    pid,
-                    name,
-                    token=self.token,
-                    state="scheduled",
-                    now=self.clock.now(),
-                    error=str(e),
-                    next_attempt_at=self.clock.now() + timedelta(seconds=delay),
+                return finish(
+                    "scheduled",
+                    str(e),
+                    retry_at=self.clock.now() + timedelta(seconds=delay),
+                    outcome="deferred",
                 )
-                return Outcome(pid, name, "deferred", str(e))
             except OutcomeUnknown as e:
                 return finish(
-                    "unknown",
-                    f"{e}; not found among the account's posts: check it, then "
-                    f"'megaphone retry {pid}' or 'megaphone mark {pid} published --url URL'",
+                    "unknown", f"{e}; not found among the account's posts: {what_to_do(pid)}"
                 )
             except AuthFailed as e:
-                ledger.finish(
-                    pid,
-                    name,
-                    token=self.token,
-                    state="scheduled",
-                    now=self.clock.now(),
-                    error=str(e),
-                )
-                return Outcome(pid, name, "blocked", str(e), stop_account=True)
+                return finish("scheduled", str(e), outcome="blocked", stop_account=True)
             except (Rejected, PublishError) as e:
                 return finish("failed", str(e))
             except OSError as e:
@@ -695,24 +685,11 @@ class Publisher:
         if found is None:
             message = (
                 f"interrupted while sending part {index + 1}, which is not among the "
-                f"account's posts: check it, then 'megaphone retry {pid}' or "
-                f"'megaphone mark {pid} published --url URL'"
+                f"account's posts: {what_to_do(pid)}"
             )
             self.ledger.finish(pid, name, token=self.token, state="unknown", now=now, error=message)
             return Outcome(pid, name, "unknown", message)
-        self.ledger.record_part(
-            pid, name, index, token=self.token, remote_id=found.id, url=found.url, now=now
-        )
-        # The part in flight had gone out; the rest is safe to send.
-        self.ledger.finish(
-            pid,
-            name,
-            token=self.token,
-            state="scheduled",
-            now=now,
-            error=f"part {index + 1} found live after an interruption",
-        )
-        return self.deliver(Job(post, account, post.at or now), force=True)
+        return self._found_live(post, account, index, found, "after an interruption")
 
     def reconcile_abandoned(self, posts: dict[str, Post]) -> list[Outcome]:
         """Reconcile every delivery whose publishing run is gone, and look
@@ -764,6 +741,15 @@ class Publisher:
         # Take it back through the claim: only one run resolves it.
         if not self.ledger.reclaim(pid, name, from_state="unknown", token=self.token, now=now):
             return None
+        return self._found_live(post, account, index, found, "on a later look")
+
+    def _found_live(
+        self, post: Post, account: Account, index: int, found: RemotePost, when: str
+    ) -> Outcome:
+        """The part in doubt is live after all: record it (under this run's
+        claim), and send the rest — a thread under way is finished."""
+        now = self.clock.now()
+        pid, name = post.id, account.name
         self.ledger.record_part(
             pid, name, index, token=self.token, remote_id=found.id, url=found.url, now=now
         )
@@ -773,7 +759,7 @@ class Publisher:
             token=self.token,
             state="scheduled",
             now=now,
-            error=f"part {index + 1} found live on a later look",
+            error=f"part {index + 1} found live {when}",
         )
         return self.deliver(Job(post, account, post.at or now), force=True)
 
