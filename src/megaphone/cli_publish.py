@@ -276,8 +276,11 @@ def status(
 
     ctx = _context(project_dir)
     ledger = ctx.open_ledger(create=False)
+    worker_line = None
     try:
         rows = status_rows(ctx, ledger=ledger)
+        if ledger is not None:
+            worker_line = _worker_line(ledger, ctx)
     finally:
         if ledger is not None:
             ledger.close()
@@ -311,6 +314,8 @@ def status(
         )
         return
     tz = ctx.project.config.timezone
+    if worker_line:
+        click.echo(worker_line)
     width = max((len(r.post_id) for r in rows), default=2)
     for r in rows:
         extra = r.url or ""
@@ -324,6 +329,29 @@ def status(
     for r in rows:
         counts[r.state] = counts.get(r.state, 0) + 1
     click.echo(", ".join(f"{n} {s}" for s, n in counts.items()) or "no posts")
+
+
+def _worker_line(ledger: Any, ctx: Context) -> str | None:
+    """Whether a worker is alive, since when, and its next jobs."""
+    from megaphone.worker import read_heartbeat
+
+    found = read_heartbeat(ledger)
+    if found is None:
+        return None
+    beat, sweep = found
+    tz = ctx.project.config.timezone
+    if beat.stopped:
+        return f"worker: stopped at {_local(beat.beat_at, tz)}"
+    if not beat.alive(datetime.now(UTC), sweep):
+        return f"worker: not running (last seen {_local(beat.beat_at, tz)}, pid {beat.pid})"
+    lines = [
+        f"worker: running since {_local(beat.started_at, tz)} (pid {beat.pid} on {beat.host}"
+        + (", dry run" if beat.dry_run else "")
+        + ")"
+    ]
+    for post_id, account, at in beat.next:
+        lines.append(f"  next: {_local(at, tz)}  {account}  {post_id}")
+    return "\n".join(lines)
 
 
 # -------------------------------------------------------------- retry, mark
@@ -643,4 +671,128 @@ def auth(name: str, project_dir: Path) -> None:
     click.echo(f"signed in{who}; tokens saved to {path.name} (readable by you only)")
 
 
-COMMANDS = [publish, status, retry, mark, history, cron, accounts, auth]
+# ------------------------------------------------------------------- worker
+
+
+@click.command()
+@click.argument(
+    "project_dir",
+    metavar="[PROJECT]",
+    required=False,
+    default=Path(),
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+)
+@click.option("--dry-run", is_flag=True, help="Run the whole schedule, sending nothing.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "plain", "json"]),
+    default="auto",
+    help="auto: coloured on a terminal, plain lines otherwise; json: one object a line.",
+)
+@click.option(
+    "--grace",
+    help="How late a post may still go out (default: grace in megaphone.yaml, else 1h).",
+)
+@click.option(
+    "--poll",
+    type=click.FloatRange(min=0.05),
+    default=1.0,
+    help="Seconds between looks at the queue files for changes.",
+)
+@click.option(
+    "--sweep",
+    type=click.FloatRange(min=0.2),
+    default=10.0,
+    help="Seconds between sweeps (due posts not yet sent, interrupted runs, the heartbeat).",
+)
+def worker(
+    project_dir: Path,
+    dry_run: bool,
+    log_format: str,
+    grace: str | None,
+    poll: float,
+    sweep: float,
+) -> None:
+    """Publish each post at its time, until stopped: a long-running process.
+
+    Picks up new, edited, rescheduled and removed posts within seconds; a
+    file with errors is reported and its last good version keeps its
+    schedule.  Uses the same ledger and claims as `publish --due`, so cron
+    and a worker never send a post twice.  SIGTERM or Ctrl-C let the post in
+    flight finish, then exit 0; a second Ctrl-C aborts.  One worker per
+    project (exit 75 when another runs).
+
+    \b
+    Example:
+        megaphone worker
+        megaphone worker ~/campaigns --log-format json
+        megaphone worker --dry-run
+    """
+    from megaphone.publish import Policy
+    from megaphone.runs import open_project
+    from megaphone.timeline import parse_duration
+    from megaphone.worker import Worker
+
+    ctx = open_project(project_dir.resolve())
+    policy = Policy(grace=ctx.project.config.grace)
+    if grace is not None:
+        parsed = parse_duration(grace)
+        if parsed is None or parsed.total_seconds() < 0:
+            raise UsageError(f"--grace: {grace!r} is not a duration (e.g. 30m, 1h, 2d)")
+        policy = Policy(grace=parsed)
+    if log_format == "auto":
+        log_format = "rich" if sys.stdout.isatty() else "plain"
+    tz = ctx.project.config.timezone
+    w = Worker(
+        ctx.project.root,
+        environ=ctx.environ,
+        log=lambda record: _log(record, log_format, tz),
+        policy=policy,
+        dry_run=dry_run,
+        poll=poll,
+        sweep=sweep,
+    )
+    sys.exit(w.run())
+
+
+_EVENT_STATES = {"would-send": "scheduled", "file-error": "failed", "error": "failed"}
+
+
+def _log(record: dict[str, Any], fmt: str, tz: str) -> None:
+    """One line per event of the worker."""
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(record, default=_json_value, ensure_ascii=False))
+        return
+    when = record["time"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    event = record["event"]
+    words = [when, event]
+    for key in ("account", "post", "part", "file"):
+        if key in record:
+            words.append(str(record[key]))
+    if "at" in record:
+        words.append(f"at {_local(record['at'], tz)}")
+    if "url" in record:
+        words.append(record["url"])
+    if "parts" in record:
+        words.append(f"({record['parts']} parts)")
+    if "late" in record:
+        words.append(f"late {record['late']:.1f}s")
+    if "message" in record:
+        words.append(f"— {record['message']}")
+    line = " ".join(words)
+    if fmt == "rich":
+        _say(line, _EVENT_STATES.get(event, event))
+    else:
+        click.echo(line)
+        sys.stdout.flush()
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+COMMANDS = [publish, status, retry, mark, history, cron, accounts, auth, worker]

@@ -211,6 +211,11 @@ class Publisher:
         self._lock = threading.Lock()
         self._queue_paths = {p.id: q.path for q in project.queues for p in q.posts}
 
+    def use(self, project: Project) -> None:
+        """Publish from a newer reading of the project (the worker's)."""
+        self.project = project
+        self._queue_paths = {p.id: q.path for q in project.queues for p in q.posts}
+
     # ------------------------------------------------------------ networks
 
     def network(self, account: Account) -> Network:
