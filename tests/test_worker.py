@@ -305,3 +305,24 @@ def test_killed_worker_restarts_without_doubles_or_losses(
             assert counts[text] == 1
         else:
             assert row.state == "unknown", (row.post_id, row.state, row.error)
+
+
+def test_after_downtime_due_posts_go_out_and_old_ones_are_missed(
+    fakex: FakeX, env: dict[str, str], root: Path, workers: list[WorkerProcess]
+) -> None:
+    (root / "posts" / "a.yaml").write_text(
+        queue_file(
+            ("recent", at(-600), "Due ten minutes ago, still within the grace period."),
+            ("old", at(-7200), "Due two hours ago, missed."),
+        )
+    )
+    w = WorkerProcess(root, env)
+    workers.append(w)
+    published = w.wait_for(lambda e: e["event"] == "published")
+    assert published["post"] == "recent" and 590 < published["late"] < 700
+    missed = w.wait_for(lambda e: e["event"] == "missed")
+    assert missed["post"] == "old"
+    w.stop()
+    assert [t.sent_text for t in fakex.posted()] == [
+        "Due ten minutes ago, still within the grace period."
+    ]
