@@ -369,9 +369,9 @@ def schema() -> None:
 
 
 def _register() -> None:
-    from megaphone.cli_publish import COMMANDS
+    from megaphone import cli_publish, cli_queue
 
-    for command in COMMANDS:
+    for command in cli_publish.COMMANDS + cli_queue.COMMANDS:
         cli.add_command(command)
 
 

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
     from datetime import datetime
 
+    from megaphone.slots import Slot
+
 CONFIG_NAMES = ("megaphone.yaml", "megaphone.yml")
 CONFIG_KEYS = ("timezone", "posts", "accounts", "limits", "grace", "ledger")
 ACCOUNT_KEYS = ("name", "network", "handle", "daily_cap", "api_url")
@@ -459,7 +461,19 @@ class Reader:
             post = self.post(node, context)
             if post is not None:
                 posts.append(post)
-        return Queue(self.doc.path, self.doc.name, tuple(posts))
+        slots = self.slots(entries["slots"]) if "slots" in entries else ()
+        return Queue(self.doc.path, self.doc.name, tuple(posts), timezone, _names(accounts), slots)
+
+    def slots(self, node: yaml.Node) -> tuple[Slot, ...]:
+        from megaphone.slots import parse_slot
+
+        found: list[Slot] = []
+        for text, loc in self.strings(node, "slots"):
+            try:
+                found.extend(parse_slot(text))
+            except ValueError as e:
+                self.report("bad-slot", f"slots: {e}", loc)
+        return tuple(found)
 
     def post(self, node: yaml.Node, ctx: _QueueContext) -> Post | None:
         id_node = _value_of(node, "id")

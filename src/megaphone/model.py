@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from megaphone.problems import Loc
+    from megaphone.slots import Slot
 
 
 # The domain's values are named tuples rather than frozen dataclasses: as
@@ -94,6 +95,10 @@ class Queue(NamedTuple):
     path: Path
     name: str  # as shown to the user
     posts: tuple[Post, ...]
+    timezone: str = ""
+    #: The queue's accounts (its ``account``), for posts added to it.
+    accounts: tuple[str, ...] = ()
+    slots: tuple[Slot, ...] = ()
 
 
 class Account(NamedTuple):

@@ -103,6 +103,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "expires-before-at": (E, "expires is not after at"),
     "past-due": (W, "a post's time has passed and it has not been published"),
     "expired": (W, "a post's expiry has passed: it will never be published"),
+    "bad-slot": (E, "a queue's slots line cannot be read (days, then times: 'mon-fri 09:00')"),
     "edited-after-publish": (W, "a published post was changed since: the change is never sent"),
     "duplicate-text": (E, "the same text scheduled twice for one account (the network rejects it)"),
     "no-account": (E, "a post with no account to publish it"),

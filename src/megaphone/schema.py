@@ -111,6 +111,14 @@ QUEUE_SCHEMA: dict[str, Any] = {
             "description": "IANA time zone of the local times in this file "
             "(default: the project's).",
         },
+        "slots": {
+            "description": "Regular posting times, for 'megaphone add --next-slot': "
+            "e.g. 'mon-fri 09:00, 12:30', 'sat 10:00'.",
+            "oneOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string"}},
+            ],
+        },
         "defaults": {
             "type": "object",
             "additionalProperties": False,

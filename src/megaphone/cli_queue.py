@@ -1,0 +1,225 @@
+"""The queueing commands: init, add, slots, reschedule, remove and move.
+Parsing and printing only; the work is in :mod:`megaphone.queueing`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from megaphone.errors import UsageError
+
+if TYPE_CHECKING:
+    from megaphone.queueing import Change
+
+
+def _root(project_dir: Path) -> Path:
+    from megaphone.loader import find_root
+
+    return find_root(project_dir.resolve())[0]
+
+
+def project_option(f: Any) -> Any:
+    return click.option(
+        "-C",
+        "--project",
+        "project_dir",
+        type=click.Path(path_type=Path, file_okay=False, exists=True),
+        default=Path(),
+        show_default=False,
+        help="The project folder (default: the current one).",
+    )(f)
+
+
+def _when(at: datetime | None, tz_name: str) -> str:
+    if at is None:
+        return "no time"
+    from megaphone.schedule import zone
+    from megaphone.timeline import relative
+
+    local = at.astimezone(zone(tz_name))
+    return f"{local:%a %Y-%m-%d %H:%M %Z} ({relative(at, datetime.now(UTC))})"
+
+
+def _told(change: Change, verb: str) -> None:
+    click.echo(f"{verb} {change.post_id} in {change.file}, at {_when(change.at, change.timezone)}")
+    for p in change.warnings:
+        click.secho(f"  warning {p.code}: {p.message}", fg="yellow", err=True)
+
+
+@click.command()
+@click.argument(
+    "folder", required=False, default=Path(), type=click.Path(path_type=Path, file_okay=False)
+)
+@click.option("--timezone", help="The project's time zone (default: this machine's).")
+def init(folder: Path, timezone: str | None) -> None:
+    """Start a project: megaphone.yaml with one account, an example queue with
+    time slots, a .env template, a .gitignore that keeps .env and the ledger
+    out of git, and the queue schema for editor completion.  Never
+    overwrites a file.
+
+    \b
+    Example:
+        megaphone init campaigns
+        megaphone init --timezone America/Los_Angeles
+    """
+    from megaphone.queueing import init as make
+    from megaphone.schedule import TimeError, local_zone_name, zone
+
+    tz = timezone or local_zone_name()
+    try:
+        zone(tz)
+    except TimeError as e:
+        raise UsageError(str(e)) from None
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in make(folder.resolve(), timezone=tz):
+        click.echo(f"wrote {path.relative_to(folder.resolve())}")
+    click.echo(
+        "next: name your account in megaphone.yaml, copy .env.example to .env, "
+        "then `megaphone accounts`"
+    )
+
+
+@click.command()
+@click.argument("queue")
+@click.argument("text", required=False)
+@click.option(
+    "--at", "when", help="When: ISO 8601, '2026-12-01 09:00', 'tomorrow 9am', 'fri noon'."
+)
+@click.option("--next-slot", is_flag=True, help="The queue's first free slot.")
+@click.option("--now", "now_flag", is_flag=True, help="Now (the next run publishes it).")
+@click.option("--thread", "thread", multiple=True, help="A thread part after TEXT (repeatable).")
+@click.option(
+    "--media", "media", multiple=True, help="A media file, for the first part (repeatable)."
+)
+@click.option("--alt", "alts", multiple=True, help="Alt text of each --media, in order.")
+@click.option("--hashtag", "hashtags", multiple=True, help="A hashtag to add (repeatable).")
+@click.option("--account", help="The account (default: the queue's).")
+@click.option("--id", "post_id", help="The post's id (default: from its text).")
+@project_option
+def add(
+    queue: str,
+    text: str | None,
+    when: str | None,
+    next_slot: bool,
+    now_flag: bool,
+    thread: tuple[str, ...],
+    media: tuple[str, ...],
+    alts: tuple[str, ...],
+    hashtags: tuple[str, ...],
+    account: str | None,
+    post_id: str | None,
+    project_dir: Path,
+) -> None:
+    """Add a post to QUEUE (its name or file), checked as `validate` would,
+    keeping the file's comments, order and layout; written atomically.
+
+    WHEN is read in the queue's time zone and echoed back as an absolute
+    time; a phrase that cannot be read is an error, never a guess.  Media
+    paths are relative to the queue file.
+
+    \b
+    Example:
+        megaphone add campaign "Town hall tonight at 6!" --at "today 16:00"
+        megaphone add campaign "Sign the petition" --next-slot --hashtag RespectUs
+        megaphone add campaign "A thread (1/2)" --thread "and more (2/2)" --at "fri noon"
+        megaphone add campaign "Our caravan" --media media/car.png --alt "Cars with signs" --now
+    """
+    from megaphone.queueing import add as add_post
+
+    if len(alts) > len(media):
+        raise UsageError("more --alt than --media")
+    pairs = [(m, alts[i] if i < len(alts) else None) for i, m in enumerate(media)]
+    change = add_post(
+        _root(project_dir),
+        queue,
+        text=text,
+        thread=list(thread),
+        when=when,
+        next_slot=next_slot,
+        now_flag=now_flag,
+        media=pairs,
+        hashtags=list(hashtags),
+        account=account,
+        post_id=post_id,
+    )
+    _told(change, "added")
+
+
+@click.command()
+@click.argument("queue")
+@click.option("--count", default=5, show_default=True, help="How many slots to show.")
+@click.option("--account", help="Free for this account (default: the queue's).")
+@project_option
+def slots(queue: str, count: int, account: str | None, project_dir: Path) -> None:
+    """The next free slots of QUEUE (free: none of its accounts posts then).
+
+    \b
+    Example:
+        megaphone slots campaign --count 10
+    """
+    from megaphone.queueing import find_queue, free_slots, load_project
+
+    loaded = load_project(_root(project_dir))
+    q = find_queue(loaded, queue)
+    tz = q.timezone or loaded.project.config.timezone
+    if not q.slots:
+        raise UsageError(f"{q.name} has no slots: add e.g. `slots: [mon-fri 09:00]` to it")
+    names = [account] if account else list(q.accounts)
+    for when in free_slots(loaded, q, names, now=datetime.now(UTC), count=count):
+        click.echo(_when(when, tz))
+
+
+@click.command()
+@click.argument("post_id")
+@click.argument("when")
+@project_option
+def reschedule(post_id: str, when: str, project_dir: Path) -> None:
+    """Give a post a new time (same forms as `add --at`).  A published post
+    is not changed.
+
+    \b
+    Example:
+        megaphone reschedule town-hall "tomorrow 17:00"
+    """
+    from megaphone.queueing import reschedule as move_time
+
+    _told(move_time(_root(project_dir), post_id, when), "rescheduled")
+
+
+@click.command()
+@click.argument("post_id")
+@project_option
+def remove(post_id: str, project_dir: Path) -> None:
+    """Remove a post from its queue file (refused once it is published).
+
+    \b
+    Example:
+        megaphone remove stay-in-the-know
+    """
+    from megaphone.queueing import remove as drop
+
+    change = drop(_root(project_dir), post_id)
+    click.echo(f"removed {change.post_id} from {change.file}")
+
+
+@click.command()
+@click.argument("post_id")
+@click.argument("queue")
+@project_option
+def move(post_id: str, queue: str, project_dir: Path) -> None:
+    """Move a post to another queue file, as it is written (it takes that
+    queue's account unless it names its own).
+
+    \b
+    Example:
+        megaphone move petition-reminder campaign
+    """
+    from megaphone.queueing import move as relocate
+
+    _told(relocate(_root(project_dir), post_id, queue), "moved")
+
+
+COMMANDS = [init, add, slots, reschedule, remove, move]

@@ -1,0 +1,449 @@
+"""Queueing from the command line: add, reschedule, remove and move posts,
+free slots, and new projects.  Each change is checked with the same rules as
+``validate`` before it is written, read back, and written atomically."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from megaphone.edit import NewPost, QueueText, edit_lock, read_text, render, write_atomic
+from megaphone.errors import MegaphoneError, UsageError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from megaphone.loader import Loaded
+    from megaphone.model import Post, Queue
+    from megaphone.problems import Problem
+
+
+@dataclass
+class Change:
+    """What a change did: the post, its file and time, as shown to the user."""
+
+    post_id: str
+    file: str
+    at: datetime | None
+    timezone: str
+    warnings: list[Problem]
+
+
+# ----------------------------------------------------------------- finding
+
+
+def load_project(root: Path) -> Loaded:
+    from megaphone.loader import load
+
+    return load((), cwd=root, allow_empty=True)
+
+
+def find_queue(loaded: Loaded, name: str) -> Queue:
+    """A queue by its file (``posts/campaign.yaml``) or name (``campaign``)."""
+    root = loaded.project.root
+    wanted = name.removesuffix(".yaml").removesuffix(".yml")
+    for queue in loaded.project.queues:
+        path = queue.path
+        names = {
+            queue.name,
+            str(path),
+            path.stem,
+            str(path.relative_to(root)) if path.is_relative_to(root) else "",
+        }
+        if name in names or wanted in names or str(Path(name).resolve()) == str(path.resolve()):
+            return queue
+    broken = [d for d in loaded.documents.values() if Path(d.path).stem == wanted]
+    if broken:
+        raise MegaphoneError(f"{broken[0].name} cannot be read: fix it first (megaphone validate)")
+    known = ", ".join(q.path.stem for q in loaded.project.queues) or "none"
+    raise UsageError(f"no queue {name!r} (queues: {known}; or give the file's path)")
+
+
+def find_post(loaded: Loaded, post_id: str) -> tuple[Queue, Post]:
+    for queue in loaded.project.queues:
+        for post in queue.posts:
+            if post.id == post_id:
+                return queue, post
+    raise UsageError(f"no post has the id {post_id!r}")
+
+
+def new_id(text: str, taken: set[str]) -> str:
+    """A readable, unique id: the text's first words, and a short suffix."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
+    words = [w for w in words if w not in {"http", "https", "www", "com", "org"}][:5]
+    slug = "-".join(words)[:40].strip("-") or "post"
+    while True:
+        candidate = f"{slug}-{secrets.token_hex(2)}"
+        if candidate not in taken:
+            return candidate
+
+
+# ---------------------------------------------------------------- checking
+
+
+def _essence(post: Post) -> tuple[Any, ...]:
+    """What a post says, without where it is written."""
+    return (
+        post.id,
+        post.accounts,
+        tuple(post.texts()),
+        post.at,
+        post.expires,
+        tuple((m.path, m.alt) for part in post.parts for m in part.media),
+        post.reply_to,
+        post.quote,
+        post.draft,
+        post.lang,
+    )
+
+
+def _problem_key(p: Problem) -> tuple[str, str | None, str]:
+    return (p.code, p.post_id, p.message)
+
+
+def check_change(
+    loaded: Loaded,
+    changes: Mapping[Path, str | None],
+    *,
+    now: datetime,
+    touched: str,
+    expect_gone: set[str] = frozenset(),  # type: ignore[assignment]
+) -> tuple[list[Problem], dict[str, Post]]:
+    """Validate the project as it would be with ``changes`` (file → new
+    text; None: unchanged).  Refuses (MegaphoneError) a change that brings
+    an error, or that alters any post but ``touched``.  Returns the warnings
+    of ``touched`` and the new posts by id."""
+    import os
+    import tempfile
+
+    from megaphone.loader import Loaded as LoadedType
+    from megaphone.loader import Reader, display
+    from megaphone.model import Project
+    from megaphone.validate import validate
+    from megaphone.yamldoc import read
+
+    project = loaded.project
+    before = validate(loaded, now=now)
+    queues = list(project.queues)
+    problems = list(loaded.problems)
+    for path, text in changes.items():
+        if text is None:
+            continue
+        fd, tmp = tempfile.mkstemp(prefix=".megaphone-check-", suffix=".yaml", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            doc = read(Path(tmp), display(path, project.root))
+            queue = Reader(doc, config=project.config).read_queue()
+        finally:
+            os.unlink(tmp)
+        if any(p.severity == "error" and p.post_id is None for p in doc.problems):
+            first = next(p for p in doc.problems if p.severity == "error")
+            raise MegaphoneError(
+                f"the change would break {doc.name}: {first.loc}: {first.message}; nothing written"
+            )
+        problems = [p for p in problems if p.loc.file != doc.name] + doc.problems
+        queues = [q for q in queues if q.path != path]
+        if queue is not None:
+            queues.append(queue._replace(path=path))
+    order = {q.path: i for i, q in enumerate(project.queues)}
+    queues.sort(key=lambda q: order.get(q.path, len(order)))
+    after_loaded = LoadedType(
+        Project(project.root, project.config, tuple(queues)),
+        problems,
+        loaded.documents,
+        len(queues),
+    )
+    after = validate(after_loaded, now=now)
+    old_errors = {_problem_key(p) for p in before.problems if p.severity == "error"}
+    new_errors = [
+        p
+        for p in after.problems
+        if p.severity == "error" and (p.post_id == touched or _problem_key(p) not in old_errors)
+    ]
+    if new_errors:
+        shown = "; ".join(f"{p.loc}: {p.message}" for p in new_errors[:3])
+        raise MegaphoneError(f"not written: {shown}")
+    old_posts = {p.id: p for p in project.posts()}
+    new_posts = {p.id: p for p in after_loaded.project.posts()}
+    for post_id, post in old_posts.items():
+        if post_id == touched or post_id in expect_gone:
+            continue
+        if post_id not in new_posts or _essence(new_posts[post_id]) != _essence(post):
+            raise MegaphoneError(
+                f"internal check failed: the change would alter post {post_id!r}; nothing written"
+            )
+    warnings = [p for p in after.problems if p.post_id == touched and p.severity == "warning"]
+    return warnings, new_posts
+
+
+# ------------------------------------------------------------------- add
+
+
+def add(
+    root: Path,
+    queue_name: str,
+    *,
+    text: str | None,
+    thread: list[str],
+    when: str | None,
+    next_slot: bool,
+    now_flag: bool,
+    media: list[tuple[str, str | None]],
+    hashtags: list[str],
+    account: str | None,
+    post_id: str | None,
+    now: datetime | None = None,
+) -> Change:
+    from megaphone.natural import resolve
+
+    now = now or datetime.now(UTC)
+    if sum(bool(x) for x in (when, next_slot, now_flag)) > 1:
+        raise UsageError("give one of --at, --next-slot and --now")
+    # Surrounding spaces are not part of a post (the loader, and X, drop them).
+    parts = [p.strip() for p in ([text] if text else []) + list(thread) if p.strip()]
+    if not parts:
+        raise UsageError("a post needs text (or --thread parts)")
+    with edit_lock(root):
+        loaded = load_project(root)
+        queue = find_queue(loaded, queue_name)
+        tz = queue.timezone or loaded.project.config.timezone
+        accounts = [account] if account else []
+        names = accounts or list(queue.accounts)
+        if not names:
+            raise UsageError(f"{queue.name} names no account: give --account")
+        if when:
+            at: datetime | None = resolve(when, now=now, tz_name=tz)
+        elif now_flag:
+            at = now.replace(microsecond=0)
+        elif next_slot:
+            at = _next_slot(loaded, queue, names, now, tz)
+        else:
+            raise UsageError("say when: --at WHEN, --next-slot or --now")
+        taken = {p.id for p in loaded.project.posts()}
+        if post_id is not None and post_id in taken:
+            raise UsageError(f"the id {post_id!r} is taken")
+        new = NewPost(
+            id=post_id or new_id(parts[0], taken),
+            text=parts[0] if len(parts) == 1 else None,
+            thread=parts if len(parts) > 1 else [],
+            at=at,
+            media=media,
+            hashtags=[h.lstrip("#") for h in hashtags],
+            accounts=accounts,
+        )
+        old, bom = read_text(queue.path)
+        doc = QueueText(old, queue.name)
+        dash, indent = doc.layout()
+        new_text = doc.add(render(new, tz_name=tz, dash=dash, indent=indent, newline=doc.newline))
+        warnings, posts = check_change(loaded, {queue.path: new_text}, now=now, touched=new.id)
+        written = posts.get(new.id)
+        if written is None or written.at != at or [p.text for p in written.parts] != parts:
+            raise MegaphoneError("internal check failed: the post would not read back; not written")
+        write_atomic(queue.path, new_text, bom=bom)
+    if now_flag:  # due now by design: "past due" would only confuse
+        warnings = [w for w in warnings if w.code != "past-due"]
+    return Change(new.id, queue.name, at, tz, warnings)
+
+
+def _next_slot(loaded: Loaded, queue: Queue, names: list[str], now: datetime, tz: str) -> datetime:
+    found = free_slots(loaded, queue, names, now=now, count=1)
+    if not queue.slots:
+        raise UsageError(f"{queue.name} has no slots: add e.g. `slots: [mon-fri 09:00]` to it")
+    if not found:
+        raise UsageError(f"no free slot in {queue.name} in the coming year")
+    return found[0]
+
+
+def free_slots(
+    loaded: Loaded, queue: Queue, accounts: list[str], *, now: datetime, count: int
+) -> list[datetime]:
+    """The next ``count`` slots of ``queue`` where none of ``accounts`` has a post."""
+    from megaphone.slots import free
+
+    taken = {
+        p.at.astimezone(UTC)
+        for p in loaded.project.posts()
+        if p.at is not None and not p.draft and set(p.accounts) & set(accounts)
+    }
+    tz = queue.timezone or loaded.project.config.timezone
+    return [
+        w.astimezone(UTC)
+        for w in free(queue.slots, after=now, tz_name=tz, taken=taken, count=count)
+    ]
+
+
+# ------------------------------------------------- reschedule, remove, move
+
+
+def reschedule(root: Path, post_id: str, when: str, *, now: datetime | None = None) -> Change:
+    from megaphone.edit import time_text
+    from megaphone.natural import resolve
+
+    now = now or datetime.now(UTC)
+    with edit_lock(root):
+        loaded = load_project(root)
+        queue, post = find_post(loaded, post_id)
+        _refuse_if_sent(loaded, post_id, "rescheduled")
+        tz = post.timezone or queue.timezone or loaded.project.config.timezone
+        at = resolve(when, now=now, tz_name=tz)
+        old, bom = read_text(queue.path)
+        new_text = QueueText(old, queue.name).set_value(post_id, "at", time_text(at, tz))
+        warnings, posts = check_change(loaded, {queue.path: new_text}, now=now, touched=post_id)
+        if posts[post_id].at != at or _rest(posts[post_id]) != _rest(post):
+            raise MegaphoneError("internal check failed: the new time would not read back")
+        write_atomic(queue.path, new_text, bom=bom)
+    return Change(post_id, queue.name, at, tz, warnings)
+
+
+def _rest(post: Post) -> tuple[Any, ...]:
+    essence = _essence(post)
+    return essence[:3] + essence[4:]
+
+
+def remove(root: Path, post_id: str, *, now: datetime | None = None) -> Change:
+    now = now or datetime.now(UTC)
+    with edit_lock(root):
+        loaded = load_project(root)
+        queue, post = find_post(loaded, post_id)
+        _refuse_if_sent(loaded, post_id, "removed")
+        old, bom = read_text(queue.path)
+        new_text = QueueText(old, queue.name).remove(post_id)
+        _, posts = check_change(
+            loaded, {queue.path: new_text}, now=now, touched=post_id, expect_gone={post_id}
+        )
+        if post_id in posts:
+            raise MegaphoneError("internal check failed: the post would still be there")
+        write_atomic(queue.path, new_text, bom=bom)
+    return Change(post_id, queue.name, post.at, post.timezone, [])
+
+
+def move(root: Path, post_id: str, queue_name: str, *, now: datetime | None = None) -> Change:
+    now = now or datetime.now(UTC)
+    with edit_lock(root):
+        loaded = load_project(root)
+        source, post = find_post(loaded, post_id)
+        target = find_queue(loaded, queue_name)
+        if target.path == source.path:
+            raise UsageError(f"{post_id} is in {target.name} already")
+        _refuse_if_sent(loaded, post_id, "moved")
+        old_source, source_bom = read_text(source.path)
+        old_target, target_bom = read_text(target.path)
+        source_text = QueueText(old_source, source.name)
+        target_text = QueueText(old_target, target.name)
+        dash, _ = target_text.layout()
+        block = source_text.item_block(post_id, dash=dash)
+        if source_text.newline != target_text.newline:
+            block = block.replace(source_text.newline, target_text.newline)
+        new_target = target_text.add(block)
+        new_source = source_text.remove(post_id)
+        warnings, posts = check_change(
+            loaded,
+            {target.path: new_target, source.path: new_source},
+            now=now,
+            touched=post_id,
+        )
+        moved = posts.get(post_id)
+        if moved is None or [p.text for p in moved.parts] != [p.text for p in post.parts]:
+            raise MegaphoneError("internal check failed: the post would not read back")
+        # The destination first: a crash in between leaves the post twice
+        # (which validate reports), never nowhere.
+        write_atomic(target.path, new_target, bom=target_bom)
+        write_atomic(source.path, new_source, bom=source_bom)
+    return Change(post_id, target.name, moved.at, moved.timezone, warnings)
+
+
+def _refuse_if_sent(loaded: Loaded, post_id: str, what: str) -> None:
+    """A post already (or being) published is not changed: the ledger keeps
+    what went out, and the file says what it was."""
+    import os
+
+    from megaphone.ledger_peek import ledger_url, peek
+
+    config = loaded.project.config
+    states = peek(ledger_url(loaded.project.root, config.ledger, os.environ)) or {}
+    for account, state, _ in states.get(post_id, ()):
+        if state in ("published", "publishing"):
+            raise MegaphoneError(
+                f"{post_id} is {state} on {account}: it cannot be {what} "
+                "(edit the file by hand to keep a record of what went out)"
+            )
+
+
+# -------------------------------------------------------------------- init
+
+
+def init(folder: Path, *, timezone: str) -> list[Path]:
+    """A new project in ``folder``; refuses to overwrite anything."""
+    files = {
+        "megaphone.yaml": _CONFIG.format(timezone=timezone),
+        "posts/example.yaml": _QUEUE,
+        ".env.example": _ENV,
+        ".gitignore": _GITIGNORE,
+        "schema/queue.schema.json": None,
+    }
+    existing = [name for name in files if (folder / name).exists()]
+    if existing:
+        raise UsageError(
+            f"{folder} already has {', '.join(existing)}: megaphone init never overwrites"
+        )
+    from megaphone.schema import schema_json
+
+    written = []
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content if content is not None else schema_json(), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+_CONFIG = """\
+# megaphone project configuration.  Credentials are never written here:
+# copy .env.example to .env and fill it in (or set the variables elsewhere).
+timezone: {timezone}
+posts: posts
+accounts:
+  - name: main
+    network: x
+    handle: YourHandle      # the account's @name, checked by `megaphone accounts check`
+    daily_cap: 17           # X's free tier: 17 posts a day
+grace: 1h                   # a post later than this is marked missed, never sent late
+"""
+
+_QUEUE = """\
+# yaml-language-server: $schema=../schema/queue.schema.json
+# A queue: posts published by its account(s), at their times.
+account: main
+slots:                      # for `megaphone add example "…" --next-slot`
+  - mon-fri 09:00, 12:30
+defaults:
+  hashtags: []
+
+posts:
+  - id: hello-world
+    draft: true             # drafts are checked, never published
+    text: Hello from megaphone! Check me with `megaphone validate`.
+"""
+
+_ENV = """\
+# Credentials of the account named `main` in megaphone.yaml (X developer portal,
+# OAuth 1.0a user context).  Copy to .env: `megaphone auth main` fills in the
+# access token and secret.  .env is kept out of git by .gitignore.
+MEGAPHONE_MAIN_API_KEY=
+MEGAPHONE_MAIN_API_SECRET=
+MEGAPHONE_MAIN_ACCESS_TOKEN=
+MEGAPHONE_MAIN_ACCESS_SECRET=
+"""
+
+_GITIGNORE = """\
+# Credentials, and what megaphone keeps of what it published (the ledger).
+.env
+.megaphone/
+"""
