@@ -157,11 +157,9 @@ def test_add_a_thread_with_media_in_the_next_free_slot(proj: Path, run, frozen_n
         "Fri 2026-12-04 09:00 PST (in 5 days)",
         "Sat 2026-12-05 10:00 PST (in 6 days)",
     ]
-    thread = [
-        p
-        for p in __import__("megaphone.loader").loader.load((), cwd=proj).project.posts()
-        if p.id == "slotted"
-    ][0]
+    from megaphone.loader import load
+
+    thread = next(p for p in load((), cwd=proj).project.posts() if p.id == "slotted")
     assert [p.text for p in thread.parts] == ["One (1/2)", "Two,\nover two lines (2/2)"]
     assert [(m.path, m.alt) for m in thread.parts[0].media] == [("car.png", "A car")]
 
