@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from megaphone.cli_options import grace_option, policy, project_option
 from megaphone.errors import MegaphoneError, UsageError
 
 if TYPE_CHECKING:
@@ -33,18 +34,6 @@ STATE_COLOURS = {
     "blocked": "red",
 }
 MARKS = {"published": "✓", "failed": "✗", "unknown": "?", "blocked": "✗", "missed": "!"}
-
-
-def project_option(f: Any) -> Any:
-    return click.option(
-        "-C",
-        "--project",
-        "project_dir",
-        type=click.Path(path_type=Path, file_okay=False, exists=True),
-        default=Path(),
-        show_default=False,
-        help="The project folder (default: the current one).",
-    )(f)
 
 
 def _context(project_dir: Path) -> Context:
@@ -87,10 +76,7 @@ def _say(text: str, state: str | None = None, *, err: bool = False) -> None:
     help="With --dry-run: everything due by then, each as it will go out (e.g. 7d, 2026-12-31).",
 )
 @click.option("--account", "accounts", multiple=True, help="Only this account (repeatable).")
-@click.option(
-    "--grace",
-    help="How late a post may still go out (default: grace in megaphone.yaml, else 1h).",
-)
+@grace_option
 @click.option(
     "--no-lock",
     is_flag=True,
@@ -129,9 +115,7 @@ def publish(
         megaphone publish --due --dry-run --until 7d
         megaphone publish caravan-why --now
     """
-    from megaphone.publish import Policy
     from megaphone.runs import RunSummary, select_jobs
-    from megaphone.timeline import parse_duration
 
     if not due and not ids:
         raise UsageError("say what to publish: --due, or the ids of posts")
@@ -142,12 +126,7 @@ def publish(
     if force and not ids:
         raise UsageError("--now goes with the ids of posts")
     ctx = _context(project_dir)
-    policy = Policy(grace=ctx.project.config.grace)
-    if grace is not None:
-        parsed = parse_duration(grace)
-        if parsed is None or parsed.total_seconds() < 0:
-            raise UsageError(f"--grace: {grace!r} is not a duration (e.g. 30m, 1h, 2d)")
-        policy = Policy(grace=parsed)
+    rules = policy(ctx.project.config, grace)
     jobs, invalid = select_jobs(ctx, ids=ids, until=_when(until, ctx), account_names=accounts)
     if ids and not force:
         early = [j for j in jobs if j.post.at is not None and j.post.at > ctx.now]
@@ -169,7 +148,7 @@ def publish(
     if dry_run:
         from megaphone.runs import rehearse
 
-        plans = rehearse(ctx, jobs, policy=policy, force=force)
+        plans = rehearse(ctx, jobs, policy=rules, force=force)
         _print_plans(plans, ctx)
         if invalid or broken:
             sys.exit(1)
@@ -194,7 +173,7 @@ def publish(
             ctx,
             jobs,
             force=force,
-            policy=policy,
+            policy=rules,
             report=report,
             warn=lambda message: _say(f"! {message}", "deferred", err=True),
         )
@@ -689,10 +668,7 @@ def auth(name: str, project_dir: Path) -> None:
     default="auto",
     help="auto: coloured on a terminal, plain lines otherwise; json: one object a line.",
 )
-@click.option(
-    "--grace",
-    help="How late a post may still go out (default: grace in megaphone.yaml, else 1h).",
-)
+@grace_option
 @click.option(
     "--poll",
     type=click.FloatRange(min=0.05),
@@ -728,18 +704,11 @@ def worker(
         megaphone worker ~/campaigns --log-format json
         megaphone worker --dry-run
     """
-    from megaphone.publish import Policy
     from megaphone.runs import open_project
-    from megaphone.timeline import parse_duration
     from megaphone.worker import Worker
 
     ctx = open_project(project_dir.resolve())
-    policy = Policy(grace=ctx.project.config.grace)
-    if grace is not None:
-        parsed = parse_duration(grace)
-        if parsed is None or parsed.total_seconds() < 0:
-            raise UsageError(f"--grace: {grace!r} is not a duration (e.g. 30m, 1h, 2d)")
-        policy = Policy(grace=parsed)
+    rules = policy(ctx.project.config, grace)
     if log_format == "auto":
         log_format = "rich" if sys.stdout.isatty() else "plain"
     tz = ctx.project.config.timezone
@@ -747,7 +716,7 @@ def worker(
         ctx.project.root,
         environ=ctx.environ,
         log=lambda record: _log(record, log_format, tz),
-        policy=policy,
+        policy=rules,
         dry_run=dry_run,
         poll=poll,
         sweep=sweep,

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
+from megaphone.cli_options import project_option
 from megaphone.errors import UsageError
 
 if TYPE_CHECKING:
@@ -19,18 +20,6 @@ def _root(project_dir: Path) -> Path:
     from megaphone.loader import find_root
 
     return find_root(project_dir.resolve())[0]
-
-
-def project_option(f: Any) -> Any:
-    return click.option(
-        "-C",
-        "--project",
-        "project_dir",
-        type=click.Path(path_type=Path, file_okay=False, exists=True),
-        default=Path(),
-        show_default=False,
-        help="The project folder (default: the current one).",
-    )(f)
 
 
 def _when(at: datetime | None, tz_name: str) -> str:

@@ -11,7 +11,6 @@ shows itself as ``'***'`` in ``repr``, ``str`` and f-strings.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from dataclasses import dataclass
@@ -162,8 +161,6 @@ def write_env_values(root: Path, values: Mapping[str, str]) -> Path:
     """Set ``values`` in the project's ``.env``, keeping its other lines, and
     leave the file readable by its owner only (mode 0600).  Atomic: the file
     is replaced whole, never left half-written."""
-    import tempfile
-
     path = root / ENV_FILE
     lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
     pending = dict(values)
@@ -175,18 +172,9 @@ def write_env_values(root: Path, values: Mapping[str, str]) -> Path:
         else:
             out.append(line)
     out.extend(f"{k}={_quote(v)}" for k, v in pending.items())
-    fd, tmp = tempfile.mkstemp(prefix=".env.", dir=root)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("\n".join(out) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    from megaphone.edit import write_atomic
+
+    write_atomic(path, "\n".join(out) + "\n", mode=0o600)
     return path
 
 

@@ -332,10 +332,11 @@ def read_text(path: Path) -> tuple[str, bool]:
         raise MegaphoneError(f"{path.name}: not UTF-8; it cannot be changed safely") from None
 
 
-def write_atomic(path: Path, text: str, *, bom: bool = False) -> None:
+def write_atomic(path: Path, text: str, *, bom: bool = False, mode: int | None = None) -> None:
     """Replace ``path`` whole: a crash leaves the old file or the new one,
-    never half of one.  Its permissions are kept."""
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    never half of one.  Its permissions are kept (or set to ``mode``)."""
+    if mode is None:
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(fd, mode)
