@@ -528,3 +528,13 @@ def test_a_timeout_after_sending_is_unknown_then_reconciled(
     wait_until(lambda: len(fakex.posted()) == 1)  # the slow request lands on the fake X
     assert run_once() == ["published", "skipped"]  # found on a later look; not resent
     assert len(fakex.posted()) == 1 and state(root, "one") == "published"
+
+
+def test_a_broken_ledger_is_one_line_not_a_crash(proj, run) -> None:
+    root = proj(one="account: utla\nposts:\n  - {id: one, at: 2026-12-29 11:59, text: Hello.}\n")
+    (root / ".megaphone").mkdir()
+    (root / ".megaphone" / "ledger.db").write_bytes(b"this is not a database" * 100)
+    result = run("status", cwd=root)
+    assert result.exit_code == 1
+    assert result.output.startswith("megaphone: error: the ledger: file is not a database")
+    assert run("validate", cwd=root).exit_code == 0  # validate still works

@@ -44,6 +44,14 @@ class MegaphoneGroup(click.Group):
         except MegaphoneError as e:
             click.echo(f"megaphone: error: {e}", err=True)
             ctx.exit(e.exit_code)
+        except Exception as e:
+            # The ledger's database failing (locked too long, disk full, not
+            # a database): said in one line, not as a crash.
+            if not type(e).__module__.startswith(("sqlalchemy", "sqlite3")):
+                raise
+            reason = str(getattr(e, "orig", None) or e).splitlines()[0]
+            click.echo(f"megaphone: error: the ledger: {reason}", err=True)
+            ctx.exit(1)
 
 
 def paths_argument(f: Any) -> Any:
