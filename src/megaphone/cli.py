@@ -287,7 +287,8 @@ def list_(
 ) -> None:
     """One line per post: time, account, id, state and first words.
 
-    States: scheduled, draft, missed (its time has passed) and expired.
+    States: scheduled, draft, missed (its time has passed) and expired; once
+    the ledger has handled a post, its state there (published, failed...).
 
     \b
     Example:
@@ -296,7 +297,11 @@ def list_(
     """
     from megaphone.render import list_json, list_rows, list_view
 
-    _, posts, _, now = _select(paths, ids, accounts, start, end)
+    loaded, posts, _, now = _select(paths, ids, accounts, start, end)
+    from megaphone.ledger_peek import ledger_url, peek
+
+    project = loaded.project
+    ledger = peek(ledger_url(project.root, project.config.ledger, os.environ))
     keys = {
         "id": lambda p: p.id,
         "account": lambda p: (",".join(p.accounts), p.at is None, p.at or now),
@@ -305,10 +310,10 @@ def list_(
     if sort in keys:
         posts.sort(key=keys[sort])
     if as_json:
-        click.echo(list_json(list_rows(posts, now)), nl=False)
+        click.echo(list_json(list_rows(posts, now, ledger)), nl=False)
     else:
         console = _console(wrap=True)
-        listing = list_view(posts, now, console.width)
+        listing = list_view(posts, now, console.width, ledger)
         _show(console, listing.plain, lambda: listing)
 
 

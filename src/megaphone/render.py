@@ -26,6 +26,7 @@ from megaphone.timeline import relative, state
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from megaphone.ledger_peek import Deliveries
     from megaphone.model import Account, Post
     from megaphone.problems import Problem
     from megaphone.timeline import Day
@@ -304,7 +305,17 @@ def box_lines(
 
 
 #: How each state of a post is coloured.
-STATE_STYLES = {"scheduled": "green", "draft": "dim", "missed": "red", "expired": "yellow"}
+STATE_STYLES = {
+    "scheduled": "green",
+    "draft": "dim",
+    "missed": "red",
+    "expired": "yellow",
+    "published": "blue",
+    "publishing": "yellow",
+    "failed": "red",
+    "unknown": "magenta",
+    "skipped": "dim",
+}
 
 
 def _when_style(post: Post, now: datetime) -> str:
@@ -416,7 +427,9 @@ def first_words(text: str, width: int = 60) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-def list_rows(posts: list[Post], now: datetime) -> list[dict[str, Any]]:
+def list_rows(
+    posts: list[Post], now: datetime, ledger: Deliveries | None = None
+) -> list[dict[str, Any]]:
     rows = []
     for post in posts:
         local = post.at.astimezone(zone(post.timezone)) if post.at else None
@@ -425,7 +438,7 @@ def list_rows(posts: list[Post], now: datetime) -> list[dict[str, Any]]:
                 "id": post.id,
                 "at": local.isoformat() if local else None,
                 "accounts": list(post.accounts),
-                "state": state(post, now),
+                "state": state(post, now, ledger),
                 "parts": len(post.parts),
                 "queue": post.queue,
                 "text": post.texts()[0],
@@ -438,7 +451,9 @@ def list_json(rows: list[dict[str, Any]]) -> str:
     return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
 
 
-def list_view(posts: list[Post], now: datetime, width: int) -> Text:
+def list_view(
+    posts: list[Post], now: datetime, width: int, ledger: Deliveries | None = None
+) -> Text:
     """One line per post, in columns, when the terminal is wide enough for the
     text to show; else each post on two lines, the text under its time.
     (Laid out by hand: a rich Table of thousands of rows is slow.)"""
@@ -452,7 +467,7 @@ def list_view(posts: list[Post], now: datetime, width: int) -> Text:
                 f"{local:%Y-%m-%d %H:%M %Z}" if local else "—",
                 visible(", ".join(post.accounts)),
                 visible(post.id),
-                state(post, now),
+                state(post, now, ledger),
                 parts + first_words(post.texts()[0], 300),
             )
         )

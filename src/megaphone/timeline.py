@@ -15,6 +15,7 @@ from megaphone.schedule import zone
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from megaphone.ledger_peek import Deliveries
     from megaphone.model import Post
 
 _DURATION = re.compile(r"([+-]?)(\d+)\s*(m|min|h|d|w)", re.IGNORECASE)
@@ -85,9 +86,17 @@ def relative(when: datetime, now: datetime) -> str:
     return f"in {amount}" if ahead else f"{amount} ago"
 
 
-def state(post: Post, now: datetime) -> str:
+def state(post: Post, now: datetime, ledger: Deliveries | None = None) -> str:
     """What will become of a post, as far as the queue files tell:
-    ``draft``, ``expired``, ``missed`` (its time has passed), ``scheduled``."""
+    ``draft``, ``expired``, ``missed`` (its time has passed), ``scheduled``;
+    with the ``ledger``, what became of it once it was handled there
+    (``published``, ``failed``, ``unknown``... — its first account's)."""
+    if ledger and post.id in ledger:
+        states = {account: s for account, s, _ in ledger[post.id]}
+        for account in post.accounts:
+            handled = states.get(account)
+            if handled is not None and handled != "scheduled":
+                return handled
     if post.draft:
         return "draft"
     if post.expires is not None and post.expires <= now:
