@@ -176,6 +176,7 @@ def publish(
             policy=rules,
             report=report,
             warn=lambda message: _say(f"! {message}", "deferred", err=True),
+            skip_settled=due,
         )
     finally:
         if lock is not None:

@@ -162,14 +162,30 @@ def publish(
     report: Callable[[Outcome], None] | None = None,
     warn: Callable[[str], None] | None = None,
     connect: Callable[[Account], Any] | None = None,
+    skip_settled: bool = False,
 ) -> list[Outcome]:
     """Publish ``jobs`` for real: reconcile what an interrupted run left
-    first, then send."""
-    from megaphone.ledger import new_token
+    first, then send.  ``skip_settled`` leaves out, without a word, the
+    posts the ledger has settled (published, failed... — a cron run would
+    otherwise list every past post each time)."""
+    from megaphone.ledger import SETTLED, new_token
     from megaphone.publish import Publisher, connector
 
     ledger = ctx.open_ledger()
     assert ledger is not None
+    if skip_settled:
+        rows = {(d.post_id, d.account): d for d in ledger.all()}
+
+        def settled(job: Job) -> bool:
+            row = rows.get((job.post.id, job.account.name))
+            if row is None:
+                return False
+            if row.state in SETTLED:
+                return True
+            # missed or expired stay so unless the post was given a new time
+            return row.state in ("missed", "expired") and row.scheduled_at == job.post.at
+
+        jobs = [j for j in jobs if not settled(j)]
     publisher = Publisher(
         project=ctx.project,
         ledger=ledger,
