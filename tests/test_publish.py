@@ -447,19 +447,6 @@ def test_auth_pin_flow_writes_env_privately(
     assert "signs in as @user1" in check.output
 
 
-def test_start_up_does_not_import_publishing_libraries() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys; from megaphone.cli import cli; "
-        "print(sorted(m for m in ('tweepy', 'sqlalchemy', 'requests', 'dotenv') "
-        "if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-
-
 def test_a_broken_file_is_reported_and_the_others_publish(
     fakex: FakeX, users, proj, run, clock
 ) -> None:

@@ -30,7 +30,9 @@ def test_help_imports_only_click() -> None:
     assert not modules & {*HEAVY, "yaml", "rich", "regex", "zoneinfo"}
 
 
-@pytest.mark.parametrize("command", [["validate", "posts"], ["schema"]])
+@pytest.mark.parametrize(
+    "command", [["validate", "posts"], ["schema"], ["list"], ["preview"], ["calendar"]]
+)
 def test_commands_leave_heavy_libraries_alone(command: list[str]) -> None:
     code = (
         "from megaphone.cli import cli\n"

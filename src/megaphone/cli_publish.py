@@ -529,6 +529,7 @@ def accounts(click_ctx: click.Context, project_dir: Path) -> None:
     Credentials of account NAME: MEGAPHONE_<NAME>_API_KEY, _API_SECRET,
     _ACCESS_TOKEN and _ACCESS_SECRET (NAME upper-cased, '-' as '_'), from
     the environment or the project's .env; _API_URL sends requests elsewhere.
+    Exits 1 when an account's credentials are missing.
 
     \b
     Example:
