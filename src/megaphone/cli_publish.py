@@ -754,10 +754,25 @@ def _log(record: dict[str, Any], fmt: str, tz: str) -> None:
         words.append(f"— {record['message']}")
     line = " ".join(words)
     if fmt == "rich":
-        _say(line, _EVENT_STATES.get(event, event))
+        from rich.text import Text
+
+        colour = STATE_COLOURS.get(_EVENT_STATES.get(event, event))
+        _rich_console().print(Text(line, style=colour or ""), soft_wrap=True)
     else:
         click.echo(line)
         sys.stdout.flush()
+
+
+_consoles: list[Any] = []
+
+
+def _rich_console() -> Any:
+    """One rich console for the worker's log on a terminal."""
+    if not _consoles:
+        from rich.console import Console
+
+        _consoles.append(Console(highlight=False))
+    return _consoles[0]
 
 
 def _json_value(value: object) -> str:
