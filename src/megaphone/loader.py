@@ -553,22 +553,25 @@ class Reader:
         if parts is None:
             return None
         accounts = ctx.account_names if account_items is ctx.accounts else _names(account_items)
-        return Post(  # positionally: this runs once per post
-            post_id,
-            loc,
-            self.doc.name,
-            accounts,
-            parts,
-            ctx.timezone,
-            at,
-            expires,
-            tuple(tags),
-            reply_to.strip() if reply_to else None,
-            quote.strip() if quote else None,
-            draft,
-            lang.strip() if lang else None,
-            "thread" in entries,
-            locs,
+        return tuple.__new__(  # Post, without its constructor's extra call: once per post
+            Post,
+            (
+                post_id,
+                loc,
+                self.doc.name,
+                accounts,
+                parts,
+                ctx.timezone,
+                at,
+                expires,
+                tuple(tags),
+                reply_to.strip() if reply_to else None,
+                quote.strip() if quote else None,
+                draft,
+                lang.strip() if lang else None,
+                "thread" in entries,
+                locs,
+            ),
         )
 
     def parts(
@@ -588,7 +591,8 @@ class Reader:
             text = self.text(entries["text"], "text", post_id)
             if text is None:
                 return None
-            return (Part(text.strip(), self.doc.loc(entries["text"]), post_media, media_loc),)
+            loc = self.doc.loc(entries["text"])
+            return (tuple.__new__(Part, (text.strip(), loc, post_media, media_loc)),)
         if "thread" not in entries:
             self.report(
                 "missing-field", f"post {post_id!r} needs 'text' (or 'thread')", node, post_id
@@ -689,6 +693,13 @@ class _Locs(Mapping[str, Loc]):
     def __getitem__(self, key: str) -> Loc:
         mark = self.marks.get(key)
         return Loc(self.file, mark[0] + 1, mark[1] + 1) if mark else self.extra[key]
+
+    def get(self, key: str, default: Loc | None = None) -> Loc | None:  # type: ignore[override]
+        # Mapping.get would go through __getitem__ and a KeyError.
+        mark = self.marks.get(key)
+        if mark is not None:
+            return tuple.__new__(Loc, (self.file, mark[0] + 1, mark[1] + 1))
+        return self.extra.get(key, default)
 
     def __iter__(self) -> Iterator[str]:
         yield from self.marks

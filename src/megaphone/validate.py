@@ -208,17 +208,20 @@ class PostChecker:
 
     def check(self, post: Post) -> Facts:
         at = post.at.astimezone(UTC) if post.at else None
-        self.facts = Facts(
-            post.id,
-            post.field_loc("id"),
-            at,
-            post.timezone,
-            post.draft,
-            [],
-            [],
-            [],
-            [],
-            post.is_thread,
+        self.facts = tuple.__new__(  # Facts, once per post: see yamldoc.Document.loc
+            Facts,
+            (
+                post.id,
+                post.field_loc("id"),
+                at,
+                post.timezone,
+                post.draft,
+                [],
+                [],
+                [],
+                [],
+                post.is_thread,
+            ),
         )
         self.post(post)
         return self.facts

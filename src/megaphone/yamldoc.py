@@ -26,6 +26,9 @@ except ImportError:  # PyYAML built without libyaml: the pure-Python parser
     from yaml.loader import SafeLoader as _Parser  # type: ignore[assignment]
 
 
+_new = tuple.__new__
+
+
 class _Composer(_Parser, yaml.resolver.Resolver):
     """PyYAML's safe loader without its constructor: it only composes nodes.
     Tags are resolved exactly as the safe loader does (YAML 1.1 implicit
@@ -98,7 +101,9 @@ class Document:
 
     def loc(self, node: yaml.Node) -> Loc:
         mark = node.start_mark
-        return Loc(self.name, mark.line + 1, mark.column + 1)
+        # tuple.__new__ directly: a named tuple's own constructor costs a
+        # Python call more, and this runs for every value read.
+        return _new(Loc, (self.name, mark.line + 1, mark.column + 1))
 
     @cached_property
     def source_lines(self) -> list[str]:

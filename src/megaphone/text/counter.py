@@ -121,14 +121,17 @@ def count(text: str, config: CountConfig = X_CONFIG) -> TextCount:
     else:
         valid_end = _valid_end(text, taken, heavy or _heavy_pattern(config), config, limit)
     weighted = scaled // config.scale
-    return TextCount(
-        weighted,
-        config.max_weighted_length,
-        not invalid and 0 < weighted <= config.max_weighted_length,
-        text,
-        valid_end,
-        urls,
-        invalid,
+    return tuple.__new__(  # TextCount, once per text: a constructor call fewer
+        TextCount,
+        (
+            weighted,
+            config.max_weighted_length,
+            not invalid and 0 < weighted <= config.max_weighted_length,
+            text,
+            valid_end,
+            urls,
+            invalid,
+        ),
     )
 
 

@@ -378,7 +378,8 @@ def _plain_link(text: str, start: int, end: int) -> Entity | None:
     protocol_length = m.start(1) - start
     if protocol_length + tail.end() - start > MAX_URL_LENGTH:
         return None  # over X's limit on the length of a link: the general way
-    return Entity("url", text[start : tail.end()], start, tail.end())
+    stop = tail.end()
+    return tuple.__new__(Entity, ("url", text[start:stop], start, stop))  # hot: see Loc
 
 
 def extract_urls_reference(text: str) -> list[Entity]:
@@ -431,7 +432,7 @@ def extract_hashtags(text: str, *, urls: list[Entity] | None = None) -> list[Ent
         else:
             m = _hashtag_pattern().match(text, i)
         if m is not None:
-            tags.append(Entity("hashtag", m["tag"], i, m.end()))
+            tags.append(tuple.__new__(Entity, ("hashtag", m["tag"], i, m.end())))
     if tags:
         tags = _outside(tags, extract_urls(text) if urls is None else urls)
     return tags
