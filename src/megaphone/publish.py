@@ -648,24 +648,15 @@ class Publisher:
         ):
             return Outcome(pid, name, "skipped", "another run is reconciling it")
         done = self.ledger.parts(pid, name)
-        if post is None:
-            message = "interrupted, and no longer in the queue files: check it on the network"
+
+        def unknown(message: str) -> Outcome:
             self.ledger.finish(pid, name, token=self.token, state="unknown", now=now, error=message)
             return Outcome(pid, name, "unknown", message)
+
+        if post is None:
+            return unknown("interrupted, and no longer in the queue files: check it on the network")
         texts = post.texts()
         index = next((i for i in range(len(texts)) if i not in done), None)
-        if index is not None and row.in_flight != index:
-            # Interrupted before the next part's request was sent: nothing
-            # is in doubt.  A thread under way is finished, late or not.
-            self.ledger.finish(
-                pid,
-                name,
-                token=self.token,
-                state="scheduled",
-                now=now,
-                error=f"interrupted before part {index + 1} was sent",
-            )
-            return self.deliver(Job(post, account, post.at or now), force=bool(done))
         if index is None:
             first = done[0]
             self.ledger.finish(
@@ -678,22 +669,30 @@ class Publisher:
                 url=first.url,
             )
             return Outcome(pid, name, "published", "all parts were live", url=first.url)
+        if row.in_flight != index:
+            # Interrupted before the next part's request was sent: nothing
+            # is in doubt.  A thread under way is finished, late or not.
+            self.ledger.finish(
+                pid,
+                name,
+                token=self.token,
+                state="scheduled",
+                now=now,
+                error=f"interrupted before part {index + 1} was sent",
+            )
+            return self.deliver(Job(post, account, post.at or now), force=bool(done))
         try:
             net = self.network(account)
             found = self._look_up(net, texts[index], row.claimed_at or now - self.policy.lookback)
         except (PublishError, MegaphoneError) as e:
-            message = (
+            return unknown(
                 f"interrupted at part {index + 1}; the account's posts could not be read ({e})"
             )
-            self.ledger.finish(pid, name, token=self.token, state="unknown", now=now, error=message)
-            return Outcome(pid, name, "unknown", message)
         if found is None:
-            message = (
+            return unknown(
                 f"interrupted while sending part {index + 1}, which is not among the "
                 f"account's posts: {what_to_do(pid)}"
             )
-            self.ledger.finish(pid, name, token=self.token, state="unknown", now=now, error=message)
-            return Outcome(pid, name, "unknown", message)
         return self._found_live(post, account, index, found, "after an interruption")
 
     def reconcile_abandoned(self, posts: dict[str, Post]) -> list[Outcome]:
