@@ -60,3 +60,23 @@ def test_the_published_schema_file_is_current() -> None:
 def test_schema_command(run: Callable[..., Result]) -> None:
     result = run("schema", cwd=ROOT)
     assert json.loads(result.stdout)["title"] == "megaphone queue file"
+
+
+def test_the_quick_start_rehearsal_runs_without_credentials(
+    run: Callable[..., Result], monkeypatch
+) -> None:
+    """The README's first command: a dry run of the example project."""
+    import os
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = re.search(r"\.venv/bin/megaphone (publish [^\n`]*)", readme)
+    assert command is not None, "the Quick start runs megaphone publish"
+    for name in list(os.environ):
+        if name.startswith("MEGAPHONE_"):
+            monkeypatch.delenv(name)
+    result = run(*command.group(1).split(), cwd=ROOT)
+    assert result.exit_code == 0, result.output
+    assert "nothing was sent or recorded" in result.output
+    assert "part 2/2" in result.output and "alt: " in result.output
+    assert not (ROOT / ".megaphone" / "ledger.db").exists()
