@@ -45,12 +45,13 @@ from megaphone.errors import (
 )
 from megaphone.ledger import SETTLED, PartRecord, claim_abandoned, what_to_do
 from megaphone.ledger_peek import content_digest
+from megaphone.model import Account
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from megaphone.ledger import Delivery, Ledger
-    from megaphone.model import Account, Media, Post, Project
+    from megaphone.model import Media, Post, Project
     from megaphone.networks import Network, RemotePost, Timeouts
 
 
@@ -172,9 +173,7 @@ def plan(
         for name in post.accounts:
             if account_names and name not in account_names:
                 continue
-            from megaphone.model import Account as AccountType
-
-            account = accounts.get(name) or AccountType(name)
+            account = accounts.get(name) or Account(name)
             jobs.append(Job(post, account, due))
     jobs.sort(key=lambda j: (j.post.at or now, j.post.queue, j.post.id))
     return jobs
@@ -698,8 +697,6 @@ class Publisher:
     def reconcile_abandoned(self, posts: dict[str, Post]) -> list[Outcome]:
         """Reconcile every delivery whose publishing run is gone, and look
         again for recent ``unknown`` ones (never sending them blindly)."""
-        from megaphone.model import Account as AccountType
-
         outcomes = []
         now = self.clock.now()
         for row in self.ledger.all():
@@ -714,7 +711,7 @@ class Publisher:
             )
             if not (abandoned or recent_unknown):
                 continue
-            account = self.project.config.account(row.account) or AccountType(row.account)
+            account = self.project.config.account(row.account) or Account(row.account)
             if recent_unknown:
                 outcome = self.look_again(row, posts[row.post_id], account)
                 if outcome is None:

@@ -28,13 +28,14 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from megaphone.errors import MegaphoneError
+from megaphone.model import Account, Project, Queue
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
     from pathlib import Path
 
     from megaphone.ledger import Ledger
-    from megaphone.model import Account, Config, Post, Project, Queue
+    from megaphone.model import Config, Post
     from megaphone.problems import Problem
     from megaphone.publish import Outcome, Policy, Publisher
     from megaphone.validate import Facts
@@ -232,8 +233,6 @@ class Worker:
         signal.signal(signal.SIGINT, interrupt)
 
     def _project(self) -> Project:
-        from megaphone.model import Project
-
         assert self._config is not None
         return Project(self.root, self._config, self._active)
 
@@ -360,10 +359,8 @@ class Worker:
                 invalid = {p.post_id for p in bad if p.post_id}
                 if None in {p.post_id for p in bad}:
                     continue  # the file itself is unreadable: nothing of it is trusted
-                from megaphone.model import Queue as QueueType
-
                 kept = tuple(p for p in f.queue.posts if p.id not in invalid)
-                active.append(QueueType(f.queue.path, f.queue.name, kept))
+                active.append(Queue(f.queue.path, f.queue.name, kept))
         with self._lock:
             self._files = new_files
             self._active = tuple(active)
@@ -451,12 +448,11 @@ class Worker:
             )
 
     def _fire(self, post_id: str, account_name: str) -> None:
-        from megaphone.model import Account as AccountType
         from megaphone.publish import Job
 
         with self._lock:
             post = self._posts.get(post_id)
-            account = self._accounts.get(account_name) or AccountType(account_name)
+            account = self._accounts.get(account_name) or Account(account_name)
             lock = self._account_locks.setdefault(account_name, threading.Lock())
         if post is None or account_name not in post.accounts or self.stopping:
             return
