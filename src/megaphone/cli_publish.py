@@ -401,7 +401,8 @@ def mark(post_id: str, state: str, url: str | None, account: str | None, project
     now = datetime.now(UTC)
     try:
         for name in names:
-            network = (ctx.project.config.account(name) or _Unnamed).network
+            account = ctx.project.config.account(name)
+            network = account.network if account else "x"  # an account not configured: X
             remote_id = post_id_from_url(network, url) if url else None
             if url and remote_id is None:
                 raise UsageError(f"--url: {url} is not the URL of a post on {network}")
@@ -420,10 +421,6 @@ def mark(post_id: str, state: str, url: str | None, account: str | None, project
             click.echo(f"{post_id} ({name}): marked {state}")
     finally:
         ledger.close()
-
-
-class _Unnamed:
-    network = "x"
 
 
 # ------------------------------------------------------------------ history
