@@ -401,8 +401,8 @@ def mark(post_id: str, state: str, url: str | None, account: str | None, project
     now = datetime.now(UTC)
     try:
         for name in names:
-            account = ctx.project.config.account(name)
-            network = account.network if account else "x"  # an account not configured: X
+            configured = ctx.project.config.account(name)
+            network = configured.network if configured else "x"  # not configured: X
             remote_id = post_id_from_url(network, url) if url else None
             if url and remote_id is None:
                 raise UsageError(f"--url: {url} is not the URL of a post on {network}")
