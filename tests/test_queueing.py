@@ -408,3 +408,17 @@ def test_line_endings_and_byte_order_mark_are_kept(proj: Path, run, frozen_now) 
     assert data.startswith(b"\xef\xbb\xbf") and b"\n" not in data.replace(b"\r\n", b"")
     assert b"text: Windows too\r\n" in data
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_flow_lists_of_posts_are_refused_clearly(proj: Path, run, frozen_now) -> None:
+    path = proj / "posts" / "flow.yaml"
+    path.write_text("account: utla\nposts: [{id: c, at: 2026-12-03 10:00, text: In a flow list}]\n")
+    before = path.read_text()
+    for args in (("add", "flow", "More", "--at", "tomorrow 9am"), ("remove", "c")):
+        result = cli(run, proj, *args)
+        assert result.exit_code == 1 and "block lists only" in result.output, result.output
+    assert path.read_text() == before
+    # Flow mappings as items of a block list are fine.
+    path.write_text("account: utla\nposts:\n  - {id: c, at: 2026-12-03 10:00, text: Flow item}\n")
+    assert cli(run, proj, "reschedule", "c", "2026-12-04 10:00").exit_code == 0
+    assert "{id: c, at: 2026-12-04 10:00, text: Flow item}" in path.read_text()

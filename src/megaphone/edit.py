@@ -152,7 +152,14 @@ class QueueText:
 
     def items(self) -> list[yaml.Node]:
         _, value = self._posts()
-        return list(value.value) if isinstance(value, yaml.SequenceNode) else []
+        if not isinstance(value, yaml.SequenceNode):
+            return []
+        if value.flow_style and value.value:
+            raise MegaphoneError(
+                f"{self.name}: its posts are written as a [flow, list]; megaphone changes "
+                "block lists only (a '- ' line per post): rewrite it so, then try again"
+            )
+        return list(value.value)
 
     def find(self, post_id: str) -> yaml.MappingNode:
         for item in self.items():
@@ -239,8 +246,6 @@ class QueueText:
         # No item yet: `posts:` with nothing, or `posts: []`.
         if isinstance(value, yaml.SequenceNode) and value.flow_style:
             start, stop = self.offset(value.start_mark), self.offset(value.end_mark)
-            if self.text[start:stop].replace(" ", "") != "[]":
-                raise MegaphoneError(f"{self.name}: posts is a [flow] list; write it as a block")
             text = self.text[:start].rstrip(" ") + self.text[stop:]
             return QueueText(text, self.name)._after_key_line(key, block)
         if isinstance(value, yaml.ScalarNode) and value.tag.endswith(":null"):
