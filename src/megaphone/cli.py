@@ -81,11 +81,16 @@ def _show(console: Any, plain: str, styled: Callable[[], Any]) -> None:
 @click.group(cls=MegaphoneGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "-V", "--version", prog_name="megaphone")
 def cli() -> None:
-    """Schedule social-media posts kept as YAML queue files.
+    """Schedule social-media posts kept as YAML queue files: validate them
+    exactly as the network will judge them, queue them from the command
+    line, and publish them on time, never twice.
 
     \b
-    Validate them exactly as the network will judge them:
+    Example:
         megaphone validate posts/
+        megaphone add campaign "Town hall tonight at 6!" --at "today 16:00"
+        megaphone publish --due --dry-run
+        megaphone worker
     """
 
 
@@ -206,7 +211,7 @@ def _select(
     return loaded, posts, report, now
 
 
-@cli.command()
+@cli.command(short_help="Posts as readers will see them, and what is wrong.")
 @paths_argument
 @selection_options
 @click.option(
@@ -317,7 +322,7 @@ def list_(
         _show(console, listing.plain, lambda: listing)
 
 
-@cli.command()
+@cli.command(short_help="What goes out when, per account, day by day.")
 @paths_argument
 @click.option("--week", "span", flag_value="week", default=True, help="Seven days, by account.")
 @click.option("--month", "span", flag_value="month", help="A month, day by day.")

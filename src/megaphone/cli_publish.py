@@ -66,7 +66,7 @@ def _say(text: str, state: str | None = None, *, err: bool = False) -> None:
 # ------------------------------------------------------------------ publish
 
 
-@click.command()
+@click.command(short_help="Publish due posts (for cron), or the posts named.")
 @click.argument("ids", nargs=-1)
 @click.option("--due", is_flag=True, help="Publish everything due, for every account.")
 @click.option("--now", "force", is_flag=True, help="Publish the posts named now, due or not.")
@@ -232,7 +232,7 @@ def _print_plans(plans: list[PostPlan], ctx: Context) -> None:
 # ------------------------------------------------------------------- status
 
 
-@click.command()
+@click.command(short_help="Each post per account: state, time, URL, what went wrong.")
 @click.option("--account", "accounts", multiple=True, help="Only this account (repeatable).")
 @click.option("--state", "states", multiple=True, help="Only posts in this state (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
@@ -337,7 +337,7 @@ def _worker_line(ledger: Any, ctx: Context) -> str | None:
 # -------------------------------------------------------------- retry, mark
 
 
-@click.command()
+@click.command(short_help="Send a failed, unknown or missed post again.")
 @click.argument("post_id")
 @click.option("--account", help="Only for this account (default: every account of the post).")
 @project_option
@@ -371,7 +371,7 @@ def retry(post_id: str, account: str | None, project_dir: Path) -> None:
         raise MegaphoneError("; ".join(errors))
 
 
-@click.command()
+@click.command(short_help="Record by hand what became of a post.")
 @click.argument("post_id")
 @click.argument("state", type=click.Choice(["published", "skipped", "failed", "scheduled"]))
 @click.option("--url", help="The post's URL on the network (with: published).")
@@ -486,7 +486,7 @@ def history(accounts: tuple[str, ...], fmt: str | None, project_dir: Path) -> No
 # --------------------------------------------------------------------- cron
 
 
-@click.command()
+@click.command(short_help="Print the crontab line for this project.")
 @click.option("--every", default=5, show_default=True, help="Minutes between runs.")
 @project_option
 def cron(every: int, project_dir: Path) -> None:
@@ -517,7 +517,9 @@ def cron(every: int, project_dir: Path) -> None:
 # ----------------------------------------------------------------- accounts
 
 
-@click.group(invoke_without_command=True)
+@click.group(
+    invoke_without_command=True, short_help="The accounts, and whether their credentials are set."
+)
 @project_option
 @click.pass_context
 def accounts(click_ctx: click.Context, project_dir: Path) -> None:
@@ -603,7 +605,7 @@ def check(project_dir: Path, names: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
-@click.command()
+@click.command(short_help="Sign an account in (X's PIN flow) and save its tokens.")
 @click.argument("name")
 @project_option
 def auth(name: str, project_dir: Path) -> None:
@@ -652,7 +654,7 @@ def auth(name: str, project_dir: Path) -> None:
 # ------------------------------------------------------------------- worker
 
 
-@click.command()
+@click.command(short_help="Publish each post at its time: a long-running process.")
 @click.argument(
     "project_dir",
     metavar="[PROJECT]",

@@ -38,7 +38,7 @@ def _told(change: Change, verb: str) -> None:
         click.secho(f"  warning {p.code}: {p.message}", fg="yellow", err=True)
 
 
-@click.command()
+@click.command(short_help="Start a project (never overwrites).")
 @click.argument(
     "folder", required=False, default=Path(), type=click.Path(path_type=Path, file_okay=False)
 )
@@ -71,7 +71,7 @@ def init(folder: Path, timezone: str | None) -> None:
     )
 
 
-@click.command()
+@click.command(short_help="Add a post to a queue, checked, keeping the file's layout.")
 @click.argument("queue")
 @click.argument("text", required=False)
 @click.option(
@@ -137,7 +137,7 @@ def add(
     _told(change, "added")
 
 
-@click.command()
+@click.command(short_help="The next free time slots of a queue.")
 @click.argument("queue")
 @click.option("--count", default=5, show_default=True, help="How many slots to show.")
 @click.option("--account", help="Free for this account (default: the queue's).")
@@ -161,7 +161,7 @@ def slots(queue: str, count: int, account: str | None, project_dir: Path) -> Non
         click.echo(_when(when, tz))
 
 
-@click.command()
+@click.command(short_help="Give a post a new time.")
 @click.argument("post_id")
 @click.argument("when")
 @project_option
@@ -178,7 +178,7 @@ def reschedule(post_id: str, when: str, project_dir: Path) -> None:
     _told(move_time(_root(project_dir), post_id, when), "rescheduled")
 
 
-@click.command()
+@click.command(short_help="Remove a post from its queue file.")
 @click.argument("post_id")
 @project_option
 def remove(post_id: str, project_dir: Path) -> None:
@@ -194,7 +194,7 @@ def remove(post_id: str, project_dir: Path) -> None:
     click.echo(f"removed {change.post_id} from {change.file}")
 
 
-@click.command()
+@click.command(short_help="Move a post to another queue file.")
 @click.argument("post_id")
 @click.argument("queue")
 @project_option
