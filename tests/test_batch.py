@@ -66,15 +66,23 @@ def test_lines_of_files_read_elsewhere_are_shown(project: Write) -> None:
 def test_a_failing_worker_falls_back_to_one_process(
     project: Write, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from concurrent.futures.process import BrokenProcessPool
-
     from megaphone import batch
 
-    def broken(*args: object, **kwargs: object) -> None:
-        raise BrokenProcessPool("a worker died")
+    def dies(work: object) -> None:
+        raise MemoryError("the worker ran out of memory")  # in the forked child
 
     root = project(**QUEUES)
     one = validate_paths([], cwd=root, now=NOW, jobs=1)
-    monkeypatch.setattr(batch, "_in_parallel", broken)
+    monkeypatch.setattr(batch, "_check_files_packed", dies)
+    from megaphone.loader import load
+
+    loads: list[object] = []
+
+    def counted_load(*args: object, **kwargs: object) -> object:
+        loads.append(args)
+        return load(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(batch, "load", counted_load)
     many = validate_paths([], cwd=root, now=NOW, jobs=2, min_bytes=0, min_files=2)
+    assert loads, "the one-process path did the work"
     assert many.report == one.report

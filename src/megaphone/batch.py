@@ -60,11 +60,9 @@ def validate_paths(
     cwd = (cwd or Path.cwd()).resolve()
     plan = _plan(paths, cwd, jobs, min_bytes, min_files)
     if plan is not None:
-        from concurrent.futures.process import BrokenProcessPool
-
         try:
             return _in_parallel(*plan, cwd=cwd, now=now)
-        except (OSError, BrokenProcessPool):
+        except _WorkerFailed:
             pass  # no worker could be had, or one died: do it all here
     from megaphone.validate import validate
 
@@ -80,18 +78,19 @@ def _ledger(root: Path, config: Config) -> Deliveries | None:
     return peek(ledger_url(root, config.ledger, os.environ))
 
 
-def _in_parallel(inputs: Inputs, chunks: list[list[Path]], *, cwd: Path, now: datetime) -> Checked:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+class _WorkerFailed(Exception):
+    """A worker process could not be started, or did not finish its work."""
 
+
+def _in_parallel(inputs: Inputs, chunks: list[list[Path]], *, cwd: Path, now: datetime) -> Checked:
     ledger = _ledger(inputs.root, inputs.config)
     work = [(chunk, inputs.config, inputs.root, cwd, now, ledger) for chunk in chunks]
-    context = multiprocessing.get_context("fork")
-    # The first run of files is checked here while the workers check the rest.
-    with ProcessPoolExecutor(max_workers=len(chunks) - 1, mp_context=context) as pool:
-        pending = [pool.submit(_check_files_packed, w) for w in work[1:]]
-        results = [_check_files(work[0])]
-        results.extend(_unpack(f.result()) for f in pending)
+    # The first run of files is checked here while forked workers check the
+    # rest.  (Plain fork and a pipe each: a process pool would cost more to
+    # import and start than the work it shares out saves on a small project.)
+    children = [_fork(w) for w in work[1:]]
+    results = [_check_files(work[0])]
+    results.extend(_unpack(_collect(child)) for child in children)
     file_problems: list[Problem] = []
     documents: dict[str, Document] = {}
     if inputs.config_doc is not None:
@@ -140,6 +139,43 @@ _Packed = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[str, Pa
 
 
 _Work = tuple[list[Path], "Config", Path, Path, datetime, "Deliveries | None"]
+
+
+def _fork(work: _Work) -> tuple[int, int]:
+    """A child process checking ``work``, and the pipe its result comes by."""
+    import pickle
+
+    try:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+    except OSError as e:
+        raise _WorkerFailed(str(e)) from None
+    if pid == 0:  # the child: never returns
+        code = 1
+        try:
+            os.close(read_end)
+            data = pickle.dumps(_check_files_packed(work), protocol=pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(data)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    return pid, read_end
+
+
+def _collect(child: tuple[int, int]) -> _Packed:
+    """What a child sent; :class:`_WorkerFailed` when it failed."""
+    import pickle
+
+    pid, read_end = child
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not data:
+        raise _WorkerFailed(f"worker {pid} ended with status {status}")
+    packed: _Packed = pickle.loads(data)
+    return packed
 
 
 def _check_files_packed(work: _Work) -> _Packed:
