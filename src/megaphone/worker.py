@@ -296,8 +296,9 @@ class Worker:
         if inputs.config_doc is not None and any(
             p.severity == "error" for p in inputs.config_doc.problems
         ):
-            for p in inputs.config_doc.problems:
-                self._say("file-error", message=f"{p.loc}: {p.message}", file=str(p.loc.file))
+            if config_changed:  # told once per version of the file
+                for p in inputs.config_doc.problems:
+                    self._say("file-error", message=f"{p.loc}: {p.message}", file=str(p.loc.file))
             if self._config is not None:
                 config = self._config  # the last good configuration stays
         first = self._config is None
@@ -342,18 +343,19 @@ class Worker:
                     self._good[path] = f.queue
                     active.append(f.queue)
                 continue
-            if f.told != f.stamp:
+            if f.told != f.stamp:  # each version's problems are told once
                 f.told = f.stamp
                 for p in bad[:5]:
                     self._say("file-error", message=f"{p.loc}: {p.message}", file=f.doc.name)
                 if len(bad) > 5:
                     self._say("file-error", message=f"… and {len(bad) - 5} more", file=f.doc.name)
+                if path in self._good:
+                    self._say(
+                        "file-error",
+                        message="its last good version keeps its schedule until it is fixed",
+                        file=f.doc.name,
+                    )
             if path in self._good:
-                self._say(
-                    "file-error",
-                    message="its last good version keeps its schedule until it is fixed",
-                    file=f.doc.name,
-                )
                 active.append(self._good[path])
             elif f.queue is not None:
                 invalid = {p.post_id for p in bad if p.post_id}
