@@ -151,3 +151,22 @@ def test_internal_errors_are_one_line(project: Write) -> None:
     )
     assert out.returncode == 70
     assert out.stderr.count("\n") == 1 and "internal error: RuntimeError: kaput" in out.stderr
+
+
+def test_the_process_ends_with_its_whole_report_and_status(project: Write) -> None:
+    # `validate` ends its process without tearing its objects down: the report
+    # must still be written whole, and the exit status kept.
+    items = "".join(
+        f'  - {{id: p{i}, at: 2026-12-01 10:00, text: "{"x" * 290}"}}\n' for i in range(200)
+    )
+    root = project(q="account: utla\nposts:\n" + items)
+    out = subprocess.run(
+        [sys.executable, "-m", "megaphone", "validate", "--format", "json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 1
+    problems = json.loads(out.stdout)
+    assert len([p for p in problems if p["code"] == "text-too-long"]) == 200
