@@ -115,15 +115,19 @@ def test_never_a_traceback(project: Write, run: Run, data: bytes) -> None:
     assert "Traceback" not in result.output
 
 
-def test_python_dash_m_and_the_console_script(project: Write) -> None:
-    root = project(q=GOOD)
-    out = subprocess.run(
-        [sys.executable, "-m", "megaphone", "validate", "--format", "json"],
-        cwd=root,
+def python_m_megaphone(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m megaphone ARGS`` in a real process."""
+    return subprocess.run(
+        [sys.executable, "-m", "megaphone", *args],
+        cwd=cwd,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def test_python_dash_m_and_the_console_script(project: Write) -> None:
+    out = python_m_megaphone("validate", "--format", "json", cwd=project(q=GOOD))
     assert out.returncode in (0, 1), out.stderr
     assert json.loads(out.stdout) is not None
     version = subprocess.run(
@@ -159,13 +163,8 @@ def test_the_process_ends_with_its_whole_report_and_status(project: Write) -> No
     items = "".join(
         f'  - {{id: p{i}, at: 2026-12-01 10:00, text: "{"x" * 290}"}}\n' for i in range(200)
     )
-    root = project(q="account: utla\nposts:\n" + items)
-    out = subprocess.run(
-        [sys.executable, "-m", "megaphone", "validate", "--format", "json"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
+    out = python_m_megaphone(
+        "validate", "--format", "json", cwd=project(q="account: utla\nposts:\n" + items)
     )
     assert out.returncode == 1
     problems = json.loads(out.stdout)

@@ -124,6 +124,12 @@ def test_thread_with_image_lands_as_a_reply_chain(
     assert url in result.output and "1 published" in result.output
     assert state(root, "caravan") == "published"
     assert len(ledger(root).parts("caravan", "utla")) == 3
+    # The ledger's event log tells the story of the delivery.
+    assert [e["state"] for e in ledger(root).events("caravan")] == [
+        "scheduled",
+        "publishing",
+        "published",
+    ]
     # Run again: nothing is sent twice.
     again = publish(run, root, "--due")
     assert again.exit_code == 0 and len(fakex.posted()) == 3

@@ -801,10 +801,3 @@ def _event(
 def _short(error: Exception) -> str:
     text = str(getattr(error, "orig", None) or error)
     return text.splitlines()[0] if text else type(error).__name__
-
-
-def iter_states(rows: Iterable[Delivery]) -> Iterator[tuple[str, int]]:
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row.state] = counts.get(row.state, 0) + 1
-    yield from sorted(counts.items(), key=lambda kv: STATES.index(kv[0]))

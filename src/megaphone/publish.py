@@ -816,7 +816,3 @@ def connector(
         return connect(account.network, credentials, timeouts=timeouts)
 
     return open_account
-
-
-def published_parts_since(ledger: Ledger | None, account: str, since: datetime) -> int:
-    return 0 if ledger is None else ledger.parts_since(account, since)
