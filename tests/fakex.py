@@ -111,6 +111,10 @@ class FakeX:
         self.request_tokens: dict[str, tuple[str, str]] = {}  # token -> (secret, verifier)
         self.pins: dict[str, str] = {}
         self._ids = itertools.count(1_860_000_000_000_000_000)
+        #: t.co link -> the link it stands for (X's entities.urls).
+        self.tco: dict[str, str] = {}
+        #: When set, the answer to every request: (status, content type, body).
+        self.answer_all: tuple[int, str, bytes] | None = None
         self._nonces: set[tuple[str, str]] = set()
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -209,11 +213,14 @@ class FakeX:
 
     def shown(self, text: str) -> str:
         """A text as X shows it: t.co links, entities escaped."""
-        text = re.sub(
-            r"https?://\S+",
-            lambda m: "https://t.co/" + format(abs(hash(m.group(0))) % 36**10, "x")[:10],
-            text,
-        )
+
+        def short(m: re.Match[str]) -> str:
+            link = m.group(0)
+            tco = "https://t.co/" + format(abs(hash(link)) % 36**10, "x")[:10]
+            self.tco[tco] = link
+            return tco
+
+        text = re.sub(r"https?://\S+", short, text)
         return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -306,6 +313,15 @@ def _handler(fake: FakeX) -> type[BaseHTTPRequestHandler]:
                 time.sleep(fake.latency)
             fault = fake._take_fault(method, path)
             self._seen = (method, path)
+            if fake.answer_all is not None:
+                status, kind, raw = fake.answer_all
+                self._record(status)
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+                return
             try:
                 self._route(method, path, split.query, body, fault)
             except (BrokenPipeError, ConnectionResetError):
@@ -483,15 +499,19 @@ def _handler(fake: FakeX) -> type[BaseHTTPRequestHandler]:
             since = params.get("start_time")
             start = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
             limit = int(params.get("max_results", 10))
-            mine = [
-                t
-                for t in fake.tweets
-                if t.author_id == user_id and (start is None or t.created_at >= start)
-            ]
+            if not 5 <= limit <= 100:
+                raise _Answer(400, _invalid("max_results must be between 5 and 100"))
+            offset = int(params.get("pagination_token") or 0)
+            with fake._lock:
+                mine = [
+                    t
+                    for t in fake.tweets
+                    if t.author_id == user_id and (start is None or t.created_at >= start)
+                ]
             mine.sort(key=lambda t: t.created_at, reverse=True)
             fields = params.get("tweet.fields", "").split(",")
             data = []
-            for t in mine[:limit]:
+            for t in mine[offset : offset + limit]:
                 item: dict[str, Any] = {
                     "id": t.id,
                     "text": t.text,
@@ -499,10 +519,31 @@ def _handler(fake: FakeX) -> type[BaseHTTPRequestHandler]:
                 }
                 if "created_at" in fields:
                     item["created_at"] = t.created_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+                if "entities" in fields:
+                    urls = [
+                        {
+                            "start": m.start(),
+                            "end": m.end(),
+                            "url": m.group(0),
+                            "expanded_url": fake.tco[m.group(0)],
+                            "display_url": fake.tco[m.group(0)].split("://", 1)[-1][:24],
+                        }
+                        for m in re.finditer(r"https://t\.co/\w+", t.text)
+                        if m.group(0) in fake.tco
+                    ]
+                    if urls:
+                        item["entities"] = {"urls": urls}
+                if "referenced_tweets" in fields:
+                    refs = [{"type": "replied_to", "id": t.reply_to}] if t.reply_to else []
+                    refs += [{"type": "quoted", "id": t.quote}] if t.quote else []
+                    if refs:
+                        item["referenced_tweets"] = refs
                 data.append(item)
             meta: dict[str, Any] = {"result_count": len(data)}
             if data:
                 meta.update(newest_id=data[0]["id"], oldest_id=data[-1]["id"])
+            if offset + limit < len(mine):
+                meta["next_token"] = str(offset + limit)
             return {"data": data, "meta": meta} if data else {"meta": meta}
 
         # ---------------------------------------------------------- oauth

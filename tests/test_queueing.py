@@ -247,7 +247,13 @@ def test_a_published_post_is_not_changed(proj: Path, run, frozen_now) -> None:
     (proj / "posts" / "other.yaml").write_text("account: utla\nposts: []\n")
     ledger = Ledger(default_url(proj))
     ledger.mark(
-        "first", "utla", state="published", now=NOW, url="https://x.com/u/status/1", remote_id="1"
+        "first",
+        "utla",
+        state="published",
+        now=NOW,
+        abandoned=lambda row: True,
+        url="https://x.com/u/status/1",
+        remote_id="1",
     )
     for args in (
         ("remove", "first"),

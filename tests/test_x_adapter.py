@@ -18,11 +18,14 @@ from megaphone.errors import (
     ServerError,
     Unavailable,
 )
-from megaphone.networks import Timeouts
+from megaphone.networks import PostRequest, Timeouts
 from megaphone.networks.x import XNetwork, post_id_from_url
-from megaphone.publish import find_posted
 from tests.conftest import png_bytes
 from tests.fakex import FakeX, User
+
+
+def req(text: str, **kw: object) -> PostRequest:
+    return PostRequest(text, **kw)  # type: ignore[arg-type]
 
 
 def creds(fakex: FakeX, user: User, **over: str) -> Credentials:
@@ -65,7 +68,7 @@ def test_a_wrong_key_or_secret_is_refused(fakex: FakeX, user: User, field: str) 
 
 
 def test_create_post_goes_to_the_configured_host(fakex: FakeX, x: XNetwork) -> None:
-    posted = x.create_post("Hello & welcome <3 https://example.org/a?b=c")
+    posted = x.create_post(req("Hello & welcome <3 https://example.org/a?b=c"))
     [tweet] = fakex.posted("utlanow")
     assert tweet.sent_text == "Hello & welcome <3 https://example.org/a?b=c"
     assert posted.id == tweet.id
@@ -75,23 +78,23 @@ def test_create_post_goes_to_the_configured_host(fakex: FakeX, x: XNetwork) -> N
 
 
 def test_thread_reply_and_quote(fakex: FakeX, x: XNetwork) -> None:
-    first = x.create_post("one")
-    second = x.create_post("two", reply_to=first.id, quote=first.id)
+    first = x.create_post(req("one"))
+    second = x.create_post(req("two", reply_to=first.id, quote=first.id))
     tweets = {t.id: t for t in fakex.posted()}
     assert tweets[second.id].reply_to == first.id
     assert tweets[second.id].quote == first.id
 
 
 def test_duplicate_text_is_recognised(x: XNetwork) -> None:
-    x.create_post("same words")
+    x.create_post(req("same words"))
     with pytest.raises(DuplicateContent, match="duplicate content"):
-        x.create_post("same words")
+        x.create_post(req("same words"))
 
 
 def test_rate_limit_carries_the_reset_time(fakex: FakeX, x: XNetwork) -> None:
     fakex.fault("POST", "/2/tweets", "status", status=429, reset_in=42)
     with pytest.raises(RateLimited) as info:
-        x.create_post("hello")
+        x.create_post(req("hello"))
     assert info.value.reset_at is not None
     assert 30 < info.value.reset_at - datetime.now(UTC).timestamp() <= 43
     assert fakex.posted() == []
@@ -100,14 +103,14 @@ def test_rate_limit_carries_the_reset_time(fakex: FakeX, x: XNetwork) -> None:
 def test_server_error_may_have_been_acted_on(fakex: FakeX, x: XNetwork) -> None:
     fakex.fault("POST", "/2/tweets", "status", status=503)
     with pytest.raises(ServerError, match="503") as info:
-        x.create_post("hello")
+        x.create_post(req("hello"))
     assert info.value.sent and info.value.retryable
 
 
 def test_dropped_connection_after_sending_is_unknown(fakex: FakeX, x: XNetwork) -> None:
     fakex.fault("POST", "/2/tweets", "drop_after")
     with pytest.raises(OutcomeUnknown):
-        x.create_post("hello")
+        x.create_post(req("hello"))
     assert len(fakex.posted()) == 1  # it did go out
 
 
@@ -115,7 +118,7 @@ def test_read_timeout_is_unknown(fakex: FakeX, user: User) -> None:
     net = XNetwork(creds(fakex, user), timeouts=Timeouts(2, 0.3))
     fakex.fault("POST", "/2/tweets", "slow", delay=0.8)
     with pytest.raises(OutcomeUnknown, match="no answer"):
-        net.create_post("hello")
+        net.create_post(req("hello"))
 
 
 def test_connection_refused_is_not_sent(fakex: FakeX, user: User) -> None:
@@ -124,13 +127,13 @@ def test_connection_refused_is_not_sent(fakex: FakeX, user: User) -> None:
         port = s.getsockname()[1]
     net = XNetwork(creds(fakex, user, api_url=f"http://127.0.0.1:{port}"), timeouts=Timeouts(1, 1))
     with pytest.raises(Unavailable) as info:
-        net.create_post("hello")
+        net.create_post(req("hello"))
     assert not info.value.sent
 
 
 def test_bad_request_is_rejected(x: XNetwork) -> None:
     with pytest.raises(Rejected, match="not ready"):
-        x.create_post("hello", media_ids=("123",))
+        x.create_post(req("hello", media_ids=("123",)))
 
 
 def test_image_upload_with_alt_text(fakex: FakeX, x: XNetwork, tmp_path: Path) -> None:
@@ -144,7 +147,7 @@ def test_image_upload_with_alt_text(fakex: FakeX, x: XNetwork, tmp_path: Path) -
         "tweet_image",
         "Cars in a caravan",
     )
-    post = x.create_post("with a picture", media_ids=(media_id,))
+    post = x.create_post(req("with a picture", media_ids=(media_id,)))
     assert fakex.posted()[0].media_ids == (media_id,)
     assert post.id
 
@@ -169,12 +172,13 @@ def test_video_upload_in_chunks_waits_for_processing(
 
 def test_recent_posts_match_what_was_sent(fakex: FakeX, x: XNetwork) -> None:
     text = "Sign the petition & share: https://example.org/petition?src=x #RespectUs"
-    x.create_post(text)
-    x.create_post("something else")
+    x.create_post(req(text))
+    x.create_post(req("something else"))
     recent = x.recent_posts(since=datetime.now(UTC) - timedelta(minutes=5))
     assert len(recent) == 2
-    assert "t.co" in recent[1].text and "&amp;" in recent[1].text
-    found = find_posted(recent, text)
+    # X's t.co links are put back as the links they stand for.
+    assert "t.co" not in recent[1].text and "&amp;" in recent[1].text
+    found = x.find_sent(req(text), since=datetime.now(UTC))
     assert found is not None and found.id == fakex.posted()[0].id
 
 

@@ -73,9 +73,9 @@ def validate_paths(
 
 def _ledger(root: Path, config: Config) -> Deliveries | None:
     """What the project's ledger says of each post, if it has one."""
-    from megaphone.ledger_peek import ledger_url, peek
+    from megaphone.ledger_peek import peek_project
 
-    return peek(ledger_url(root, config.ledger, os.environ))
+    return peek_project(root, config, os.environ)
 
 
 class _WorkerFailed(Exception):

@@ -310,10 +310,10 @@ def list_(
     from megaphone.render import list_json, list_rows, list_view
 
     loaded, posts, _, now = _select(paths, ids, accounts, start, end)
-    from megaphone.ledger_peek import ledger_url, peek
+    from megaphone.ledger_peek import peek_project
 
     project = loaded.project
-    ledger = peek(ledger_url(project.root, project.config.ledger, os.environ))
+    ledger = peek_project(project.root, project.config, os.environ)
     keys = {
         "id": lambda p: p.id,
         "account": lambda p: (",".join(p.accounts), p.at is None, p.at or now),

@@ -39,9 +39,16 @@ def policy(config: Config, grace: str | None) -> Policy:
     from megaphone.publish import Policy
     from megaphone.timeline import parse_duration
 
+    rules = Policy(grace=config.grace, unknown=config.unknown, unknown_after=config.unknown_after)
+    if config.lease is not None:
+        from dataclasses import replace
+
+        rules = replace(rules, lease=config.lease)
     if grace is None:
-        return Policy(grace=config.grace)
+        return rules
     parsed = parse_duration(grace)
     if parsed is None or parsed.total_seconds() < 0:
         raise UsageError(f"--grace: {grace!r} is not a duration (e.g. 30m, 1h, 2d)")
-    return Policy(grace=parsed)
+    from dataclasses import replace
+
+    return replace(rules, grace=parsed)

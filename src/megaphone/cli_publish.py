@@ -399,6 +399,9 @@ def mark(post_id: str, state: str, url: str | None, account: str | None, project
     ledger = ctx.open_ledger()
     assert ledger is not None
     now = datetime.now(UTC)
+    from megaphone.lease import Owner, claim_abandoned
+
+    me = Owner.new()
     try:
         for name in names:
             configured = ctx.project.config.account(name)
@@ -411,6 +414,7 @@ def mark(post_id: str, state: str, url: str | None, account: str | None, project
                 name,
                 state=state,
                 now=now,
+                abandoned=lambda row: claim_abandoned(row.claimed_by, row.lease_until, now, me),
                 url=url,
                 remote_id=remote_id,
                 network=network,

@@ -77,3 +77,20 @@ class OutcomeUnknown(PublishError):
     timeout, a dropped connection)."""
 
     sent = True
+
+
+class ReadFailed(PublishError):
+    """A read (who am I, the account's recent posts) failed or its answer
+    could not be read whole: nothing is known from it."""
+
+    retryable = True
+
+
+class LeaseLost(MegaphoneError):
+    """This run no longer holds the claim of a post (its lease ran out, or
+    another run took it over): it sends nothing more of it and leaves it to
+    the new holder's reconciliation."""
+
+
+class LedgerError(MegaphoneError):
+    """The ledger cannot be opened, read or written."""

@@ -9,32 +9,40 @@ resumes at part 3.  Every change of state is also appended to ``events``.
 
 Claiming is what keeps a post from going out twice: a delivery moves to
 ``publishing`` in a committed transaction whose ``UPDATE … WHERE state =
-'scheduled'`` only one process can win.
+'scheduled'`` only one process can win.  A claim is a lease (see
+:mod:`megaphone.lease`): every write under it names its owner token in its
+``WHERE``, and the write made just before a part is sent also requires the
+lease not to have run out — a run that lost its claim learns it there and
+sends nothing.
+
+Every row carries its project's id: several projects may share one
+database, and each sees only its own posts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import threading
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
-from megaphone.errors import MegaphoneError
-from megaphone.ledger_peek import DEFAULT_PATH, default_url, sqlite_path
+from megaphone.errors import LeaseLost, LedgerError
+from megaphone.ledger_peek import DEFAULT_PATH, LOCAL_ID, default_url, sqlite_path
 
 __all__ = ["DEFAULT_PATH", "Delivery", "Ledger", "PartRecord", "default_url", "sqlite_path"]
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from pathlib import Path
 
     from sqlalchemy.engine import Connection, Engine
+
+    from megaphone.model import Config
 
 STATES = (
     "scheduled",
@@ -48,9 +56,10 @@ STATES = (
 )
 #: States a delivery never leaves by itself (``retry`` and ``mark`` move it).
 SETTLED = ("published", "failed", "unknown", "skipped")
-SCHEMA_VERSION = "1"
-#: A claim not refreshed for this long is taken to be abandoned.
-LEASE = timedelta(minutes=15)
+#: The ledger's layout.  1: one project, claims by pid; 2: rows per
+#: project, claims as leases (owner token and expiry), the time a part in
+#: doubt was sent.
+SCHEMA_VERSION = 2
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -78,6 +87,7 @@ metadata = sa.MetaData()
 deliveries = sa.Table(
     "deliveries",
     metadata,
+    sa.Column("project", sa.String(100), primary_key=True),
     sa.Column("post_id", sa.String(200), primary_key=True),
     sa.Column("account", sa.String(100), primary_key=True),
     sa.Column("network", sa.String(20), nullable=False, default="x"),
@@ -89,13 +99,18 @@ deliveries = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("claimed_by", sa.String(200)),
     sa.Column("claimed_at", UTCDateTime),
+    #: Until when the claim is its owner's, unless renewed.
+    sa.Column("lease_until", UTCDateTime),
     sa.Column("next_attempt_at", UTCDateTime),
     sa.Column("late_ok", sa.Boolean, nullable=False, default=False),
     # The part whose request is (or may be) on its way: set just before it is
     # sent, cleared once it is recorded.  After a crash it tells a part that
     # may have gone out from one that was never sent.
     sa.Column("in_flight", sa.Integer),
-    sa.Column("remote_id", sa.String(64)),
+    #: When the request of the part in flight (or in doubt) was sent: a
+    #: lookup of the account's posts since then settles an unknown outcome.
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("remote_id", sa.String(500)),
     sa.Column("url", sa.String(500)),
     sa.Column("published_at", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False),
@@ -107,10 +122,11 @@ sa.Index("deliveries_state", deliveries.c.state)
 parts = sa.Table(
     "parts",
     metadata,
+    sa.Column("project", sa.String(100), primary_key=True),
     sa.Column("post_id", sa.String(200), primary_key=True),
     sa.Column("account", sa.String(100), primary_key=True),
     sa.Column("idx", sa.Integer, primary_key=True),
-    sa.Column("remote_id", sa.String(64)),
+    sa.Column("remote_id", sa.String(500)),
     sa.Column("url", sa.String(500)),
     sa.Column("published_at", UTCDateTime, nullable=False),
 )
@@ -119,6 +135,7 @@ events = sa.Table(
     "events",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("project", sa.String(100), nullable=False),
     sa.Column("post_id", sa.String(200), nullable=False),
     sa.Column("account", sa.String(100), nullable=False),
     sa.Column("at", UTCDateTime, nullable=False),
@@ -136,6 +153,7 @@ meta = sa.Table(
 
 @dataclass(frozen=True)
 class Delivery:
+    project: str
     post_id: str
     account: str
     network: str
@@ -147,9 +165,11 @@ class Delivery:
     error: str | None
     claimed_by: str | None
     claimed_at: datetime | None
+    lease_until: datetime | None
     next_attempt_at: datetime | None
     late_ok: bool
     in_flight: int | None
+    sent_at: datetime | None
     remote_id: str | None
     url: str | None
     published_at: datetime | None
@@ -165,127 +185,170 @@ class PartRecord:
     published_at: datetime
 
 
-def new_token() -> str:
-    """Who holds a claim: this host, this process, and a random part."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def claim_abandoned(token: str | None, claimed_at: datetime | None, now: datetime) -> bool:
-    """Whether a claim's holder is gone: a process of this host that no longer
-    runs, or a claim not refreshed within :data:`LEASE`."""
-    if token is None:
-        return True
-    host, _, rest = token.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host == socket.gethostname() and pid_text.isdigit():
-        pid = int(pid_text)
-        if pid == os.getpid():
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            pass
-        return claimed_at is None or now - claimed_at > LEASE
-    return claimed_at is None or now - claimed_at > LEASE
-
-
 class Ledger:
-    """Every read and write of the ledger."""
+    """Every read and write of one project's rows in the ledger."""
 
-    def __init__(self, url: str, *, create: bool = True) -> None:
-        self.url = url
-        self._write_lock = threading.Lock()
+    @staticmethod
+    def for_project(
+        root: Path, config: Config, environ: Mapping[str, str], *, create: bool = True
+    ) -> Ledger | None:
+        """The project's ledger, where megaphone.yaml and the environment say
+        it is; None when ``create`` is false and there is none yet."""
+        from megaphone.ledger_peek import ledger_url, project_id
+
+        url = ledger_url(root, config.ledger, environ)
         path = sqlite_path(url)
-        if path is not None:
-            if create:
-                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-            elif not os.path.exists(path):
-                raise MegaphoneError(f"no ledger at {path}")
-            # Writes begin IMMEDIATE (the write lock at once); reads begin
-            # deferred and, in WAL mode, never wait for a writer.
-            pool = {"pool_size": 4, "max_overflow": 32}
-            self.engine: Engine = sa.create_engine(url, connect_args={"timeout": 30}, **pool)
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-            sa.event.listen(self.engine, "begin", _sqlite_begin_immediate)
-            self.reader: Engine = sa.create_engine(url, connect_args={"timeout": 30}, **pool)
-            sa.event.listen(self.reader, "connect", _sqlite_pragmas)
-            sa.event.listen(self.reader, "begin", _sqlite_begin)
-        else:
-            self.engine = sa.create_engine(url, pool_pre_ping=True)
-            self.reader = self.engine
-        if create:
-            try:
-                metadata.create_all(self.engine)
-                with self._writing() as c:
-                    _upsert_meta(c, "schema_version", SCHEMA_VERSION)
-            except sa.exc.SQLAlchemyError as e:
-                raise MegaphoneError(f"cannot open the ledger: {_short(e)}") from None
+        if not create and path is not None and not os.path.exists(path):
+            return None
+        project = project_id(root, config.project_id, url, create=create)
+        if project is None:
+            return None
+        return Ledger(url, project=project, create=create)
+
+    def __init__(self, url: str, *, project: str = LOCAL_ID, create: bool = True) -> None:
+        self.url = url
+        self.project = project
+        self._write_lock = threading.Lock()
+        if url.startswith("sqlite") and (
+            url in ("sqlite://", "sqlite:///") or ":memory:" in url or "mode=memory" in url
+        ):
+            raise LedgerError(
+                "the ledger cannot be an in-memory database: it would forget every post "
+                "when the run ends; give a file (ledger: .megaphone/ledger.db) or a server URL"
+            )
+        path = sqlite_path(url)
+        try:
+            if path is not None:
+                folder = os.path.dirname(path) or "."
+                if create:
+                    _make_folder(folder)
+                elif not os.path.exists(path):
+                    raise LedgerError(f"no ledger at {path}")
+                if os.path.exists(path) and not os.path.isfile(path):
+                    raise LedgerError(f"the ledger {path} is not a file")
+                # Writes begin IMMEDIATE (the write lock at once); reads begin
+                # deferred and, in WAL mode, never wait for a writer.
+                pool = {"pool_size": 4, "max_overflow": 32}
+                self.engine: Engine = sa.create_engine(url, connect_args={"timeout": 30}, **pool)
+                sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+                sa.event.listen(self.engine, "begin", _sqlite_begin_immediate)
+                self.reader: Engine = sa.create_engine(url, connect_args={"timeout": 30}, **pool)
+                sa.event.listen(self.reader, "connect", _sqlite_pragmas)
+                sa.event.listen(self.reader, "begin", _sqlite_begin)
+            else:
+                self.engine = sa.create_engine(url, pool_pre_ping=True)
+                self.reader = self.engine
+        except LedgerError:
+            raise
+        except (sa.exc.SQLAlchemyError, ImportError, ValueError) as e:
+            raise LedgerError(f"the ledger: {_short(e)}") from None
+        with self._reading() as c:
+            current = _version(c) == SCHEMA_VERSION
+        if not current:
+            with self._writing() as c:
+                _prepare(c, project)
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[Connection]:
         """A write transaction.  Threads of this process take turns on a lock
         first: SQLite's own wait for its write lock sleeps in steps of up to
         100 ms, which is for other processes only."""
-        with self._write_lock, self.engine.begin() as c:
-            yield c
+        try:
+            with self._write_lock, self.engine.begin() as c:
+                yield c
+        except sa.exc.SQLAlchemyError as e:
+            raise LedgerError(f"the ledger: {_short(e)}") from None
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        try:
+            with self.reader.connect() as c:
+                yield c
+        except sa.exc.SQLAlchemyError as e:
+            raise LedgerError(f"the ledger: {_short(e)}") from None
 
     def close(self) -> None:
         self.engine.dispose()
         self.reader.dispose()
 
+    def _key(self, post_id: str, account: str) -> tuple[Any, Any, Any]:
+        """The conditions that pick one delivery of this project."""
+        return (
+            deliveries.c.project == self.project,
+            deliveries.c.post_id == post_id,
+            deliveries.c.account == account,
+        )
+
     # ---------------------------------------------------------------- reads
 
     def get(self, post_id: str, account: str) -> Delivery | None:
-        with self.reader.connect() as c:
-            row = c.execute(sa.select(deliveries).where(*_key(post_id, account))).first()
+        with self._reading() as c:
+            row = c.execute(sa.select(deliveries).where(*self._key(post_id, account))).first()
         return Delivery(**row._mapping) if row else None
 
     def all(self) -> list[Delivery]:
-        with self.reader.connect() as c:
-            rows = c.execute(sa.select(deliveries)).all()
+        with self._reading() as c:
+            rows = c.execute(
+                sa.select(deliveries).where(deliveries.c.project == self.project)
+            ).all()
         return [Delivery(**r._mapping) for r in rows]
 
     def of_post(self, post_id: str) -> list[Delivery]:
-        with self.reader.connect() as c:
-            rows = c.execute(sa.select(deliveries).where(deliveries.c.post_id == post_id)).all()
+        with self._reading() as c:
+            rows = c.execute(
+                sa.select(deliveries).where(
+                    deliveries.c.project == self.project, deliveries.c.post_id == post_id
+                )
+            ).all()
         return [Delivery(**r._mapping) for r in rows]
 
     def parts(self, post_id: str, account: str) -> dict[int, PartRecord]:
-        with self.reader.connect() as c:
+        with self._reading() as c:
             rows = c.execute(
                 sa.select(parts.c.idx, parts.c.remote_id, parts.c.url, parts.c.published_at)
-                .where(parts.c.post_id == post_id, parts.c.account == account)
+                .where(
+                    parts.c.project == self.project,
+                    parts.c.post_id == post_id,
+                    parts.c.account == account,
+                )
                 .order_by(parts.c.idx)
             ).all()
         return {r.idx: PartRecord(r.idx, r.remote_id, r.url, r.published_at) for r in rows}
 
     def parts_since(self, account: str, since: datetime) -> int:
         """Posts (thread parts count one each) the account published since ``since``."""
-        with self.reader.connect() as c:
+        with self._reading() as c:
             count = c.execute(
                 sa.select(sa.func.count())
                 .select_from(parts)
-                .where(parts.c.account == account, parts.c.published_at >= since)
+                .where(
+                    parts.c.project == self.project,
+                    parts.c.account == account,
+                    parts.c.published_at >= since,
+                )
             ).scalar()
         return int(count or 0)
 
     def events(self, post_id: str | None = None) -> list[dict[str, Any]]:
-        query = sa.select(events).order_by(events.c.id)
+        query = sa.select(events).where(events.c.project == self.project).order_by(events.c.id)
         if post_id is not None:
             query = query.where(events.c.post_id == post_id)
-        with self.reader.connect() as c:
+        with self._reading() as c:
             return [dict(r._mapping) for r in c.execute(query).all()]
 
     def get_meta(self, key: str) -> str | None:
-        with self.reader.connect() as c:
-            value: str | None = c.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
+        with self._reading() as c:
+            value: str | None = c.execute(
+                sa.select(meta.c.value).where(meta.c.key == self._meta_key(key))
+            ).scalar()
         return value
 
     def set_meta(self, key: str, value: str) -> None:
         with self._writing() as c:
-            _upsert_meta(c, key, value)
+            _upsert_meta(c, self._meta_key(key), value)
+
+    def _meta_key(self, key: str) -> str:
+        return f"{self.project}:{key}"
 
     # --------------------------------------------------------------- writes
 
@@ -303,14 +366,13 @@ class Ledger:
         """A delivery row for the post and account, ``scheduled`` if new.  A
         post that was missed or expired and has since been given a new time
         is scheduled again."""
+        key = self._key(post_id, account)
         with self._writing() as c:
             row = c.execute(
-                sa.select(deliveries.c.state, deliveries.c.scheduled_at).where(
-                    *_key(post_id, account)
-                )
+                sa.select(deliveries.c.state, deliveries.c.scheduled_at).where(*key)
             ).first()
             if row is None:
-                _new_row(
+                self._new_row(
                     c,
                     post_id,
                     account,
@@ -333,14 +395,11 @@ class Ledger:
                 values["updated_at"] = now
                 c.execute(
                     deliveries.update()
-                    .where(
-                        *_key(post_id, account),
-                        deliveries.c.state == row.state,
-                    )
+                    .where(*key, deliveries.c.state == row.state)
                     .values(**values)
                 )
                 if values.get("state") == "scheduled":
-                    _event(c, post_id, account, now, "scheduled", "given a new time")
+                    self._event(c, post_id, account, now, "scheduled", "given a new time")
 
     def claim(
         self,
@@ -349,21 +408,20 @@ class Ledger:
         *,
         token: str,
         now: datetime,
+        lease_until: datetime,
         digest: str | None = None,
         ignore_backoff: bool = False,
         create: Mapping[str, Any] | None = None,
         in_flight: int | None = None,
     ) -> Delivery | None:
-        """Move a scheduled delivery to ``publishing`` for ``token``; None
-        when another process holds it or it is not (or not yet) to be sent.
+        """Move a scheduled delivery to ``publishing`` for ``token``, its
+        lease until ``lease_until``; None when another process holds it or it
+        is not (or not yet) to be sent.
 
         ``create``: the row's values (network, queue, scheduled_at, digest),
         to make it first when it is new.  ``in_flight``: the part about to be
         sent right after (one write fewer than :meth:`sending`)."""
-        condition = [
-            *_key(post_id, account),
-            deliveries.c.state == "scheduled",
-        ]
+        condition = [*self._key(post_id, account), deliveries.c.state == "scheduled"]
         if not ignore_backoff:
             condition.append(
                 sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now)
@@ -372,90 +430,166 @@ class Ledger:
             "state": "publishing",
             "claimed_by": token,
             "claimed_at": now,
+            "lease_until": lease_until,
             "attempts": deliveries.c.attempts + 1,
             "updated_at": now,
         }
         if digest is not None:
             values["digest"] = digest
         if in_flight is not None:
-            values["in_flight"] = in_flight
+            values.update(in_flight=in_flight, sent_at=now)
         with self._writing() as c:
             if create is not None:
-                _new_row(c, post_id, account, now, **create)
+                self._new_row(c, post_id, account, now, **create)
             result = c.execute(deliveries.update().where(*condition).values(**values))
             if result.rowcount != 1:
                 return None
-            _event(c, post_id, account, now, "publishing", token)
-            row = c.execute(sa.select(deliveries).where(*_key(post_id, account))).one()
+            self._event(c, post_id, account, now, "publishing", token)
+            row = c.execute(sa.select(deliveries).where(*self._key(post_id, account))).one()
         return Delivery(**row._mapping)
 
-    def take_over(
-        self, post_id: str, account: str, *, old_token: str | None, token: str, now: datetime
+    def _held(self, post_id: str, account: str, token: str) -> list[Any]:
+        """The conditions of a write under a claim: still this owner's."""
+        return [
+            *self._key(post_id, account),
+            deliveries.c.state == "publishing",
+            deliveries.c.claimed_by == token,
+        ]
+
+    def _live(self, post_id: str, account: str, token: str, now: datetime) -> list[Any]:
+        """…and its lease not run out: the condition of the write made just
+        before a part is sent (the fence)."""
+        return [*self._held(post_id, account, token), deliveries.c.lease_until > now]
+
+    def renew(
+        self, post_id: str, account: str, *, token: str, now: datetime, lease_until: datetime
     ) -> bool:
-        """Take an abandoned ``publishing`` claim, to reconcile it."""
+        """Extend the lease of a claim this owner still holds (and whose
+        lease has not run out); False when it is no longer this owner's."""
         with self._writing() as c:
             result = c.execute(
                 deliveries.update()
-                .where(
-                    *_key(post_id, account),
-                    deliveries.c.state == "publishing",
-                    deliveries.c.claimed_by.is_(None)
-                    if old_token is None
-                    else deliveries.c.claimed_by == old_token,
-                )
-                .values(claimed_by=token, claimed_at=now, updated_at=now)
+                .where(*self._live(post_id, account, token, now))
+                .values(lease_until=lease_until)
+            )
+        return result.rowcount == 1
+
+    def take_over(
+        self,
+        post_id: str,
+        account: str,
+        *,
+        old_token: str | None,
+        token: str,
+        now: datetime,
+        lease_until: datetime,
+        owner_gone: bool = False,
+    ) -> bool:
+        """Take an abandoned ``publishing`` claim, to reconcile it: its lease
+        has run out — or ``owner_gone``, when the caller saw for itself that
+        the owner's process is no more."""
+        condition = [
+            *self._key(post_id, account),
+            deliveries.c.state == "publishing",
+            deliveries.c.claimed_by.is_(None)
+            if old_token is None
+            else deliveries.c.claimed_by == old_token,
+        ]
+        if not owner_gone:
+            condition.append(
+                sa.or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until <= now)
+            )
+        with self._writing() as c:
+            result = c.execute(
+                deliveries.update()
+                .where(*condition)
+                .values(claimed_by=token, claimed_at=now, lease_until=lease_until, updated_at=now)
             )
             if result.rowcount != 1:
                 return False
-            _event(c, post_id, account, now, "publishing", f"taken over from {old_token}")
+            self._event(c, post_id, account, now, "publishing", f"taken over from {old_token}")
         return True
 
     def reclaim(
-        self, post_id: str, account: str, *, from_state: str, token: str, now: datetime
+        self,
+        post_id: str,
+        account: str,
+        *,
+        from_state: str,
+        token: str,
+        now: datetime,
+        lease_until: datetime,
+        why: str | None = None,
     ) -> bool:
         """Claim a settled delivery (``unknown``) to resolve it."""
         with self._writing() as c:
             result = c.execute(
                 deliveries.update()
-                .where(
-                    *_key(post_id, account),
-                    deliveries.c.state == from_state,
+                .where(*self._key(post_id, account), deliveries.c.state == from_state)
+                .values(
+                    state="publishing",
+                    claimed_by=token,
+                    claimed_at=now,
+                    lease_until=lease_until,
+                    updated_at=now,
                 )
-                .values(state="publishing", claimed_by=token, claimed_at=now, updated_at=now)
             )
             if result.rowcount != 1:
                 return False
-            _event(c, post_id, account, now, "publishing", f"resolving {from_state}")
+            self._event(c, post_id, account, now, "publishing", why or f"resolving {from_state}")
         return True
 
     def attempt_failed(
-        self, post_id: str, account: str, *, token: str, error: str, now: datetime
+        self,
+        post_id: str,
+        account: str,
+        *,
+        token: str,
+        error: str,
+        now: datetime,
+        lease_until: datetime,
     ) -> None:
         """An attempt failed in a way safe to retry, and the claim is kept for
         the next attempt."""
         with self._writing() as c:
-            c.execute(
+            result = c.execute(
                 deliveries.update()
-                .where(
-                    *_key(post_id, account),
-                    deliveries.c.claimed_by == token,
-                )
+                .where(*self._held(post_id, account, token))
                 .values(
-                    attempts=deliveries.c.attempts + 1, error=error, claimed_at=now, updated_at=now
+                    attempts=deliveries.c.attempts + 1,
+                    error=error,
+                    lease_until=lease_until,
+                    in_flight=None,
+                    updated_at=now,
                 )
             )
-            _event(c, post_id, account, now, "publishing", f"retrying: {error}")
+            if result.rowcount != 1:
+                raise LeaseLost(f"{post_id} ({account}): another run holds it now")
+            self._event(c, post_id, account, now, "publishing", f"retrying: {error}")
 
-    def sending(self, post_id: str, account: str, idx: int, *, token: str, now: datetime) -> None:
-        """Part ``idx`` is about to be sent."""
+    def sending(
+        self,
+        post_id: str,
+        account: str,
+        idx: int,
+        *,
+        token: str,
+        now: datetime,
+        lease_until: datetime,
+    ) -> None:
+        """Part ``idx`` is about to be sent: the fence.  Raises
+        :class:`LeaseLost` when the claim is no longer this owner's, or its
+        lease ran out — then nothing may be sent."""
         with self._writing() as c:
-            c.execute(
+            result = c.execute(
                 deliveries.update()
-                .where(
-                    *_key(post_id, account),
-                    deliveries.c.claimed_by == token,
-                )
-                .values(in_flight=idx, claimed_at=now, updated_at=now)
+                .where(*self._live(post_id, account, token, now))
+                .values(in_flight=idx, sent_at=now, lease_until=lease_until, updated_at=now)
+            )
+        if result.rowcount != 1:
+            raise LeaseLost(
+                f"{post_id} ({account}): this run's claim ran out or was taken over; "
+                "it sends nothing more and leaves the post to the run that holds it"
             )
 
     def record_part(
@@ -468,16 +602,20 @@ class Ledger:
         remote_id: str | None,
         url: str | None,
         now: datetime,
+        lease_until: datetime,
         next_in_flight: int | None = None,
         publish: tuple[str | None, str | None] | None = None,
     ) -> None:
-        """A thread part is live: recorded at once, so it is never sent again.
-        In the same write: the next part about to be sent (``next_in_flight``),
-        or, for the last part, the post published with ``publish`` (its
-        remote id and URL)."""
+        """A thread part is live: recorded at once, so it is never sent again
+        — even by a run that lost its claim meanwhile (what is live is a
+        fact the new holder needs).  In the same write, under the claim: the
+        next part about to be sent (``next_in_flight``: a fence, like
+        :meth:`sending`), or, for the last part, the post published with
+        ``publish`` (its remote id and URL)."""
         with self._writing() as c:
             c.execute(
                 _insert_ignore(c, parts).values(
+                    project=self.project,
                     post_id=post_id,
                     account=account,
                     idx=idx,
@@ -486,43 +624,72 @@ class Ledger:
                     published_at=now,
                 )
             )
-            c.execute(
-                deliveries.update()
-                .where(
-                    *_key(post_id, account),
-                    deliveries.c.claimed_by == token,
-                )
-                .values(in_flight=next_in_flight, claimed_at=now, updated_at=now)
+            condition = (
+                self._live(post_id, account, token, now)
+                if next_in_flight is not None
+                else self._held(post_id, account, token)
             )
-            if publish is not None:
-                self._finish(
+            result = c.execute(
+                deliveries.update()
+                .where(*condition)
+                .values(
+                    in_flight=next_in_flight,
+                    sent_at=now if next_in_flight is not None else None,
+                    lease_until=lease_until,
+                    updated_at=now,
+                )
+            )
+            if result.rowcount != 1:
+                self._event(
                     c,
                     post_id,
                     account,
-                    token=token,
-                    state="published",
-                    now=now,
-                    remote_id=publish[0],
-                    url=publish[1],
+                    now,
+                    "publishing",
+                    f"part {idx + 1} live at {url} (sent by a run that had lost its claim)",
                 )
+                lost = True
+            else:
+                lost = False
+                if publish is not None:
+                    self._finish(
+                        c,
+                        post_id,
+                        account,
+                        token=token,
+                        state="published",
+                        now=now,
+                        remote_id=publish[0],
+                        url=publish[1],
+                    )
+        if lost:
+            raise LeaseLost(
+                f"{post_id} ({account}): part {idx + 1} is live, but this run's claim ran out "
+                "or was taken over; it leaves the rest to the run that holds it"
+            )
 
-    def release_interrupted(self, post_id: str, account: str, *, token: str, now: datetime) -> str:
+    def release_interrupted(
+        self,
+        post_id: str,
+        account: str,
+        *,
+        token: str,
+        now: datetime,
+        nothing_sent: str = "scheduled",
+        why: str = "interrupted",
+    ) -> str:
         """A run stopped mid-post (Ctrl-C, SIGTERM, a bug): ``unknown`` if a
-        part's request may have left, else back to ``scheduled``."""
+        part's request may have left, else ``nothing_sent`` (scheduled
+        again, or failed for a bug)."""
         with self._writing() as c:
             in_flight = c.execute(
-                sa.select(deliveries.c.in_flight).where(
-                    *_key(post_id, account),
-                    deliveries.c.claimed_by == token,
-                )
+                sa.select(deliveries.c.in_flight).where(*self._held(post_id, account, token))
             ).scalar()
             if in_flight is None:
-                state, error = "scheduled", "interrupted before a part was sent"
+                state, error = nothing_sent, f"{why} before a part was sent"
             else:
                 state = "unknown"
-                error = f"interrupted while part {in_flight + 1} was being sent; " + what_to_do(
-                    post_id
-                )
+                error = f"{why} while part {in_flight + 1} was being sent; " + what_to_do(post_id)
             self._finish(c, post_id, account, token=token, state=state, now=now, error=error)
         return state
 
@@ -539,7 +706,8 @@ class Ledger:
         remote_id: str | None = None,
         url: str | None = None,
     ) -> bool:
-        """Release a claim with the delivery's new state."""
+        """Release a claim with the delivery's new state; False when the
+        claim is not this owner's any more (nothing is written)."""
         with self._writing() as c:
             return self._finish(
                 c,
@@ -572,26 +740,21 @@ class Ledger:
         values: dict[str, Any] = {
             "state": state,
             "claimed_by": None,
+            "lease_until": None,
             "error": error,
             "next_attempt_at": next_attempt_at,
             "updated_at": now,
         }
         if state != "unknown":
-            values["in_flight"] = None  # nothing is in doubt
+            values.update(in_flight=None, sent_at=None)  # nothing is in doubt
         if state == "published":
             values.update(remote_id=remote_id, url=url, published_at=now)
         result = c.execute(
-            deliveries.update()
-            .where(
-                *_key(post_id, account),
-                deliveries.c.state == "publishing",
-                deliveries.c.claimed_by == token,
-            )
-            .values(**values)
+            deliveries.update().where(*self._held(post_id, account, token)).values(**values)
         )
         if result.rowcount != 1:
             return False
-        _event(c, post_id, account, now, state, error or url)
+        self._event(c, post_id, account, now, state, error or url)
         return True
 
     def settle(
@@ -608,15 +771,12 @@ class Ledger:
         with self._writing() as c:
             result = c.execute(
                 deliveries.update()
-                .where(
-                    *_key(post_id, account),
-                    deliveries.c.state.in_(list(only_from)),
-                )
+                .where(*self._key(post_id, account), deliveries.c.state.in_(list(only_from)))
                 .values(state=state, error=error, updated_at=now)
             )
             if result.rowcount != 1:
                 return False
-            _event(c, post_id, account, now, state, error)
+            self._event(c, post_id, account, now, state, error)
         return True
 
     def note(self, post_id: str, account: str, *, error: str, now: datetime) -> None:
@@ -624,10 +784,7 @@ class Ledger:
         with self._writing() as c:
             c.execute(
                 deliveries.update()
-                .where(
-                    *_key(post_id, account),
-                    deliveries.c.state == "scheduled",
-                )
+                .where(*self._key(post_id, account), deliveries.c.state == "scheduled")
                 .values(error=error, updated_at=now)
             )
 
@@ -638,7 +795,7 @@ class Ledger:
             result = c.execute(
                 deliveries.update()
                 .where(
-                    *_key(post_id, account),
+                    *self._key(post_id, account),
                     deliveries.c.state.in_(["failed", "unknown", "missed", "expired", "skipped"]),
                 )
                 .values(
@@ -648,18 +805,21 @@ class Ledger:
                     next_attempt_at=None,
                     late_ok=True,
                     claimed_by=None,
+                    lease_until=None,
                     in_flight=None,
+                    sent_at=None,
                     updated_at=now,
                 )
             )
-            if result.rowcount != 1:
-                row = self.get(post_id, account)
-                state = row.state if row else "not in the ledger"
-                raise MegaphoneError(
-                    f"{post_id} ({account}) is {state}: only a failed, unknown, missed, "
-                    "expired or skipped post can be retried"
-                )
-            _event(c, post_id, account, now, "scheduled", "retry")
+            if result.rowcount == 1:
+                self._event(c, post_id, account, now, "scheduled", "retry")
+        if result.rowcount != 1:
+            row = self.get(post_id, account)
+            state = row.state if row else "not in the ledger"
+            raise LedgerError(
+                f"{post_id} ({account}) is {state}: only a failed, unknown, missed, "
+                "expired or skipped post can be retried"
+            )
         delivery = self.get(post_id, account)
         assert delivery is not None
         return delivery
@@ -671,6 +831,7 @@ class Ledger:
         *,
         state: str,
         now: datetime,
+        abandoned: Callable[[Delivery], bool],
         url: str | None = None,
         remote_id: str | None = None,
         network: str = "x",
@@ -678,17 +839,16 @@ class Ledger:
         scheduled_at: datetime | None = None,
         digest: str | None = None,
     ) -> None:
-        """Set a delivery's state by hand (what the user checked on the network)."""
+        """Set a delivery's state by hand (what the user checked on the
+        network).  ``abandoned`` tells whether a ``publishing`` claim's
+        holder is gone; a live one is never overridden."""
         if state not in ("published", "skipped", "failed", "scheduled"):
-            raise MegaphoneError(f"a post cannot be marked {state}")
+            raise LedgerError(f"a post cannot be marked {state}")
+        key = self._key(post_id, account)
         with self._writing() as c:
-            row = c.execute(
-                sa.select(
-                    deliveries.c.state, deliveries.c.claimed_by, deliveries.c.claimed_at
-                ).where(*_key(post_id, account))
-            ).first()
+            row = c.execute(sa.select(deliveries).where(*key)).first()
             if row is None:
-                _new_row(
+                self._new_row(
                     c,
                     post_id,
                     account,
@@ -698,29 +858,155 @@ class Ledger:
                     scheduled_at=scheduled_at,
                     digest=digest,
                 )
-            elif row.state == "publishing" and not claim_abandoned(
-                row.claimed_by, row.claimed_at, now
-            ):
-                raise MegaphoneError(
+            elif row.state == "publishing" and not abandoned(Delivery(**row._mapping)):
+                raise LedgerError(
                     f"{post_id} ({account}) is being published right now; try again later"
                 )
             values: dict[str, Any] = {
                 "state": state,
                 "claimed_by": None,
+                "lease_until": None,
                 "error": None,
                 "next_attempt_at": None,
                 "in_flight": None,
+                "sent_at": None,
                 "updated_at": now,
             }
             if state == "published":
-                values.update(url=url, remote_id=remote_id, published_at=now)
-            c.execute(deliveries.update().where(*_key(post_id, account)).values(**values))
-            _event(c, post_id, account, now, state, f"marked by hand {url or ''}".strip())
+                values["published_at"] = now
+                if url is not None:
+                    values.update(url=url, remote_id=remote_id)
+            c.execute(deliveries.update().where(*key).values(**values))
+            self._event(c, post_id, account, now, state, f"marked by hand {url or ''}".strip())
+
+    # ------------------------------------------------------------- helpers
+
+    def _new_row(
+        self, c: Connection, post_id: str, account: str, now: datetime, **values: Any
+    ) -> None:
+        """A delivery seen for the first time: ``scheduled`` (unless another
+        process made it just now)."""
+        inserted = c.execute(
+            _insert_ignore(c, deliveries).values(
+                project=self.project,
+                post_id=post_id,
+                account=account,
+                state="scheduled",
+                attempts=0,
+                late_ok=False,
+                created_at=now,
+                updated_at=now,
+                **values,
+            )
+        )
+        if inserted.rowcount:
+            self._event(c, post_id, account, now, "scheduled", None)
+
+    def _event(
+        self,
+        c: Connection,
+        post_id: str,
+        account: str,
+        at: datetime,
+        state: str,
+        detail: str | None,
+    ) -> None:
+        c.execute(
+            events.insert().values(
+                project=self.project,
+                post_id=post_id,
+                account=account,
+                at=at,
+                state=state,
+                detail=detail,
+            )
+        )
 
 
-def _key(post_id: str, account: str) -> tuple[Any, Any]:
-    """The conditions that pick one delivery."""
-    return deliveries.c.post_id == post_id, deliveries.c.account == account
+def _make_folder(folder: str) -> None:
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise LedgerError(f"cannot keep the ledger in {folder}: it is a file, not a folder")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise LedgerError(f"cannot make the ledger's folder {folder}: {e.strerror or e}") from None
+
+
+def _version(c: Connection) -> int | None:
+    """The ledger's schema version (None: no tables yet, or schema 1's
+    first writes); refuses a layout newer than this megaphone knows."""
+    version: int | None = None
+    if sa.inspect(c).has_table("meta"):
+        raw = c.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+        if raw is not None:
+            try:
+                version = int(raw)
+            except ValueError:
+                raise LedgerError(
+                    f"the ledger's schema version {raw!r} is not one megaphone knows"
+                ) from None
+    if version is not None and version > SCHEMA_VERSION:
+        raise LedgerError(
+            f"the ledger was written by a newer megaphone (schema {version}; this one knows "
+            f"up to {SCHEMA_VERSION}): upgrade megaphone to use it"
+        )
+    return version
+
+
+def _prepare(c: Connection, project: str) -> None:
+    """Make the tables, or bring an older layout up to this one (in the
+    write transaction ``c``: one process does it, the others wait)."""
+    version = _version(c)
+    if version == SCHEMA_VERSION:
+        return
+    if version == 1 or (version is None and sa.inspect(c).has_table("deliveries")):
+        _migrate_v1(c, project)
+    metadata.create_all(c)
+    _upsert_meta(c, "schema_version", str(SCHEMA_VERSION))
+
+
+def _migrate_v1(c: Connection, project: str) -> None:
+    """Schema 1 held one project's rows: they become ``project``'s."""
+    old = {
+        "deliveries": [
+            "post_id",
+            "account",
+            "network",
+            "state",
+            "queue",
+            "scheduled_at",
+            "digest",
+            "attempts",
+            "error",
+            "claimed_by",
+            "claimed_at",
+            "next_attempt_at",
+            "late_ok",
+            "in_flight",
+            "remote_id",
+            "url",
+            "published_at",
+            "created_at",
+            "updated_at",
+        ],
+        "parts": ["post_id", "account", "idx", "remote_id", "url", "published_at"],
+        "events": ["post_id", "account", "at", "state", "detail"],
+    }
+    c.exec_driver_sql("DROP INDEX IF EXISTS deliveries_state")
+    for table in old:
+        c.exec_driver_sql(f"ALTER TABLE {table} RENAME TO {table}_v1")
+    metadata.create_all(c)
+    for table, columns in old.items():
+        names = ", ".join(columns)
+        order = " ORDER BY id" if table == "events" else ""
+        c.execute(
+            sa.text(
+                f"INSERT INTO {table} (project, {names}) "
+                f"SELECT :project, {names} FROM {table}_v1{order}"
+            ),
+            {"project": project},
+        )
+        c.exec_driver_sql(f"DROP TABLE {table}_v1")
 
 
 def what_to_do(post_id: str) -> str:
@@ -729,25 +1015,6 @@ def what_to_do(post_id: str) -> str:
         f"check it on the network, then 'megaphone retry {post_id}' or "
         f"'megaphone mark {post_id} published --url URL'"
     )
-
-
-def _new_row(c: Connection, post_id: str, account: str, now: datetime, **values: Any) -> None:
-    """A delivery seen for the first time: ``scheduled`` (unless another
-    process made it just now)."""
-    inserted = c.execute(
-        _insert_ignore(c, deliveries).values(
-            post_id=post_id,
-            account=account,
-            state="scheduled",
-            attempts=0,
-            late_ok=False,
-            created_at=now,
-            updated_at=now,
-            **values,
-        )
-    )
-    if inserted.rowcount:
-        _event(c, post_id, account, now, "scheduled", None)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -788,14 +1055,6 @@ def _upsert_meta(c: Connection, key: str, value: str) -> None:
     updated = c.execute(meta.update().where(meta.c.key == key).values(value=value))
     if not updated.rowcount:
         c.execute(_insert_ignore(c, meta).values(key=key, value=value))
-
-
-def _event(
-    c: Connection, post_id: str, account: str, at: datetime, state: str, detail: str | None
-) -> None:
-    c.execute(
-        events.insert().values(post_id=post_id, account=account, at=at, state=state, detail=detail)
-    )
 
 
 def _short(error: Exception) -> str:

@@ -10,10 +10,14 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
-    from megaphone.model import Post
+    from megaphone.model import Config, Post
 
 DEFAULT_PATH = ".megaphone/ledger.db"
 LEDGER_ENV = "MEGAPHONE_LEDGER_URL"
+#: The project's own ledger file belongs to it alone: its rows are this id's.
+LOCAL_ID = "local"
+#: Where a project that shares an SQLite ledger file keeps the id it made.
+ID_FILE = ".megaphone/project-id"
 
 #: post id -> ((account, state, digest), ...)
 Deliveries = dict[str, tuple[tuple[str, str, str | None], ...]]
@@ -40,17 +44,81 @@ def ledger_url(root: Path, configured: str | None, environ: Mapping[str, str]) -
     return f"sqlite:///{(root / configured).resolve()}"
 
 
-def peek(url: str) -> Deliveries | None:
-    """What the ledger says of each post, or None without an SQLite ledger
-    (none yet, or a database server: ``status`` reads those)."""
+def project_id(root: Path, configured: str | None, url: str, *, create: bool = True) -> str | None:
+    """Which rows of the ledger are this project's: ``project:`` of
+    megaphone.yaml; else, in the project's own ledger file, ``local``; else
+    (another SQLite file that projects may share) an id made at first use
+    and kept in ``.megaphone/project-id``.  A database server needs
+    ``project:`` — every machine's checkout must name the same project.
+    None when ``create`` is false and no id was made yet."""
+    if configured:
+        return configured
+    if url == default_url(root):
+        return LOCAL_ID
+    if sqlite_path(url) is None:
+        from megaphone.errors import LedgerError
+
+        raise LedgerError(
+            "a ledger on a database server needs the project's id: add "
+            "'project: NAME' to megaphone.yaml (the same on every machine)"
+        )
+    path = root / ID_FILE
+    try:
+        made = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        made = ""
+    if made:
+        return made
+    if not create:
+        return None
+    import uuid
+
+    made = f"{root.name[:40] or 'project'}-{uuid.uuid4().hex[:12]}"
+    import re
+
+    made = re.sub(r"[^A-Za-z0-9._-]", "-", made).lstrip(".-_") or made
+    from megaphone.edit import write_atomic
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, made + "\n")
+    return made
+
+
+def peek_project(root: Path, config: Config, environ: Mapping[str, str]) -> Deliveries | None:
+    """:func:`peek` for a project as configured."""
+    from megaphone.errors import MegaphoneError
+
+    url = ledger_url(root, config.ledger, environ)
+    try:
+        project = project_id(root, config.project_id, url, create=False)
+    except MegaphoneError:
+        return None
+    return peek(url, project)
+
+
+def peek(url: str, project: str | None) -> Deliveries | None:
+    """What the ledger says of each of the project's posts, or None without
+    an SQLite ledger (none yet, or a database server: ``status`` reads
+    those)."""
     path = sqlite_path(url)
-    if path is None or not os.path.exists(path):
+    if path is None or project is None or not os.path.isfile(path):
         return None
     import sqlite3
 
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as con:
-            rows = con.execute("SELECT post_id, account, state, digest FROM deliveries").fetchall()
+            columns = {r[1] for r in con.execute("PRAGMA table_info(deliveries)")}
+            if "project" in columns:
+                rows = con.execute(
+                    "SELECT post_id, account, state, digest FROM deliveries WHERE project = ?",
+                    (project,),
+                ).fetchall()
+            elif project == LOCAL_ID:  # written by an older megaphone: one project's
+                rows = con.execute(
+                    "SELECT post_id, account, state, digest FROM deliveries"
+                ).fetchall()
+            else:
+                return None
     except sqlite3.Error:
         return None
     found: dict[str, list[tuple[str, str, str | None]]] = {}

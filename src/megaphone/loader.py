@@ -25,12 +25,28 @@ from megaphone.yamldoc import BOOL, INT, NULL, SAFE_TAGS, STR, Document, pairs, 
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     from megaphone.slots import Slot
 
 CONFIG_NAMES = ("megaphone.yaml", "megaphone.yml")
-CONFIG_KEYS = ("timezone", "posts", "accounts", "limits", "grace", "ledger")
+CONFIG_KEYS = (
+    "timezone",
+    "posts",
+    "accounts",
+    "limits",
+    "grace",
+    "ledger",
+    "project",
+    "lease",
+    "unknown",
+    "unknown_after",
+)
+#: Account names: what an environment variable's name carries faithfully
+#: (``reclaim-la`` → ``MEGAPHONE_RECLAIM_LA_…``), so that no two accounts
+#: can ever read each other's credentials.
+ACCOUNT_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 ACCOUNT_KEYS = ("name", "network", "handle", "daily_cap", "api_url")
 LIMIT_KEYS = ("max_hashtags", "max_mentions")
 NETWORKS = ("x",)
@@ -372,21 +388,63 @@ class Reader:
         if "limits" in entries and (lim := self.mapping(entries["limits"], "limits", LIMIT_KEYS)):
             values = {k: self.integer(v, k) for k, v in lim.items()}
             limits = Limits(**{k: v for k, v in values.items() if v is not None})
-        grace = defaults.grace
-        if "grace" in entries and (raw := self.string(entries["grace"], "grace")) is not None:
-            from megaphone.timeline import parse_duration
-
-            parsed = parse_duration(raw)
-            if parsed is None or parsed.total_seconds() < 0:
+        grace = self.duration(entries, "grace") or defaults.grace
+        ledger = self.string(entries["ledger"], "ledger") if "ledger" in entries else None
+        project_id = None
+        if "project" in entries and (raw := self.string(entries["project"], "project")):
+            if PROJECT_ID.fullmatch(raw):
+                project_id = raw
+            else:
                 self.report(
                     "config",
-                    f"grace: {raw!r} is not a duration (e.g. 30m, 1h, 2d)",
-                    entries["grace"],
+                    f"project: {raw!r} is not an id (letters, digits, '.', '_', '-'; at most 100)",
+                    entries["project"],
                 )
+        lease = self.duration(entries, "lease", minimum=1)
+        unknown = defaults.unknown
+        if "unknown" in entries and (raw := self.string(entries["unknown"], "unknown")):
+            if raw in ("resend", "hold"):
+                unknown = raw
             else:
-                grace = parsed
-        ledger = self.string(entries["ledger"], "ledger") if "ledger" in entries else None
-        return Config(self.doc.path, timezone, posts_dir, tuple(accounts), limits, grace, ledger)
+                self.report(
+                    "config",
+                    f"unknown: {raw!r} is neither resend nor hold",
+                    entries["unknown"],
+                )
+        unknown_after = self.duration(entries, "unknown_after") or defaults.unknown_after
+        return Config(
+            self.doc.path,
+            timezone,
+            posts_dir,
+            tuple(accounts),
+            limits,
+            grace,
+            ledger,
+            project_id,
+            lease,
+            unknown,
+            unknown_after,
+        )
+
+    def duration(
+        self, entries: dict[str, yaml.Node], key: str, *, minimum: float = 0
+    ) -> timedelta | None:
+        """The duration under ``key`` (30s, 1h, 2d), or None (absent, or wrong:
+        reported)."""
+        if key not in entries or (raw := self.string(entries[key], key)) is None:
+            return None
+        from megaphone.timeline import parse_duration
+
+        parsed = parse_duration(raw)
+        if parsed is None or parsed.total_seconds() < minimum:
+            at_least = f" of at least {minimum:g} s" if minimum else ""
+            self.report(
+                "config",
+                f"{key}: {raw!r} is not a duration{at_least} (e.g. 30s, 1h, 2d)",
+                entries[key],
+            )
+            return None
+        return parsed
 
     def account(self, node: yaml.Node, taken: set[str]) -> Account | None:
         entries = self.mapping(node, "an account", ACCOUNT_KEYS)
@@ -397,6 +455,14 @@ class Reader:
             return None
         name = self.string(entries["name"], "name")
         if name is None:
+            return None
+        if not ACCOUNT_NAME.fullmatch(name):
+            self.report(
+                "config",
+                f"account name {name!r}: use lower-case letters, digits and '-' (at most 64), "
+                "so that its credentials' variables (MEGAPHONE_<NAME>_…) are its own",
+                entries["name"],
+            )
             return None
         if name in taken:
             self.report("config", f"account {name!r} is named twice", entries["name"])
@@ -416,9 +482,13 @@ class Reader:
         handle = self.string(entries["handle"], "handle") if "handle" in entries else None
         cap = self.integer(entries["daily_cap"], "daily_cap") if "daily_cap" in entries else None
         api_url = self.string(entries["api_url"], "api_url") if "api_url" in entries else None
-        if api_url is not None and not api_url.startswith(("https://", "http://")):
-            self.report("config", f"api_url: {api_url!r} is not an http(s) URL", entries["api_url"])
-            api_url = None
+        if api_url is not None:
+            from megaphone.networks import api_url_problem, redact_url
+
+            why = api_url_problem(api_url)
+            if why is not None:
+                self.report("config", f"api_url {redact_url(api_url)}: {why}", entries["api_url"])
+                api_url = None
         return Account(name, network, handle.lstrip("@") if handle else None, cap, api_url)
 
     # ---------------------------------------------------------------- queue

@@ -128,6 +128,16 @@ class Config(NamedTuple):
     grace: timedelta = timedelta(hours=1)
     #: The ledger: an SQLAlchemy URL, or a file path relative to the project.
     ledger: str | None = None
+    #: The project's id in a ledger shared with other projects (required
+    #: for a database server); None: derived on this machine.
+    project_id: str | None = None
+    #: How long a claim is its holder's without a renewal (None: default).
+    lease: timedelta | None = None
+    #: A post whose outcome is unknown: ``resend`` it once a full lookup,
+    #: this long after the attempt, does not find it; or ``hold`` it for a
+    #: person.
+    unknown: str = "resend"
+    unknown_after: timedelta = timedelta(minutes=3)
 
     def account(self, name: str) -> Account | None:
         return next((a for a in self.accounts if a.name == name), None)

@@ -20,12 +20,10 @@ Accounts are published in parallel, each account's posts in order.
 
 from __future__ import annotations
 
-import html
+import contextlib
 import random
-import re
 import threading
 import time
-import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,24 +33,28 @@ from megaphone.errors import (
     AuthFailed,
     ClockSkewed,
     DuplicateContent,
+    LeaseLost,
     MegaphoneError,
     OutcomeUnknown,
     PublishError,
     RateLimited,
+    ReadFailed,
     Rejected,
     ServerError,
     Unavailable,
 )
-from megaphone.ledger import SETTLED, PartRecord, claim_abandoned, what_to_do
+from megaphone.lease import DEFAULT_LEASE
+from megaphone.ledger import SETTLED, PartRecord, what_to_do
 from megaphone.ledger_peek import content_digest
 from megaphone.model import Account
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from megaphone.lease import Owner
     from megaphone.ledger import Delivery, Ledger
     from megaphone.model import Media, Post, Project
-    from megaphone.networks import Network, RemotePost, Timeouts
+    from megaphone.networks import Network, PostRequest, RemotePost, Timeouts
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,15 @@ class Policy:
     #: The longest a run waits in place (for a rate-limit reset or a retry);
     #: a longer wait is left to the next run.
     max_wait: float = 120.0
-    #: How far back to look for a post whose outcome is unknown.
-    lookback: timedelta = timedelta(hours=2)
+    #: How long after an attempt whose outcome is unknown later runs look
+    #: for it by themselves (past that, a person settles it).
+    lookback: timedelta = timedelta(hours=24)
+    #: How long a claim is this run's without a renewal.
+    lease: timedelta = DEFAULT_LEASE
+    #: An unknown outcome: ``resend`` once a full lookup ``unknown_after``
+    #: the attempt does not find it, or ``hold`` it for a person.
+    unknown: str = "resend"
+    unknown_after: timedelta = timedelta(minutes=3)
     #: This machine's clock may differ from the network's by this much
     #: (seconds) before a warning, and before the account's posts are held.
     skew_warning: float = 30.0
@@ -122,28 +131,6 @@ class Outcome:
 digest = content_digest
 
 
-_SPACE = re.compile(r"\s+")
-
-
-def normalized(text: str) -> str:
-    """A text as compared with what the network shows: links removed (the
-    network shows its own short links), entities unescaped, spaces collapsed."""
-    from megaphone.text import extract_urls
-
-    text = unicodedata.normalize("NFC", html.unescape(text))
-    for url in reversed(extract_urls(text)):
-        text = text[: url.start] + " " + text[url.end :]
-    return _SPACE.sub(" ", text).strip()
-
-
-def find_posted(recent: list[RemotePost], text: str) -> RemotePost | None:
-    wanted = normalized(text)
-    for remote in recent:
-        if normalized(remote.text) == wanted:
-            return remote
-    return None
-
-
 # ------------------------------------------------------------------ planning
 
 
@@ -191,17 +178,20 @@ class Publisher:
         project: Project,
         ledger: Ledger,
         connect: Callable[[Account], Network],
-        token: str,
+        owner: Owner | None = None,
         policy: Policy | None = None,
         clock: Clock | None = None,
         report: Callable[[Outcome], None] | None = None,
         warn: Callable[[str], None] | None = None,
     ) -> None:
+        from megaphone.lease import Owner
+
         self.project = project
         self.warn = warn or (lambda message: None)
         self.ledger = ledger
         self.connect = connect
-        self.token = token
+        self.owner = owner or Owner.new()
+        self.token = self.owner.token
         self.policy = policy or Policy()
         self.clock = clock or Clock()
         self.report = report or (lambda outcome: None)
@@ -209,11 +199,74 @@ class Publisher:
         self._checked: set[str] = set()
         self._lock = threading.Lock()
         self._queue_paths = {p.id: q.path for q in project.queues for p in q.posts}
+        #: Claims this publisher holds now, renewed by a thread while held.
+        self._held: set[tuple[str, str]] = set()
+        self._renewer: threading.Thread | None = None
+        self._stop = threading.Event()
 
     def use(self, project: Project) -> None:
         """Publish from a newer reading of the project (the worker's)."""
         self.project = project
         self._queue_paths = {p.id: q.path for q in project.queues for p in q.posts}
+
+    # -------------------------------------------------------------- leases
+
+    def lease_until(self) -> datetime:
+        return self.clock.now() + self.policy.lease
+
+    def abandoned(self, row: Delivery) -> bool:
+        """Whether a ``publishing`` row's holder is gone (see megaphone.lease)."""
+        from megaphone.lease import claim_abandoned
+
+        return claim_abandoned(row.claimed_by, row.lease_until, self.clock.now(), self.owner)
+
+    def _hold(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._held.add(key)
+            if self._renewer is None:
+                self._renewer = threading.Thread(
+                    target=self._renew_loop, name="megaphone-lease", daemon=True
+                )
+                self._renewer.start()
+
+    def _let_go(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._held.discard(key)
+
+    def _renew_loop(self) -> None:
+        """Renew the leases of the claims held, while the sender works (an
+        upload, a wait for processing): a claim whose renewal fails is no
+        longer this run's, and the sender learns it at its next fence."""
+        interval = min(15.0, max(0.2, self.policy.lease.total_seconds() / 4))
+        while not self._stop.wait(interval):
+            with self._lock:
+                held = list(self._held)
+            for post_id, account in held:
+                # The fence decides; a ledger that fails is seen there.
+                with contextlib.suppress(MegaphoneError):
+                    self.ledger.renew(
+                        post_id,
+                        account,
+                        token=self.token,
+                        now=self.clock.now(),
+                        lease_until=self.lease_until(),
+                    )
+
+    def _wait(self, key: tuple[str, str], seconds: float) -> None:
+        """Wait while holding a claim, renewing its lease as time passes;
+        :class:`LeaseLost` when it is no longer this run's."""
+        step = max(0.2, self.policy.lease.total_seconds() / 4)
+        remaining = seconds
+        while remaining > 0:
+            self.clock.sleep(min(step, remaining))
+            remaining -= step
+            if not self.ledger.renew(
+                *key, token=self.token, now=self.clock.now(), lease_until=self.lease_until()
+            ):
+                raise LeaseLost(
+                    f"{key[0]} ({key[1]}): this run's claim ran out or was taken over while "
+                    "it waited; it leaves the post to the run that holds it"
+                )
 
     # ------------------------------------------------------------ networks
 
@@ -243,8 +296,10 @@ class Publisher:
         return net
 
     def close(self) -> None:
+        self._stop.set()
         for net in self._networks.values():
             net.close()
+        self.owner.retire()
 
     # ----------------------------------------------------------------- run
 
@@ -264,7 +319,7 @@ class Publisher:
             for job in account_jobs:
                 if stop is not None:
                     outcome = Outcome(job.post.id, job.account.name, stop.state, stop.message)
-                    self._note(job, stop.message)
+                    self._contained(job, stop.message)
                 else:
                     outcome = self.deliver(job, force=force)
                     if outcome.state == "waiting":
@@ -291,6 +346,13 @@ class Publisher:
             outcomes.append(outcome)
         return outcomes
 
+    def _contained(self, job: Job, message: str) -> None:
+        """Note why a post waits; a failure to note it never stops the run."""
+        try:
+            self._note(job, message)
+        except Exception as e:
+            self.warn(f"{job.post.id} ({job.account.name}): {_internal(e)}")
+
     def _note(self, job: Job, message: str) -> None:
         """Why a post that stays scheduled was not sent, for ``status``."""
         now = self.clock.now()
@@ -308,6 +370,19 @@ class Publisher:
     # ------------------------------------------------------------- deliver
 
     def deliver(self, job: Job, *, force: bool = False) -> Outcome:
+        """One post for one account, whatever happens: its outcome.  A
+        failure of this post (a value no code foresaw, a ledger error) is
+        this post's outcome and never stops the others."""
+        try:
+            return self._deliver(job, force=force)
+        except LeaseLost as e:
+            return Outcome(job.post.id, job.account.name, "skipped", str(e))
+        except MegaphoneError as e:
+            return Outcome(job.post.id, job.account.name, "failed", str(e))
+        except Exception as e:
+            return Outcome(job.post.id, job.account.name, "failed", _internal(e))
+
+    def _deliver(self, job: Job, *, force: bool = False) -> Outcome:
         post, account = job.post, job.account
         now = self.clock.now()
         ledger = self.ledger
@@ -331,7 +406,7 @@ class Publisher:
         if row is None:
             pass
         elif row.state == "publishing":
-            if not claim_abandoned(row.claimed_by, row.claimed_at, now):
+            if not self.abandoned(row):
                 return Outcome(post.id, account.name, "skipped", "another run is publishing it")
             return self.reconcile(row, post, account)
         elif row.state in SETTLED or row.state in ("missed", "expired"):
@@ -380,21 +455,40 @@ class Publisher:
             account.name,
             token=self.token,
             now=now,
+            lease_until=now + self.policy.lease,
             ignore_backoff=force,
             create=values if row is None else None,
             in_flight=first_in_flight,
         )
         if claimed is None:
             return Outcome(post.id, account.name, "skipped", "another run has taken it")
+        key = (post.id, account.name)
+        self._hold(key)
         try:
             outcome = self._send(claimed, post, account, refs)
+        except LeaseLost:
+            raise
+        except Exception as e:
+            # A bug: unknown if a part's request may have left (later runs
+            # look it up), else failed, for a person to see.
+            state = ledger.release_interrupted(
+                post.id,
+                account.name,
+                token=self.token,
+                now=self.clock.now(),
+                nothing_sent="failed",
+                why=_internal(e),
+            )
+            return Outcome(post.id, account.name, state, _internal(e))
         except BaseException:
-            # Interrupted (Ctrl-C) or a bug: unknown if a part's request may
-            # have left (the next run looks it up), else scheduled again.
+            # Interrupted (Ctrl-C): unknown if a part's request may have
+            # left (the next run looks it up), else scheduled again.
             ledger.release_interrupted(
                 post.id, account.name, token=self.token, now=self.clock.now()
             )
             raise
+        finally:
+            self._let_go(key)
         if outcome.state == "published" and late is not None and late > timedelta(0):
             outcome.late = late
         return outcome
@@ -431,8 +525,11 @@ class Publisher:
         account: Account,
         refs: tuple[str | None, str | None],
     ) -> Outcome:
+        from megaphone.networks import PostRequest
+
         ledger, policy = self.ledger, self.policy
         pid, name = post.id, account.name
+        key = (pid, name)
 
         def finish(
             state: str,
@@ -446,7 +543,7 @@ class Publisher:
         ) -> Outcome:
             """Release the claim with ``state``; the run's outcome is
             ``outcome`` (default: the state)."""
-            ledger.finish(
+            if not ledger.finish(
                 pid,
                 name,
                 token=self.token,
@@ -456,12 +553,13 @@ class Publisher:
                 url=url,
                 remote_id=remote_id,
                 next_attempt_at=retry_at,
-            )
+            ):
+                raise LeaseLost(f"{pid} ({name}): another run holds it now")
             return Outcome(pid, name, outcome or state, message, url=url, stop_account=stop_account)
 
         try:
             net = self.network(account)
-        except (Unavailable, ServerError, OutcomeUnknown, RateLimited) as e:
+        except (Unavailable, ServerError, OutcomeUnknown, RateLimited, ReadFailed) as e:
             return finish("scheduled", str(e), outcome="deferred", stop_account=True)
         except MegaphoneError as e:
             # No credentials, refused ones, a clock far off: a person must act.
@@ -474,7 +572,9 @@ class Publisher:
         first_url: str | None = done[0].url if 0 in done else None
         first_id: str | None = done[0].remote_id if 0 in done else None
         attempt = row.attempts
-        in_flight = row.in_flight  # the part the ledger has as being sent
+        # The part the last write fenced (marked in flight under a live
+        # lease), with nothing but this code between it and the send.
+        fenced = row.in_flight
         index = 0
         while index < len(texts):
             if index in done:
@@ -483,22 +583,30 @@ class Publisher:
                 continue
             part = post.parts[index]
             try:
-                media_ids = tuple(self._upload(net, post, m) for m in part.media)
-                if in_flight != index:
-                    ledger.sending(pid, name, index, token=self.token, now=self.clock.now())
-                    in_flight = index
-                remote = self._create(
-                    net,
+                media_ids = tuple(self._upload(key, net, post, m) for m in part.media)
+                if part.media:
+                    fenced = None
+                if fenced != index:
+                    ledger.sending(
+                        pid,
+                        name,
+                        index,
+                        token=self.token,
+                        now=self.clock.now(),
+                        lease_until=self.lease_until(),
+                    )
+                fenced = None  # a send spends the fence
+                request = PostRequest(
                     texts[index],
                     media_ids=media_ids,
                     reply_to=previous,
                     quote=quote if index == 0 else None,
-                    since=row.claimed_at or self.clock.now(),
                 )
+                remote = self._create(net, request, since=self.clock.now())
             except RateLimited as e:
                 wait = (e.reset_at - time.time()) if e.reset_at else policy.max_wait + 1
                 if 0 < wait <= policy.max_wait:
-                    self.clock.sleep(wait + 1)
+                    self._wait(key, wait + 1)
                     continue
                 at = (
                     datetime.fromtimestamp(e.reset_at, UTC)
@@ -522,9 +630,14 @@ class Publisher:
                 if delay <= policy.max_wait:
                     attempt += 1
                     ledger.attempt_failed(
-                        pid, name, token=self.token, error=str(e), now=self.clock.now()
+                        pid,
+                        name,
+                        token=self.token,
+                        error=str(e),
+                        now=self.clock.now(),
+                        lease_until=self.lease_until(),
                     )
-                    self.clock.sleep(delay)
+                    self._wait(key, delay)
                     continue
                 return finish(
                     "scheduled",
@@ -533,9 +646,7 @@ class Publisher:
                     outcome="deferred",
                 )
             except OutcomeUnknown as e:
-                return finish(
-                    "unknown", f"{e}; not found among the account's posts: {what_to_do(pid)}"
-                )
+                return finish("unknown", f"{e}; {self._next_for_unknown(pid)}")
             except AuthFailed as e:
                 return finish("scheduled", str(e), outcome="blocked", stop_account=True)
             except (Rejected, PublishError) as e:
@@ -546,8 +657,8 @@ class Publisher:
                 first_url, first_id = remote.url, remote.id
             following = next((i for i in range(index + 1, len(texts)) if i not in done), None)
             last = following is None and remote is not None
-            # The next part is marked in flight in the same write when
-            # nothing (a media upload) comes between.
+            # The next part is marked in flight in the same write (a fence)
+            # when nothing (a media upload) comes between.
             ahead = (
                 following
                 if following is not None and not post.parts[following].media and remote
@@ -561,10 +672,11 @@ class Publisher:
                 remote_id=remote.id if remote else None,
                 url=remote.url if remote else None,
                 now=self.clock.now(),
+                lease_until=self.lease_until(),
                 next_in_flight=ahead,
                 publish=(first_id, first_url) if last else None,
             )
-            in_flight = ahead
+            fenced = ahead
             if last:
                 return Outcome(pid, name, "published", "", url=first_url, parts=len(texts))
             if remote is None:
@@ -574,7 +686,7 @@ class Publisher:
                     return finish(
                         "unknown",
                         f"part {index + 1} is already on X (duplicate) but was not found; "
-                        "the rest of the thread needs its id",
+                        "the rest of the thread needs its id: " + what_to_do(pid),
                     )
                 return finish("published", "already on X (duplicate content)", url=first_url)
             done[index] = PartRecord(index, remote.id, remote.url, self.clock.now())
@@ -585,35 +697,39 @@ class Publisher:
         outcome.parts = len(texts)
         return outcome
 
-    def _create(
-        self,
-        net: Network,
-        text: str,
-        *,
-        media_ids: tuple[str, ...],
-        reply_to: str | None,
-        quote: str | None,
-        since: datetime,
-    ) -> RemotePost | None:
+    def _next_for_unknown(self, post_id: str) -> str:
+        """What happens next to a post whose outcome is unknown."""
+        if self.policy.unknown == "hold":
+            return what_to_do(post_id)
+        return (
+            "later runs look for it again, and send it again only if a full look at the "
+            f"account's posts, {_human(self.policy.unknown_after)} after the attempt, "
+            f"still does not find it; to settle it yourself, {what_to_do(post_id)}"
+        )
+
+    def _create(self, net: Network, request: PostRequest, *, since: datetime) -> RemotePost | None:
         """Post one part.  When the outcome is in doubt, look for it first."""
         try:
-            return net.create_post(text, media_ids=media_ids, reply_to=reply_to, quote=quote)
+            return net.create_post(request)
         except DuplicateContent:
-            return self._look_up(net, text, since)
+            try:
+                return net.find_sent(request, since=since)
+            except PublishError:
+                return None
         except (ServerError, OutcomeUnknown) as e:
             try:
-                found = self._look_up(net, text, since)
-            except PublishError:
-                raise OutcomeUnknown(f"{e}; the account's posts could not be read") from None
+                found = net.find_sent(request, since=since)
+            except PublishError as read:
+                raise OutcomeUnknown(
+                    f"{e}; the account's posts could not be read to check ({read})"
+                ) from None
             if found is not None:
                 return found
+            if isinstance(e, OutcomeUnknown):
+                raise OutcomeUnknown(f"{e}; it is not among the account's posts (yet)") from None
             raise
 
-    def _look_up(self, net: Network, text: str, since: datetime) -> RemotePost | None:
-        recent = net.recent_posts(since=since - timedelta(minutes=5))
-        return find_posted(recent, text)
-
-    def _upload(self, net: Network, post: Post, media: Media) -> str:
+    def _upload(self, key: tuple[str, str], net: Network, post: Post, media: Media) -> str:
         from megaphone.media import find, sniff
 
         queue_path = self._queue_paths.get(post.id)
@@ -629,21 +745,46 @@ class Publisher:
         for attempt in range(1, self.policy.max_attempts + 1):
             try:
                 return net.upload_media(path, mime=info.mime, kind=info.kind, alt=media.alt)
-            except (Unavailable, ServerError, OutcomeUnknown) as e:
+            except (Unavailable, ServerError, OutcomeUnknown, ReadFailed) as e:
                 if attempt == self.policy.max_attempts:
                     raise Unavailable(f"{e} (upload gave up after {attempt} attempts)") from None
-                self.clock.sleep(min(self.policy.backoff(attempt), self.policy.max_wait))
+                self._wait(key, min(self.policy.backoff(attempt), self.policy.max_wait))
         raise AssertionError("unreachable")
 
     # ---------------------------------------------------------- reconcile
 
+    def _request_of(
+        self, post: Post, account: Account, index: int, done: Mapping[int, PartRecord]
+    ) -> PostRequest | None:
+        """The request part ``index`` was sent with (media aside), to look
+        it up; None when its reply target is not known."""
+        from megaphone.networks import PostRequest
+
+        if index > 0:
+            parent = done.get(index - 1)
+            if parent is None or parent.remote_id is None:
+                return None
+            return PostRequest(post.texts()[index], reply_to=parent.remote_id)
+        refs = self._references(post, account)
+        if isinstance(refs, Outcome):
+            return None
+        return PostRequest(post.texts()[0], reply_to=refs[0], quote=refs[1])
+
     def reconcile(self, row: Delivery, post: Post | None, account: Account) -> Outcome:
-        """A delivery left ``publishing`` by a run that is gone: find out what
-        became of the part in flight; never send it again blindly."""
+        """A delivery left ``publishing`` by a run that is gone (or whose
+        lease ran out): find out what became of the part in flight; never
+        send it again blindly."""
         pid, name = row.post_id, row.account
         now = self.clock.now()
+        owner_gone = row.lease_until is not None and row.lease_until > now
         if not self.ledger.take_over(
-            pid, name, old_token=row.claimed_by, token=self.token, now=now
+            pid,
+            name,
+            old_token=row.claimed_by,
+            token=self.token,
+            now=now,
+            lease_until=self.lease_until(),
+            owner_gone=owner_gone,
         ):
             return Outcome(pid, name, "skipped", "another run is reconciling it")
         done = self.ledger.parts(pid, name)
@@ -680,68 +821,134 @@ class Publisher:
                 error=f"interrupted before part {index + 1} was sent",
             )
             return self.deliver(Job(post, account, post.at or now), force=bool(done))
-        try:
-            net = self.network(account)
-            found = self._look_up(net, texts[index], row.claimed_at or now - self.policy.lookback)
-        except (PublishError, MegaphoneError) as e:
-            return unknown(
-                f"interrupted at part {index + 1}; the account's posts could not be read ({e})"
-            )
-        if found is None:
-            return unknown(
-                f"interrupted while sending part {index + 1}, which is not among the "
-                f"account's posts: {what_to_do(pid)}"
-            )
-        return self._found_live(post, account, index, found, "after an interruption")
+        # The part in flight may have gone out: unknown until looked up.
+        message = f"interrupted while part {index + 1} was being sent"
+        outcome = unknown(f"{message}; {self._next_for_unknown(pid)}")
+        settled = self.ledger.get(pid, name)
+        if settled is not None and settled.state == "unknown":
+            found = self.look_again(settled, post, account)
+            if found is not None:
+                return found
+        return outcome
 
     def reconcile_abandoned(self, posts: dict[str, Post]) -> list[Outcome]:
-        """Reconcile every delivery whose publishing run is gone, and look
-        again for recent ``unknown`` ones (never sending them blindly)."""
+        """Reconcile every delivery whose publishing run is gone, and settle
+        ``unknown`` ones: found live → recorded (and the rest of a thread
+        sent); certainly not there → sent again (never blindly)."""
         outcomes = []
         now = self.clock.now()
         for row in self.ledger.all():
-            abandoned = row.state == "publishing" and claim_abandoned(
-                row.claimed_by, row.claimed_at, now
-            )
-            recent_unknown = (
+            abandoned = row.state == "publishing" and self.abandoned(row)
+            since = row.sent_at or row.claimed_at or row.updated_at
+            to_settle = (
                 row.state == "unknown"
-                and row.claimed_at is not None
-                and now - row.claimed_at <= self.policy.lookback
                 and row.post_id in posts
+                and now - since <= self.policy.lookback
             )
-            if not (abandoned or recent_unknown):
+            if not (abandoned or to_settle):
                 continue
             account = self.project.config.account(row.account) or Account(row.account)
-            if recent_unknown:
-                outcome = self.look_again(row, posts[row.post_id], account)
-                if outcome is None:
-                    continue
-            else:
-                outcome = self.reconcile(row, posts.get(row.post_id), account)
+            try:
+                if to_settle:
+                    found = self.look_again(row, posts[row.post_id], account)
+                    if found is None:
+                        continue
+                    outcome = found
+                else:
+                    outcome = self.reconcile(row, posts.get(row.post_id), account)
+            except LeaseLost as e:
+                outcome = Outcome(row.post_id, row.account, "skipped", str(e))
+            except MegaphoneError as e:
+                outcome = Outcome(row.post_id, row.account, "failed", str(e))
+            except Exception as e:
+                outcome = Outcome(row.post_id, row.account, "failed", _internal(e))
             self.report(outcome)
             outcomes.append(outcome)
         return outcomes
 
     def look_again(self, row: Delivery, post: Post, account: Account) -> Outcome | None:
-        """An ``unknown`` delivery: if its part in doubt is now found among
-        the account's posts, record it and send the rest; else leave it."""
+        """Settle an ``unknown`` delivery.  Its part in doubt found among the
+        account's posts: recorded, and the rest sent.  Not found by a lookup
+        that read every post since the attempt, long enough after it (the
+        network shows a new post within seconds): it never arrived — sent
+        again, and why is recorded.  A lookup that fails, or comes too
+        soon: None, it stays unknown and a later run looks again."""
         pid, name = row.post_id, row.account
         done = self.ledger.parts(pid, name)
         texts = post.texts()
         index = next((i for i in range(len(texts)) if i not in done), None)
+        since = row.sent_at or row.claimed_at or row.updated_at
         if index is None:
-            return None
-        try:
-            net = self.network(account)
-            found = self._look_up(net, texts[index], row.claimed_at or self.clock.now())
-        except MegaphoneError:
-            return None
-        if found is None:
-            return None
+            request = None
+        else:
+            request = self._request_of(post, account, index, done)
+            if request is None:
+                return None
+        found = None
+        if request is not None:
+            try:
+                net = self.network(account)
+                found = net.find_sent(request, since=since)
+            except MegaphoneError:
+                return None
         now = self.clock.now()
+        if found is None and index is not None:
+            waited = now - since
+            if self.policy.unknown == "hold" or waited < self.policy.unknown_after:
+                return None
+            why = (
+                f"part {index + 1} is not among the account's posts {_human(waited)} after "
+                "it was sent (every post since then was read): it never arrived"
+            )
+            late = now - post.at if post.at else None
+            if late is not None and late > self.policy.grace and not row.late_ok:
+                message = f"{why}; now {_human(late)} late, more than the grace period"
+                if self.ledger.settle(
+                    pid, name, state="missed", now=now, error=message, only_from=("unknown",)
+                ):
+                    return Outcome(pid, name, "missed", message, late=late)
+                return None
+            if not self.ledger.reclaim(
+                pid,
+                name,
+                from_state="unknown",
+                token=self.token,
+                now=now,
+                lease_until=self.lease_until(),
+                why=f"{why}: sending it again",
+            ):
+                return None
+            self.ledger.finish(
+                pid,
+                name,
+                token=self.token,
+                state="scheduled",
+                now=now,
+                error=f"{why}: sent again",
+            )
+            return self.deliver(Job(post, account, post.at or now), force=True)
         # Take it back through the claim: only one run resolves it.
-        if not self.ledger.reclaim(pid, name, from_state="unknown", token=self.token, now=now):
+        if not self.ledger.reclaim(
+            pid,
+            name,
+            from_state="unknown",
+            token=self.token,
+            now=now,
+            lease_until=self.lease_until(),
+        ):
             return None
+        if index is None or found is None:
+            first = done[0]
+            self.ledger.finish(
+                pid,
+                name,
+                token=self.token,
+                state="published",
+                now=now,
+                remote_id=first.remote_id,
+                url=first.url,
+            )
+            return Outcome(pid, name, "published", "all parts were live", url=first.url)
         return self._found_live(post, account, index, found, "on a later look")
 
     def _found_live(
@@ -752,7 +959,14 @@ class Publisher:
         now = self.clock.now()
         pid, name = post.id, account.name
         self.ledger.record_part(
-            pid, name, index, token=self.token, remote_id=found.id, url=found.url, now=now
+            pid,
+            name,
+            index,
+            token=self.token,
+            remote_id=found.id,
+            url=found.url,
+            now=now,
+            lease_until=self.lease_until(),
         )
         self.ledger.finish(
             pid,
@@ -763,6 +977,12 @@ class Publisher:
             error=f"part {index + 1} found live {when}",
         )
         return self.deliver(Job(post, account, post.at or now), force=True)
+
+
+def _internal(error: Exception) -> str:
+    """A failure no code foresaw, in one line."""
+    text = str(error).splitlines()[0] if str(error) else ""
+    return f"internal error ({type(error).__name__}{': ' + text if text else ''}); please report it"
 
 
 def _changed(row: Delivery, values: Mapping[str, Any]) -> bool:

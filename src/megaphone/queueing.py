@@ -364,10 +364,10 @@ def _refuse_if_sent(loaded: Loaded, post_id: str, what: str) -> None:
     what went out, and the file says what it was."""
     import os
 
-    from megaphone.ledger_peek import ledger_url, peek
+    from megaphone.ledger_peek import peek_project
 
     config = loaded.project.config
-    states = peek(ledger_url(loaded.project.root, config.ledger, os.environ)) or {}
+    states = peek_project(loaded.project.root, config, os.environ) or {}
     for account, state, _ in states.get(post_id, ()):
         if state in ("published", "publishing"):
             raise MegaphoneError(

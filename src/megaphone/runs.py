@@ -52,20 +52,13 @@ class Context:
     def accounts(self) -> dict[str, Account]:
         return {a.name: a for a in self.project.config.accounts}
 
-    def ledger_url(self) -> str:
-        from megaphone.publish import ledger_url
-
-        return ledger_url(self.project, self.environ)
-
     def open_ledger(self, *, create: bool = True) -> Ledger | None:
         """The ledger; None when ``create`` is false and there is none yet."""
-        from megaphone.ledger import Ledger, sqlite_path
+        from megaphone.ledger import Ledger
 
-        url = self.ledger_url()
-        path = sqlite_path(url)
-        if not create and path is not None and not os.path.exists(path):
-            return None
-        return Ledger(url, create=create)
+        return Ledger.for_project(
+            self.project.root, self.project.config, self.environ, create=create
+        )
 
 
 def open_project(
@@ -168,7 +161,7 @@ def publish(
     first, then send.  ``skip_settled`` leaves out, without a word, the
     posts the ledger has settled (published, failed... — a cron run would
     otherwise list every past post each time)."""
-    from megaphone.ledger import SETTLED, new_token
+    from megaphone.ledger import SETTLED
     from megaphone.publish import Publisher, connector
 
     ledger = ctx.open_ledger()
@@ -190,7 +183,6 @@ def publish(
         project=ctx.project,
         ledger=ledger,
         connect=connect or connector(ctx.project, ctx.environ),
-        token=new_token(),
         policy=policy,
         clock=clock,
         report=report,

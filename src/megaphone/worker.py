@@ -237,17 +237,16 @@ class Worker:
         return Project(self.root, self._config, self._active)
 
     def _open_publisher(self) -> None:
-        from megaphone.ledger import Ledger, new_token
-        from megaphone.ledger_peek import ledger_url
+        from megaphone.ledger import Ledger
         from megaphone.publish import Publisher, connector
 
         project = self._project()
-        self._ledger = Ledger(ledger_url(self.root, project.config.ledger, self.environ))
+        self._ledger = Ledger.for_project(self.root, project.config, self.environ)
+        assert self._ledger is not None
         self._publisher = Publisher(
             project=project,
             ledger=self._ledger,
             connect=self._connect or connector(project, self.environ),
-            token=new_token(),
             policy=self.policy,
             warn=lambda message: self._say("warning", message=message),
         )
@@ -384,10 +383,10 @@ class Worker:
 
     def _schedule(self) -> None:
         """Make the scheduler's jobs match the posts to publish."""
-        from megaphone.ledger_peek import ledger_url, peek
+        from megaphone.ledger_peek import peek_project
 
         assert self._config is not None
-        states = peek(ledger_url(self.root, self._config.ledger, self.environ)) or {}
+        states = peek_project(self.root, self._config, self.environ) or {}
         desired: dict[str, tuple[str, str, datetime]] = {}
         with self._lock:
             for post in self._posts.values():
@@ -520,10 +519,10 @@ class Worker:
             self._heartbeat()
         if self.dry_run:
             return
-        from megaphone.ledger_peek import ledger_url, peek
+        from megaphone.ledger_peek import peek_project
 
         assert self._config is not None
-        states = peek(ledger_url(self.root, self._config.ledger, self.environ)) or {}
+        states = peek_project(self.root, self._config, self.environ) or {}
         pending = {j.id for j in self._scheduler.get_jobs() if j.id.startswith("post:")}
         for post, account in self._due(now):
             if _job_id(post.id, account) in pending:

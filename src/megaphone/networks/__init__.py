@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 #: Seconds to wait to connect, and for an answer, before giving up.
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
+#: The longest one request may take in all (connect, send, headers, body).
+DEADLINE = 60.0
 
 
 @dataclass(frozen=True)
@@ -34,12 +36,26 @@ class RemotePost:
     url: str
     text: str = ""
     created_at: datetime | None = None
+    #: The post it replies to, as the network says (None: not a reply, or
+    #: not said).
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True)
+class PostRequest:
+    """One post (a thread part) to create."""
+
+    text: str
+    media_ids: tuple[str, ...] = ()
+    reply_to: str | None = None
+    quote: str | None = None
 
 
 @dataclass(frozen=True)
 class Timeouts:
     connect: float = CONNECT_TIMEOUT
     read: float = READ_TIMEOUT
+    deadline: float = DEADLINE
 
 
 class Network(Protocol):
@@ -56,20 +72,69 @@ class Network(Protocol):
         """Upload a file (with its alt text) and return the media id."""
         ...
 
-    def create_post(
-        self,
-        text: str,
-        *,
-        media_ids: tuple[str, ...] = (),
-        reply_to: str | None = None,
-        quote: str | None = None,
-    ) -> RemotePost: ...
+    def create_post(self, request: PostRequest) -> RemotePost:
+        """Create the post; raises a :class:`~megaphone.errors.PublishError`
+        that says whether the request may have been acted on."""
+        ...
 
-    def recent_posts(self, *, since: datetime) -> list[RemotePost]:
-        """The account's own posts since ``since``, newest first."""
+    def find_sent(self, request: PostRequest, *, since: datetime) -> RemotePost | None:
+        """The account's post made from ``request`` since ``since`` — the
+        same whole content (links compared in full) and the same reply
+        target — or None when the account's posts since then were **all**
+        read and it is not among them.  Raises
+        :class:`~megaphone.errors.LookupFailed` when they could not all be
+        read: then nothing is known."""
         ...
 
     def close(self) -> None: ...
+
+
+def redact_url(url: str) -> str:
+    """``url`` as it may be shown: a password (or token) in it replaced by ``***``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        split = urlsplit(url)
+    except ValueError:
+        return "(a URL that cannot be read)"
+    if split.password is None and split.username is None:
+        return url
+    host = split.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{split.port}" if split.port else ""
+    except ValueError:
+        port = ""
+    return urlunsplit(split._replace(netloc=f"***@{host}{port}"))
+
+
+def api_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be an account's API URL, or None: it must be
+    https, or plain http to a loopback address (a test server, a local
+    proxy)."""
+    import contextlib
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        split = urlsplit(url.strip())
+        host = split.hostname
+        split.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return "not a URL"
+    scheme = split.scheme.lower()
+    if scheme not in ("https", "http"):
+        return f"a {scheme or 'scheme-less'} URL; only https:// (or http:// to this machine) works"
+    if not host:
+        return "a URL without a host"
+    if scheme == "http":
+        loopback = host == "localhost"
+        with contextlib.suppress(ValueError):
+            loopback = loopback or ipaddress.ip_address(host).is_loopback
+        if not loopback:
+            return "plain http to another machine would send the credentials unencrypted; use https"
+    return None
 
 
 def post_id_from_url(network: str, url: str) -> str | None:

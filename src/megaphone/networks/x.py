@@ -31,11 +31,13 @@ from megaphone.errors import (
     OutcomeUnknown,
     PublishError,
     RateLimited,
+    ReadFailed,
     Rejected,
     ServerError,
     Unavailable,
 )
-from megaphone.networks import RemotePost, RemoteUser, Timeouts
+from megaphone.networks import PostRequest, RemotePost, RemoteUser, Timeouts, redact_url
+from megaphone.networks.http import Session, call
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -71,38 +73,23 @@ def post_url(username: str | None, post_id: str) -> str:
     return f"{WEB_URL}/{username or 'i/web'}/status/{post_id}"
 
 
-class _Session(requests.Session):
-    """tweepy's session, sent to ``base`` instead of tweepy's host, with a
-    timeout on every request."""
+def _check_reset(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """A rate-limit reset that is not a time within the next day is not
+    believed: it is dropped before tweepy reads it, and the wait is left to
+    the next run."""
+    reset = response.headers.get("x-rate-limit-reset")
+    if reset is not None and reset_time(reset) is None:
+        del response.headers["x-rate-limit-reset"]
 
-    def __init__(self, base: str, timeouts: Timeouts) -> None:
-        super().__init__()
-        self.base = base.rstrip("/")
-        self.timeout = (timeouts.connect, timeouts.read)
-        #: X's clock minus this machine's, in seconds, from the last answer's
-        #: Date header (None before the first answer).
-        self.skew: float | None = None
-        self.hooks["response"].append(self._note_date)
 
-    def _note_date(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        date = response.headers.get("Date")
-        if not date:
-            return
-        from email.utils import parsedate_to_datetime
-
-        try:
-            server = parsedate_to_datetime(date).timestamp()
-        except (TypeError, ValueError):
-            return
-        # The header has whole seconds: half a second either way is noise.
-        self.skew = round(server + 0.5 - time.time())
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(url, str) and url.startswith(TWEEPY_HOST):
-            url = self.base + url[len(TWEEPY_HOST) :]
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
-        return super().request(method, url, *args, **kwargs)
+def reset_time(value: str | None) -> float | None:
+    """An ``x-rate-limit-reset`` header as epoch seconds, or None when it
+    is missing, not a number, or not within the next day."""
+    if not value or not value.strip().isdigit() or len(value.strip()) > 12:
+        return None
+    at = float(value.strip())
+    now = time.time()
+    return at if now - 3600 <= at <= now + 86400 else None
 
 
 def _api_message(response: requests.Response) -> str:
@@ -113,7 +100,8 @@ def _api_message(response: requests.Response) -> str:
         return f"{response.status_code} {response.reason}"
     parts: list[str] = []
     if isinstance(body, dict):
-        for error in body.get("errors") or ():
+        errors = body.get("errors")
+        for error in errors if isinstance(errors, list) else ():
             if isinstance(error, dict) and error.get("message"):
                 parts.append(str(error["message"]))
         if body.get("detail"):
@@ -121,19 +109,29 @@ def _api_message(response: requests.Response) -> str:
         elif body.get("title") and not parts:
             parts.append(str(body["title"]))
     text = "; ".join(dict.fromkeys(parts)) or (response.reason or "")
-    return f"{response.status_code} {text}".strip()
+    return f"{response.status_code} {text}".strip()[:500]
 
 
-def raise_for(response: requests.Response, *, what: str) -> None:
-    """Turn an unsuccessful answer of X into megaphone's error for it."""
+def raise_for(response: requests.Response, *, what: str, write: bool) -> None:
+    """Turn an unsuccessful answer of X into megaphone's error for it.
+    ``write``: the request would change something (a post, an upload)."""
     status = response.status_code
     if 200 <= status < 300:
         return
+    if 300 <= status < 400:
+        where = redact_url(response.headers.get("Location") or "elsewhere")
+        message = (
+            f"{what}: X answered {status}, a redirect to {where}, which megaphone never follows"
+        )
+        if not write:
+            raise ReadFailed(message)
+        if status in (307, 308):
+            # "Send it again over there": not acted on here.
+            raise Rejected(message + " (check the account's api_url)")
+        raise OutcomeUnknown(message)
     message = f"{what}: X answered {_api_message(response)}"
     if status == 429:
-        reset = response.headers.get("x-rate-limit-reset")
-        reset_at = float(reset) if reset and reset.isdigit() else None
-        raise RateLimited(message, reset_at=reset_at)
+        raise RateLimited(message, reset_at=reset_time(response.headers.get("x-rate-limit-reset")))
     if status == 401:
         raise AuthFailed(message)
     if status == 403:
@@ -143,22 +141,41 @@ def raise_for(response: requests.Response, *, what: str) -> None:
             raise AuthFailed(message)
         raise Rejected(message)
     if status >= 500:
+        if not write:
+            raise ReadFailed(message)
         raise ServerError(message)
+    if not write:
+        raise ReadFailed(message)
     raise Rejected(message)
 
 
-def _not_sent(error: requests.ConnectionError) -> bool:
-    """Whether a connection error happened before the request could be sent."""
-    if isinstance(error, requests.ConnectTimeout):
-        return True
-    reason = getattr(error.args[0], "reason", None) if error.args else None
-    import urllib3.exceptions as u3
+def _object(body: Any, what: str, *, write: bool) -> dict[str, Any]:
+    """X's answer, which must be a JSON object."""
+    if isinstance(body, dict):
+        return body
+    message = f"{what}: X's answer is not the JSON object it should be"
+    if write:
+        raise OutcomeUnknown(message)
+    raise ReadFailed(message)
 
-    return isinstance(reason, u3.NewConnectionError | u3.NameResolutionError)
+
+def _id(value: Any) -> str | None:
+    """An X id (a string of digits, or a number), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value > 0:
+        return str(value)
+    if isinstance(value, str) and value.isdigit() and len(value) <= 20:
+        return value
+    return None
 
 
 class XNetwork:
     """One X account, signed with its OAuth 1.0a user credentials."""
+
+    #: Pages of the account's posts read at most when looking one up (100
+    #: a page): past that, the lookup cannot tell and says so.
+    LOOKUP_PAGES = 5
 
     def __init__(
         self,
@@ -168,7 +185,8 @@ class XNetwork:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base = credentials.api_url or DEFAULT_API_URL
-        self.session = _Session(self.base, timeouts or Timeouts())
+        self.session = Session(self.base, timeouts or Timeouts(), rewrite=TWEEPY_HOST)
+        self.session.hooks["response"].insert(0, _check_reset)
         self.client = tweepy.Client(
             consumer_key=credentials.api_key.reveal(),
             consumer_secret=credentials.api_secret.reveal(),
@@ -188,34 +206,38 @@ class XNetwork:
 
     # ------------------------------------------------------------ requests
 
-    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except tweepy.HTTPException as e:
-            raise_for(e.response, what=what)
-            raise Rejected(f"{what}: {e}") from None  # a 2xx raised: not expected
-        except requests.ConnectionError as e:
-            if _not_sent(e):
-                raise Unavailable(f"{what}: cannot reach {self.base}") from None
-            raise OutcomeUnknown(f"{what}: the connection dropped before X answered") from None
-        except requests.Timeout:
-            raise OutcomeUnknown(f"{what}: no answer from X in time") from None
-        except requests.RequestException as e:
-            raise OutcomeUnknown(f"{what}: {type(e).__name__}") from None
-        except ValueError:
-            raise OutcomeUnknown(f"{what}: X's answer could not be read") from None
+    def _call(self, what: str, fn: Callable[[], Any], *, write: bool) -> dict[str, Any]:
+        """One request through tweepy (or the session), its answer a JSON
+        object.  ``write``: the request changes something, so an answer that
+        cannot be read means it may have been acted on."""
 
-    def _raw(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
-        def send() -> dict[str, Any]:
+        def attempt() -> Any:
+            try:
+                return fn()
+            except tweepy.HTTPException as e:
+                raise_for(e.response, what=what, write=write)
+                raise Rejected(f"{what}: {e}") from None  # a 2xx raised: not expected
+            except ValueError:
+                # tweepy's (or requests') JSON decoding of a body that is not JSON
+                message = f"{what}: X's answer could not be read (not JSON)"
+                if write:
+                    raise OutcomeUnknown(message) from None
+                raise ReadFailed(message) from None
+
+        body = call(what, attempt, network="X", base=self.base)
+        return _object(body, what, write=write)
+
+    def _raw(
+        self, method: str, path: str, what: str, *, write: bool = True, **kwargs: Any
+    ) -> dict[str, Any]:
+        def send() -> Any:
             response = self.session.request(method, self.base + path, auth=self.auth, **kwargs)
-            raise_for(response, what=what)
+            raise_for(response, what=what, write=write)
             if not response.content:
                 return {}
-            body = response.json()
-            return body if isinstance(body, dict) else {}
+            return response.json()
 
-        result: dict[str, Any] = self._call(what, send)
-        return result
+        return self._call(what, send, write=write)
 
     # ------------------------------------------------------------- network
 
@@ -224,11 +246,18 @@ class XNetwork:
 
     def whoami(self) -> RemoteUser:
         if self._me is None:
-            body = self._call("who am I", lambda: self.client.get_me(user_auth=True))
-            data = body.get("data") or {}
-            if "id" not in data:
-                raise Rejected("who am I: X's answer has no user")
-            self._me = RemoteUser(str(data["id"]), data.get("username", ""), data.get("name", ""))
+            body = self._call("who am I", lambda: self.client.get_me(user_auth=True), write=False)
+            data = body.get("data")
+            user_id = _id(data.get("id")) if isinstance(data, dict) else None
+            if not isinstance(data, dict) or user_id is None:
+                raise ReadFailed("who am I: X's answer has no user id")
+            username = data.get("username")
+            name = data.get("name")
+            self._me = RemoteUser(
+                user_id,
+                username if isinstance(username, str) else "",
+                name if isinstance(name, str) else "",
+            )
         return self._me
 
     def _username(self) -> str | None:
@@ -283,9 +312,9 @@ class XNetwork:
                 index += 1
         body = self._raw("POST", f"/2/media/upload/{media_id}/finalize", what)
         waited = 0.0
-        info = (body.get("data") or {}).get("processing_info")
-        while info and info.get("state") in ("pending", "in_progress"):
-            delay = max(1.0, float(info.get("check_after_secs") or 1))
+        info = _processing(body)
+        while info.get("state") in ("pending", "in_progress"):
+            delay = _check_after(info.get("check_after_secs"))
             if waited + delay > PROCESSING_LIMIT:
                 raise Rejected(f"{what}: X was still processing it after {PROCESSING_LIMIT:.0f}s")
             self.sleep(delay)
@@ -294,74 +323,232 @@ class XNetwork:
                 "GET",
                 "/2/media/upload",
                 what,
+                write=False,
                 params={"command": "STATUS", "media_id": media_id},
             )
-            info = (body.get("data") or {}).get("processing_info")
-        if info and info.get("state") == "failed":
-            error = info.get("error") or {}
-            raise Rejected(f"{what}: X could not process it ({error.get('message', 'failed')})")
+            info = _processing(body)
+        if info.get("state") == "failed":
+            error = info.get("error")
+            detail = error.get("message") if isinstance(error, dict) else None
+            raise Rejected(f"{what}: X could not process it ({detail or 'failed'})")
         return media_id
 
-    def create_post(
-        self,
-        text: str,
-        *,
-        media_ids: tuple[str, ...] = (),
-        reply_to: str | None = None,
-        quote: str | None = None,
-    ) -> RemotePost:
+    def create_post(self, request: PostRequest) -> RemotePost:
         username = self._username()
         body = self._call(
             "posting",
             lambda: self.client.create_tweet(
-                text=text,
-                media_ids=list(media_ids) or None,
-                in_reply_to_tweet_id=reply_to,
-                quote_tweet_id=quote,
+                text=request.text,
+                media_ids=list(request.media_ids) or None,
+                in_reply_to_tweet_id=request.reply_to,
+                quote_tweet_id=request.quote,
                 user_auth=True,
             ),
+            write=True,
         )
-        data = body.get("data") or {}
-        if "id" not in data:
-            raise OutcomeUnknown("posting: X's answer has no post id")
-        post_id = str(data["id"])
-        return RemotePost(post_id, post_url(username, post_id), data.get("text", text))
+        data = body.get("data")
+        post_id = _id(data.get("id")) if isinstance(data, dict) else None
+        if post_id is None:
+            raise OutcomeUnknown("posting: X's answer has no usable post id")
+        assert isinstance(data, dict)
+        text = data.get("text")
+        return RemotePost(
+            post_id,
+            post_url(username, post_id),
+            text if isinstance(text, str) else request.text,
+            reply_to=request.reply_to,
+        )
 
     def recent_posts(self, *, since: datetime) -> list[RemotePost]:
+        """Every post of the account since ``since``, newest first, with
+        their links expanded; :class:`ReadFailed` when they cannot all be
+        read (an answer that cannot be read, more than the pages read)."""
         me = self.whoami()
-        body = self._call(
-            "reading recent posts",
-            lambda: self.client.get_users_tweets(
-                me.id,
-                start_time=since,
-                max_results=100,
-                tweet_fields=["created_at"],
-                exclude=["retweets"],
-                user_auth=True,
-            ),
-        )
-        from datetime import datetime
-
-        posts = []
-        for item in body.get("data") or ():
-            created = item.get("created_at")
-            when = datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None
-            post_id = str(item["id"])
-            posts.append(
-                RemotePost(post_id, post_url(me.username, post_id), item.get("text", ""), when)
+        posts: list[RemotePost] = []
+        token: str | None = None
+        for _ in range(self.LOOKUP_PAGES):
+            body = self._call(
+                "reading recent posts",
+                lambda page_token=token: self.client.get_users_tweets(  # type: ignore[misc]
+                    me.id,
+                    start_time=since,
+                    max_results=100,
+                    pagination_token=page_token,
+                    tweet_fields=["created_at", "entities", "referenced_tweets"],
+                    exclude=["retweets"],
+                    user_auth=True,
+                ),
+                write=False,
             )
-        return posts
+            items = body.get("data", [])
+            if not isinstance(items, list):
+                raise ReadFailed("reading recent posts: X's answer has no list of posts")
+            for item in items:
+                posts.append(_remote(item, me.username))
+            meta = body.get("meta")
+            token = meta.get("next_token") if isinstance(meta, dict) else None
+            if not token:
+                return posts
+            if not isinstance(token, str):
+                raise ReadFailed("reading recent posts: X's answer has a bad next_token")
+        raise ReadFailed(
+            f"reading recent posts: more than {100 * self.LOOKUP_PAGES} posts since "
+            f"{since:%Y-%m-%d %H:%M} UTC; cannot tell whether the post is among them"
+        )
+
+    def find_sent(self, request: PostRequest, *, since: datetime) -> RemotePost | None:
+        from datetime import timedelta
+
+        # X's created_at and this machine's clock may differ a little.
+        for remote in self.recent_posts(since=since - timedelta(minutes=5)):
+            if same_post(remote, request):
+                return remote
+        return None
 
     def close(self) -> None:
         self.session.close()
 
 
+def _remote(item: Any, username: str) -> RemotePost:
+    """One post of a lookup, as megaphone compares it: its text with X's
+    t.co links put back as the links they stand for."""
+    from datetime import datetime
+
+    what = "reading recent posts"
+    if not isinstance(item, dict):
+        raise ReadFailed(f"{what}: a post in X's answer is not an object")
+    post_id = _id(item.get("id"))
+    if post_id is None:
+        raise ReadFailed(f"{what}: a post in X's answer has no usable id")
+    created = item.get("created_at")
+    when = None
+    if created is not None:
+        try:
+            when = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+        except ValueError:
+            raise ReadFailed(f"{what}: post {post_id} has a bad created_at") from None
+    text = item.get("text")
+    if not isinstance(text, str):
+        raise ReadFailed(f"{what}: post {post_id} has no text")
+    reply_to = None
+    for ref in item.get("referenced_tweets") or ():
+        if isinstance(ref, dict) and ref.get("type") == "replied_to":
+            reply_to = _id(ref.get("id"))
+    return RemotePost(
+        post_id, post_url(username, post_id), expand_links(text, item), when, reply_to=reply_to
+    )
+
+
+_TCO = re.compile(r"https://t\.co/[A-Za-z0-9]+")
+_MEDIA_LINK = re.compile(r"https://(?:x|twitter)\.com/[^/]+/status/\d+/(?:photo|video)/\d+")
+
+
+def expand_links(text: str, item: dict[str, Any]) -> str:
+    """``text`` (as X shows it) with each t.co link replaced by the link it
+    stands for (``entities.urls``); the links of attached media and of a
+    quoted post, which X adds itself, taken out."""
+    expanded: dict[str, str | None] = {}
+    entities = item.get("entities")
+    urls = entities.get("urls") if isinstance(entities, dict) else None
+    for entry in urls if isinstance(urls, list) else ():
+        if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
+            continue
+        long = entry.get("expanded_url")
+        if not isinstance(long, str) or entry.get("media_key") or _MEDIA_LINK.fullmatch(long):
+            expanded[entry["url"]] = None  # X's own addition
+        else:
+            expanded[entry["url"]] = long
+    quoted = {
+        _id(r.get("id"))
+        for r in item.get("referenced_tweets") or ()
+        if isinstance(r, dict) and r.get("type") == "quoted"
+    }
+
+    def swap(match: re.Match[str]) -> str:
+        short = match.group(0)
+        if short not in expanded:
+            return short
+        long = expanded[short]
+        if long is None or post_id_from_url(long) in quoted:
+            return ""
+        return long
+
+    return _TCO.sub(swap, text)
+
+
+def same_post(remote: RemotePost, request: PostRequest) -> bool:
+    """Whether ``remote`` is the post ``request`` makes: the same whole text
+    (links compared as written, entities unescaped, spaces collapsed) and
+    the same reply target."""
+    if remote.reply_to != request.reply_to:
+        return False
+    return comparable(remote.text, shown=True) == comparable(request.text, shown=False)
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def comparable(text: str, *, shown: bool) -> str:
+    """A text reduced to what survives X: NFC, HTML entities unescaped (in
+    what X shows), each link in one canonical form (scheme added,
+    scheme and host lower-cased), spaces collapsed."""
+    import html
+    import unicodedata
+
+    from megaphone.text import extract_urls
+
+    if shown:
+        text = html.unescape(text)
+    text = unicodedata.normalize("NFC", text)
+    pieces: list[str] = []
+    at = 0
+    for url in extract_urls(text):
+        pieces.append(text[at : url.start])
+        pieces.append(_canonical_link(text[url.start : url.end]))
+        at = url.end
+    pieces.append(text[at:])
+    return _SPACE.sub(" ", "".join(pieces)).strip()
+
+
+def _canonical_link(link: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    if "://" not in link:
+        link = "http://" + link
+    try:
+        split = urlsplit(link)
+        return urlunsplit(
+            split._replace(scheme=split.scheme.lower(), netloc=split.netloc.lower())
+        ).rstrip("/")
+    except ValueError:
+        return link
+
+
+def _processing(body: dict[str, Any]) -> dict[str, Any]:
+    data = body.get("data")
+    info = data.get("processing_info") if isinstance(data, dict) else None
+    return info if isinstance(info, dict) else {}
+
+
+def _check_after(value: Any) -> float:
+    """X's ``check_after_secs``, kept between 1 and 60 seconds."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return 1.0
+    return min(60.0, max(1.0, seconds)) if seconds == seconds else 1.0
+
+
 def _media_id(body: dict[str, Any], what: str) -> str:
-    data = body.get("data") or {}
-    media_id = data.get("id") or data.get("media_id_string") or data.get("media_id")
-    if not media_id:
-        raise Rejected(f"{what}: X's answer has no media id")
-    return str(media_id)
+    data = body.get("data")
+    if isinstance(data, dict):
+        for key in ("id", "media_id_string", "media_id"):
+            media_id = _id(data.get(key))
+            if media_id is not None:
+                return media_id
+    # An upload that may have been made is invisible to anyone: making it
+    # again is harmless.
+    raise OutcomeUnknown(f"{what}: X's answer has no usable media id")
 
 
 # ------------------------------------------------------------------ sign-in

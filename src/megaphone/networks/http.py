@@ -1,0 +1,198 @@
+"""One HTTP session for every network adapter: every request megaphone makes
+passes here.
+
+- it goes to the account's base URL (a proxy, a test server) with a connect
+  and read timeout, **and an overall deadline**: a server that trickles a
+  byte every few seconds is cut off when the deadline passes (a watchdog
+  shuts the request's socket), so no request can hold a run, or its lock,
+  for ever;
+- redirects are never followed: a 3xx is answered to the adapter as it is,
+  so that no post is recorded as published on another host's word;
+- the network's clock is read from each answer's ``Date`` header;
+- credentials inside the base URL (``https://user:secret@proxy``) are used,
+  but every message shows the URL without them.
+
+Only adapter modules import this (it imports requests).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import requests
+import urllib3.connection
+import urllib3.connectionpool
+from requests.adapters import HTTPAdapter
+
+from megaphone.networks import Timeouts, redact_url
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+_current = threading.local()
+
+
+class _Watch:
+    """The request in flight on one thread: its connection, and whether the
+    deadline cut it off."""
+
+    __slots__ = ("conn", "expired")
+
+    def __init__(self) -> None:
+        self.conn: Any = None
+        self.expired = False
+
+    def cut(self) -> None:
+        self.expired = True
+        sock = getattr(self.conn, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watched:
+    """Mixed into urllib3's connections: each request tells the watch of its
+    thread which connection (and so which socket) it uses."""
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        watch = getattr(_current, "watch", None)
+        if watch is not None:
+            watch.conn = self
+        return super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _HTTPConnection(_Watched, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class DeadlineExceeded(requests.Timeout):
+    """The whole request (connect, send, the answer's headers and body) took
+    longer than its deadline."""
+
+
+class Session(requests.Session):
+    """Requests sent to ``base``, with timeouts, a deadline and no redirects.
+
+    ``rewrite``: a host prefix that a client library uses (tweepy's fixed
+    API host) to be replaced by ``base``."""
+
+    def __init__(self, base: str, timeouts: Timeouts, *, rewrite: str | None = None) -> None:
+        super().__init__()
+        self.base = base.rstrip("/")
+        self.shown_base = redact_url(self.base)
+        self.rewrite = rewrite
+        self.timeouts = timeouts
+        self.timeout = (timeouts.connect, timeouts.read)
+        #: The network's clock minus this machine's, in seconds, from the
+        #: last answer's Date header (None before the first answer).
+        self.skew: float | None = None
+        self.hooks["response"].append(self._note_date)
+        adapter = _Adapter()
+        self.mount("http://", adapter)
+        self.mount("https://", adapter)
+        # A proxy named in the environment is the user's choice; a ~/.netrc
+        # is not read (nothing outside the project is).
+        self.trust_env = False
+        self.proxies.update(requests.utils.get_environ_proxies(self.base))
+
+    def _note_date(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        date = response.headers.get("Date")
+        if not date:
+            return
+        from email.utils import parsedate_to_datetime
+
+        try:
+            server = parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError, OverflowError, IndexError):
+            return
+        # The header has whole seconds: half a second either way is noise.
+        self.skew = round(server + 0.5 - time.time())
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(url, str) and self.rewrite and url.startswith(self.rewrite):
+            url = self.base + url[len(self.rewrite) :]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        # Never follow a redirect: a write may not have been applied, and
+        # another host's answer is not the network's.
+        kwargs["allow_redirects"] = False
+        deadline = self.timeouts.deadline
+        watch = _Watch()
+        previous = getattr(_current, "watch", None)
+        _current.watch = watch
+        timer = threading.Timer(deadline, watch.cut)
+        timer.daemon = True
+        timer.start()
+        try:
+            return super().request(method, url, *args, **kwargs)
+        except requests.RequestException as e:
+            if watch.expired:
+                raise DeadlineExceeded(f"no complete answer within {deadline:.0f} s") from e
+            raise
+        finally:
+            timer.cancel()
+            _current.watch = previous
+
+
+def is_redirect(response: requests.Response) -> bool:
+    return 300 <= response.status_code < 400
+
+
+def call(
+    what: str,
+    fn: Callable[[], Any],
+    *,
+    network: str,
+    base: str,
+) -> Any:
+    """Run one request of an adapter and turn what requests raises into
+    megaphone's errors: never sent (connection refused, a connect timeout)
+    is :class:`Unavailable`; anything after the request may have left (a
+    read timeout, the deadline, a dropped connection, an unreadable answer)
+    is :class:`OutcomeUnknown`."""
+    from megaphone.errors import OutcomeUnknown, Unavailable
+
+    try:
+        return fn()
+    except requests.ConnectionError as e:
+        if not_sent(e):
+            raise Unavailable(f"{what}: cannot reach {redact_url(base)}") from None
+        raise OutcomeUnknown(f"{what}: the connection dropped before {network} answered") from None
+    except DeadlineExceeded as e:
+        raise OutcomeUnknown(f"{what}: {e}") from None
+    except requests.Timeout:
+        raise OutcomeUnknown(f"{what}: no answer from {network} in time") from None
+    except requests.RequestException as e:
+        raise OutcomeUnknown(f"{what}: {type(e).__name__}") from None
+
+
+def not_sent(error: requests.ConnectionError) -> bool:
+    """Whether a connection error happened before the request could be sent."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    import urllib3.exceptions as u3
+
+    return isinstance(reason, u3.NewConnectionError | u3.NameResolutionError)
