@@ -204,7 +204,7 @@ def test_concurrent_adds_lose_no_post(proj: Path) -> None:
     ]
     outputs = [p.communicate(timeout=120)[0] for p in runs]
     assert all(p.returncode == 0 for p in runs), outputs
-    config, _ = load_config(proj / "megaphone.yaml", proj)
+    config, _ = load_config(proj / "megaphone.yaml", proj, proj)
     doc = read(proj / "posts" / "campaign.yaml", "campaign.yaml")
     queue = Reader(doc, config=config).read_queue()
     assert queue is not None
@@ -383,7 +383,7 @@ def test_any_post_written_reads_back_equal(
     assert text.startswith(head + existing)
     folder = tmp_path_factory.mktemp("q")
     (folder / "q.yaml").write_text(text, encoding="utf-8")
-    config, _ = load_config(None, folder)
+    config, _ = load_config(None, folder, folder)
     config = config._replace(timezone="America/Los_Angeles")
     queue = Reader(read(folder / "q.yaml", "q.yaml"), config=config).read_queue()
     assert queue is not None

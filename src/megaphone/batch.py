@@ -239,7 +239,7 @@ def _check_files(
     queue_paths: dict[str, Path] = {}
     checker = PostChecker(config, root, queue_paths, now, ledger)
     for path in paths:
-        doc, queue = read_queue_file(path, cwd=cwd, config=config)
+        doc, queue = read_queue_file(path, cwd=cwd, config=config, root=root)
         problems.extend(doc.problems)
         names.append((doc.name, path))
         if queue is not None:

@@ -111,7 +111,7 @@ def locate(paths: Iterable[Path] = (), *, cwd: Path, allow_empty: bool = False) 
         if not p.exists():
             raise UsageError(f"no such file or folder: {display(p, cwd)}")
     root, config_path = find_root(paths[0] if paths else cwd)
-    config, config_doc = load_config(config_path, cwd)
+    config, config_doc = load_config(config_path, cwd, root)
     if not paths:
         posts_dir = root / config.posts_dir
         if not posts_dir.is_dir() and allow_empty:
@@ -125,9 +125,12 @@ def locate(paths: Iterable[Path] = (), *, cwd: Path, allow_empty: bool = False) 
     return Inputs(root, config_path, config, config_doc, queue_files(paths, skip=config_path))
 
 
-def read_queue_file(path: Path, *, cwd: Path, config: Config) -> tuple[Document, Queue | None]:
-    """One queue file, read; its problems are in the document."""
-    doc = read(path, display(path, cwd))
+def read_queue_file(
+    path: Path, *, cwd: Path, config: Config, root: Path
+) -> tuple[Document, Queue | None]:
+    """One queue file of the project in ``root``, read; its problems are in
+    the document."""
+    doc = read(path, display(path, cwd), root=root)
     queue = Reader(doc, config=config).read_queue()
     doc.root = None  # the values read keep what they need; let the rest go
     return doc, queue
@@ -147,7 +150,7 @@ def load(
         problems.extend(inputs.config_doc.problems)
     queues = []
     for path in inputs.files:
-        doc, queue = read_queue_file(path, cwd=cwd, config=inputs.config)
+        doc, queue = read_queue_file(path, cwd=cwd, config=inputs.config, root=inputs.root)
         documents[doc.name] = doc
         problems.extend(doc.problems)
         if queue is not None:
@@ -156,11 +159,11 @@ def load(
     return Loaded(project, problems, documents, len(inputs.files))
 
 
-def load_config(config_path: Path | None, cwd: Path) -> tuple[Config, Document | None]:
+def load_config(config_path: Path | None, cwd: Path, root: Path) -> tuple[Config, Document | None]:
     """The project configuration (defaults without a file), and the file read."""
     if config_path is None:
         return Config(path=None, timezone=local_zone_name()), None
-    doc = read(config_path, display(config_path, cwd))
+    doc = read(config_path, display(config_path, cwd), root=root)
     return Reader(doc).read_config(), doc
 
 
@@ -187,8 +190,11 @@ def queue_files(paths: Iterable[Path], *, skip: Path | None = None) -> list[Path
 
 def display(path: Path, cwd: Path) -> str:
     """``path`` as the user should see it: relative to where they are."""
+    import os
+
+    # Links are not followed: a queue file is named as it is in the project.
     try:
-        return str(path.resolve().relative_to(cwd))
+        return str(Path(os.path.normpath(path.absolute())).relative_to(cwd))
     except ValueError:
         return str(path)
 
@@ -376,7 +382,18 @@ class Reader:
         timezone = self.timezone(entries, defaults.timezone) or defaults.timezone
         posts_dir = defaults.posts_dir
         if "posts" in entries and (value := self.string(entries["posts"], "posts")) is not None:
-            posts_dir = value
+            from megaphone.files import inside
+
+            root = self.doc.path.parent
+            if Path(value).is_absolute() or not inside(root / value, root):
+                self.report(
+                    "config",
+                    f"posts: {value!r} leads outside the project folder; megaphone reads only "
+                    "the project's own files",
+                    entries["posts"],
+                )
+            else:
+                posts_dir = value
         accounts: list[Account] = []
         for item in (
             self.sequence(entries["accounts"], "accounts") or () if "accounts" in entries else ()

@@ -50,6 +50,11 @@ E, W = Severity.ERROR, Severity.WARNING
 #: Codes are stable: scripts and CI configurations may rely on them.
 CODES: dict[str, tuple[Severity, str]] = {
     # The file itself
+    "file-refused": (
+        E,
+        "a file that leads outside the project (a link, '..'), is not a regular file, "
+        "or is larger than 10 MB: it is not read",
+    ),
     "encoding": (E, "the file is not valid UTF-8"),
     "yaml-syntax": (E, "the file is not well-formed YAML"),
     "unsafe-tag": (E, "a YAML tag other than the standard ones (such as !!python/object)"),
@@ -86,6 +91,10 @@ CODES: dict[str, tuple[Severity, str]] = {
         "reply_to or quote is neither a post URL nor the id of a post in the project",
     ),
     "reply-order": (W, "a post replies to or quotes a post of the project scheduled after it"),
+    "reference-cycle": (
+        E,
+        "posts that reply to or quote each other in a ring, so that none can go out first",
+    ),
     "bad-lang": (W, "lang is not a language tag such as en or es-MX"),
     # Media
     "media-missing": (E, "a media file does not exist"),

@@ -25,7 +25,8 @@ def zone(name: str) -> tzinfo:
         return UTC
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a folder of the database (``America``), an unreadable file
         raise TimeError(
             "unknown-timezone", f"unknown time zone {name!r}: use an IANA name such as Europe/Paris"
         ) from None
@@ -63,9 +64,20 @@ def parse_time(raw: str, tz_name: str) -> datetime:
         ) from None
     if "T" not in text and " " not in text and "t" not in text:
         raise TimeError("bad-time", f"{raw!r} has no time of day: write e.g. '{text} 09:00'")
+    if not FIRST_YEAR <= when.year <= LAST_YEAR:
+        raise TimeError(
+            "bad-time",
+            f"{raw!r} is not a time megaphone can schedule: years {FIRST_YEAR} to {LAST_YEAR}",
+        )
     if when.tzinfo is not None:
         return when
     return localize(when, tz_name)
+
+
+#: The years a post's time may fall in: no arithmetic on them (a grace
+#: period, a zone's offset, a repeat) can leave what datetime can hold.
+FIRST_YEAR = 1970
+LAST_YEAR = 2199
 
 
 def localize(naive: datetime, tz_name: str) -> datetime:

@@ -124,7 +124,13 @@ def report(file_problems: list[Problem], facts: list[Facts], files: int) -> Repo
 
 def _references(kept: list[Facts], by_id: dict[str, Facts]) -> list[Problem]:
     out = []
+    in_cycle = _cycles(kept, by_id)
     for f in kept:
+        if f.id in in_cycle:
+            ring, loc = in_cycle[f.id]
+            message = f"{' → '.join(ring)}: these posts wait for each other, so none can go out"
+            out.append(problem("reference-cycle", message, loc, f.id))
+            continue
         for name, ref, loc in f.refs:
             target = by_id.get(ref)
             if target is None:
@@ -142,6 +148,39 @@ def _references(kept: list[Facts], by_id: dict[str, Facts]) -> list[Problem]:
                 )
                 out.append(problem("reply-order", message, loc, f.id))
     return out
+
+
+def _cycles(kept: list[Facts], by_id: dict[str, Facts]) -> dict[str, tuple[list[str], Loc]]:
+    """The posts on a ring of replies and quotes: id -> (the ring, starting
+    and ending at it; where its own reference is)."""
+    found: dict[str, tuple[list[str], Loc]] = {}
+    state: dict[str, int] = {}  # 1: on the path being walked, 2: done
+    for start in kept:
+        if state.get(start.id):
+            continue
+        path: list[tuple[Facts, int]] = [(start, 0)]
+        state[start.id] = 1
+        while path:
+            node, i = path[-1]
+            targets = [(ref, loc) for _, ref, loc in node.refs if ref in by_id and ref != node.id]
+            if i >= len(targets):
+                state[node.id] = 2
+                path.pop()
+                continue
+            path[-1] = (node, i + 1)
+            ref, _ = targets[i]
+            seen = state.get(ref)
+            if seen == 1:
+                ids = [n.id for n, _ in path]
+                ring = ids[ids.index(ref) :]
+                for n, j in path[ids.index(ref) :]:
+                    own = [(r, lc) for _, r, lc in n.refs if r in by_id and r != n.id][j - 1]
+                    at = ring.index(n.id)
+                    found.setdefault(n.id, ([*ring[at:], *ring[:at], n.id], own[1]))
+            elif seen is None:
+                state[ref] = 1
+                path.append((by_id[ref], 0))
+    return found
 
 
 def _hashtag_case(kept: list[Facts]) -> list[Problem]:

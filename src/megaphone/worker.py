@@ -316,7 +316,7 @@ class Worker:
             if known is not None and known.stamp == stamp:
                 new_files[path] = known
                 continue
-            doc, queue = read_queue_file(path, cwd=self.root, config=config)
+            doc, queue = read_queue_file(path, cwd=self.root, config=config, root=self.root)
             if queue is not None:
                 queue_paths[queue.name] = queue.path
             facts = [checker.check(post) for post in queue.posts] if queue else []

@@ -98,6 +98,11 @@ class Document:
     text: str | None = None
     root: yaml.Node | None = None
     problems: list[Problem] = field(default_factory=list)
+    #: The project folder the file belongs to (its lines are shown only
+    #: when it is one of the project's own files).
+    project: Path | None = None
+    #: The file was not read (a link out of the project, not a regular file…).
+    refused: bool = False
 
     def loc(self, node: yaml.Node) -> Loc:
         mark = node.start_mark
@@ -110,19 +115,38 @@ class Document:
         """The lines of the file, to show with its problems (read again from
         disk for a document read in another process)."""
         text = self.text
+        if self.refused:
+            return []
         if text is None:
+            from megaphone.files import QUEUE_SUFFIXES, FileRefused, read_inside
+
             try:
-                text = self.path.read_bytes().decode("utf-8-sig", errors="replace")
-            except OSError:
+                if self.project is not None:
+                    data = read_inside(self.path, self.project, suffixes=QUEUE_SUFFIXES)
+                else:
+                    data = self.path.read_bytes()
+            except (OSError, FileRefused):
                 return []
+            text = data.decode("utf-8-sig", errors="replace")
         return text.splitlines()
 
 
-def read(path: Path, name: str) -> Document:
-    """Read and compose one file.  Problems are recorded, never raised."""
-    doc = Document(path, name)
+def read(path: Path, name: str, *, root: Path | None = None) -> Document:
+    """Read and compose one file (of the project in ``root``: see
+    :func:`megaphone.files.read_inside`).  Problems are recorded, never
+    raised."""
+    from megaphone.files import QUEUE_SUFFIXES, FileRefused, read_inside
+
+    doc = Document(path, name, project=root)
     try:
-        data = path.read_bytes()
+        if root is not None:
+            data = read_inside(path, root, suffixes=QUEUE_SUFFIXES)
+        else:
+            data = path.read_bytes()
+    except FileRefused as e:
+        doc.problems.append(problem("file-refused", f"not read: {e}", Loc(name, 1, 1)))
+        doc.refused = True
+        return doc
     except OSError as e:
         doc.problems.append(
             problem("yaml-syntax", f"cannot read the file: {e.strerror}", Loc(name, 1, 1))
