@@ -59,8 +59,28 @@ def _local(when: datetime | None, tz_name: str) -> str:
 
 
 def _say(text: str, state: str | None = None, *, err: bool = False) -> None:
+    """One line (or several) for a person: text from files and from the
+    network may hold control characters, shown as visible stand-ins (␛)."""
+    from megaphone.output import visible
+
     colour = STATE_COLOURS.get(state or "")
-    click.secho(text, fg=colour, err=err)
+    click.secho(visible(text, keep_newlines=True), fg=colour, err=err)
+
+
+def _echo(text: str, *, nl: bool = True) -> None:
+    from megaphone.output import visible
+
+    click.echo(visible(text, keep_newlines=True), nl=nl)
+
+
+def _json(value: Any) -> str:
+    """JSON for programs; C1 control characters escaped too (json escapes
+    only C0 ones), so that printing it to a terminal is safe."""
+    import json
+    import re
+
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=_json_value)
+    return re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m[0]):04x}", text)
 
 
 # ------------------------------------------------------------------ publish
@@ -181,7 +201,7 @@ def publish(
     finally:
         if lock is not None:
             lock.release()
-    click.echo(f"publish: {summary.line()}")
+    _echo(f"publish: {summary.line()}")
     sys.exit(summary.exit_code)
 
 
@@ -211,22 +231,22 @@ def _print_plans(plans: list[PostPlan], ctx: Context) -> None:
         sending += 1
         click.secho(head, bold=True)
         if plan.quote:
-            click.echo(f"  quotes {plan.quote}")
+            _echo(f"  quotes {plan.quote}")
         for i, part in enumerate(plan.parts, 1):
             label = f"part {i}/{len(job.post.parts)}" if len(job.post.parts) > 1 else "post"
             reply = f", in reply to {part.reply_to}" if part.reply_to else ""
             over = part.weighted > part.limit
-            click.echo(f"  {label} ({part.weighted}/{part.limit}{reply})")
+            _echo(f"  {label} ({part.weighted}/{part.limit}{reply})")
             for line in part.text.splitlines() or [""]:
-                click.echo(f"    │ {line}")
+                _echo(f"    │ {line}")
             for path, alt, what in part.media:
-                click.echo(f"    + {path} ({what}) alt: {alt or '(none)'}")
+                _echo(f"    + {path} ({what}) alt: {alt or '(none)'}")
             if over:
                 _say(f"    over the limit by {part.weighted - part.limit}", "failed")
         if plan.cap:
-            click.echo(f"  daily cap: {plan.cap}")
+            _echo(f"  daily cap: {plan.cap}")
     s = "s" if sending != 1 else ""
-    click.echo(f"dry run: {sending} post{s} would be sent; nothing was sent or recorded")
+    _echo(f"dry run: {sending} post{s} would be sent; nothing was sent or recorded")
 
 
 # ------------------------------------------------------------------- status
@@ -270,10 +290,8 @@ def status(
         if (not accounts or r.account in accounts) and (not states or r.state in states)
     ]
     if as_json:
-        import json
-
-        click.echo(
-            json.dumps(
+        _echo(
+            _json(
                 [
                     {
                         "id": r.post_id,
@@ -287,15 +305,13 @@ def status(
                         "edited_since_published": r.edited,
                     }
                     for r in rows
-                ],
-                indent=2,
-                ensure_ascii=False,
+                ]
             )
         )
         return
     tz = ctx.project.config.timezone
     if worker_line:
-        click.echo(worker_line)
+        _echo(worker_line)
     width = max((len(r.post_id) for r in rows), default=2)
     for r in rows:
         extra = r.url or ""
@@ -308,7 +324,7 @@ def status(
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.state] = counts.get(r.state, 0) + 1
-    click.echo(", ".join(f"{n} {s}" for s, n in counts.items()) or "no posts")
+    _echo(", ".join(f"{n} {s}" for s, n in counts.items()) or "no posts")
 
 
 def _worker_line(ledger: Any, ctx: Context) -> str | None:
@@ -362,7 +378,7 @@ def retry(post_id: str, account: str | None, project_dir: Path) -> None:
         for name in names:
             try:
                 ledger.retry(post_id, name, now=now)
-                click.echo(f"{post_id} ({name}): scheduled again; the next run sends it")
+                _echo(f"{post_id} ({name}): scheduled again; the next run sends it")
             except MegaphoneError as e:
                 errors.append(str(e))
     finally:
@@ -422,7 +438,7 @@ def mark(post_id: str, state: str, url: str | None, account: str | None, project
                 scheduled_at=post.at if post else None,
                 digest=digest(post) if post else None,
             )
-            click.echo(f"{post_id} ({name}): marked {state}")
+            _echo(f"{post_id} ({name}): marked {state}")
     finally:
         ledger.close()
 
@@ -468,9 +484,7 @@ def history(accounts: tuple[str, ...], fmt: str | None, project_dir: Path) -> No
         for d in rows
     ]
     if fmt == "json":
-        import json
-
-        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
+        click.echo(_json(records))
     elif fmt == "csv":
         import csv
         import io
@@ -479,12 +493,12 @@ def history(accounts: tuple[str, ...], fmt: str | None, project_dir: Path) -> No
         writer = csv.DictWriter(out, fieldnames=["id", "account", "published_at", "url", "queue"])
         writer.writeheader()
         writer.writerows(records)
-        click.echo(out.getvalue(), nl=False)
+        _echo(out.getvalue(), nl=False)
     else:
         tz = ctx.project.config.timezone
         for d in rows:
-            click.echo(f"{_local(d.published_at, tz):<22} {d.account:<18} {d.post_id}  {d.url}")
-        click.echo(f"{len(rows)} published")
+            _echo(f"{_local(d.published_at, tz):<22} {d.account:<18} {d.post_id}  {d.url}")
+        _echo(f"{len(rows)} published")
 
 
 # --------------------------------------------------------------------- cron
@@ -510,12 +524,21 @@ def cron(every: int, project_dir: Path) -> None:
     if not 1 <= every <= 59:
         raise UsageError("--every: between 1 and 59 minutes")
     root = project_dir.resolve()
-    exe = shutil.which("megaphone") or f"{sys.executable} -m megaphone"
+    found = shutil.which("megaphone")
+    exe = [found] if found else [sys.executable, "-m", "megaphone"]
+    for part in (str(root), *exe):
+        if "\n" in part or "\r" in part:
+            raise UsageError(
+                f"{part!r} holds a line break, which a crontab line cannot carry: "
+                "move the project (or megaphone) to a plain path"
+            )
     schedule = "*" if every == 1 else f"*/{every}"
-    click.echo(
-        f"{schedule} * * * * cd {shlex.quote(str(root))} && {exe} publish --due "
+    command = (
+        f"cd {shlex.quote(str(root))} && {shlex.join(exe)} publish --due "
         ">> .megaphone/cron.log 2>&1"
     )
+    # cron turns an unescaped % into a line break.
+    click.echo(f"{schedule} * * * * " + command.replace("%", "\\%"))
 
 
 # ----------------------------------------------------------------- accounts
@@ -548,12 +571,19 @@ def accounts(click_ctx: click.Context, project_dir: Path) -> None:
     store = CredentialStore(ctx.project.root, ctx.environ)
     missing = 0
     for account in ctx.project.config.accounts:
-        found = store.lookup(account.name)
         handle = f"@{account.handle}" if account.handle else ""
+        try:
+            found = store.lookup(account.name)
+        except MegaphoneError as e:
+            missing += 1
+            _say(f"✗ {account.name:<18} {account.network:<4} {handle:<18} {e}", "failed")
+            continue
         if found.credentials is not None:
             where = f"credentials from {found.source}"
             if found.api_url or account.api_url:
-                where += f", API at {found.api_url or account.api_url}"
+                from megaphone.networks import redact_url
+
+                where += f", API at {redact_url(found.api_url or account.api_url or '')}"
             _say(f"✓ {account.name:<18} {account.network:<4} {handle:<18} {where}", "published")
         else:
             missing += 1
@@ -563,7 +593,7 @@ def accounts(click_ctx: click.Context, project_dir: Path) -> None:
                 "failed",
             )
     if not ctx.project.config.accounts:
-        click.echo("no accounts: name them under accounts: in megaphone.yaml")
+        _echo("no accounts: name them under accounts: in megaphone.yaml")
     if missing:
         sys.exit(1)
 
@@ -644,7 +674,7 @@ def auth(name: str, project_dir: Path) -> None:
         )
     api_url, _ = store.get(prefix + "API_URL")
     flow = PinFlow(key, secret, api_url=api_url or account.api_url, timeouts=Timeouts())
-    click.echo(f"Open this link, sign in as the account, and allow the app:\n  {flow.url}")
+    _echo(f"Open this link, sign in as the account, and allow the app:\n  {flow.url}")
     pin = click.prompt("PIN", hide_input=False).strip()
     token, token_secret, username = flow.finish(pin)
     path = write_env_values(
@@ -652,7 +682,7 @@ def auth(name: str, project_dir: Path) -> None:
         {prefix + "ACCESS_TOKEN": token, prefix + "ACCESS_SECRET": token_secret},
     )
     who = f" as @{username}" if username else ""
-    click.echo(f"signed in{who}; tokens saved to {path.name} (readable by you only)")
+    _echo(f"signed in{who}; tokens saved to {path.name} (readable by you only)")
 
 
 # ------------------------------------------------------------------- worker
@@ -735,9 +765,7 @@ _EVENT_STATES = {"would-send": "scheduled", "file-error": "failed", "error": "fa
 def _log(record: dict[str, Any], fmt: str, tz: str) -> None:
     """One line per event of the worker."""
     if fmt == "json":
-        import json
-
-        click.echo(json.dumps(record, default=_json_value, ensure_ascii=False))
+        click.echo(_json_line(record))
         return
     when = record["time"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     event = record["event"]
@@ -755,14 +783,16 @@ def _log(record: dict[str, Any], fmt: str, tz: str) -> None:
         words.append(f"late {record['late']:.1f}s")
     if "message" in record:
         words.append(f"— {record['message']}")
-    line = " ".join(words)
+    from megaphone.output import visible
+
+    line = visible(" ".join(words))
     if fmt == "rich":
         from rich.text import Text
 
         colour = STATE_COLOURS.get(_EVENT_STATES.get(event, event))
         _rich_console().print(Text(line, style=colour or ""), soft_wrap=True)
     else:
-        click.echo(line)
+        _echo(line)
         sys.stdout.flush()
 
 
@@ -776,6 +806,14 @@ def _rich_console() -> Any:
 
         _consoles.append(Console(highlight=False))
     return _consoles[0]
+
+
+def _json_line(record: dict[str, Any]) -> str:
+    import json
+    import re
+
+    text = json.dumps(record, default=_json_value, ensure_ascii=False)
+    return re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m[0]):04x}", text)
 
 
 def _json_value(value: object) -> str:

@@ -75,12 +75,19 @@ def env_prefix(account: str) -> str:
 def read_env_file(root: Path) -> dict[str, str]:
     """The variables of the project's ``.env`` (none when there is no file)."""
     path = root / ENV_FILE
-    if not path.is_file():
+    if not path.is_file() and not path.is_symlink():
         return {}
+    import io
+
     from dotenv import dotenv_values
 
+    from megaphone.files import FileRefused, read_inside
+
     try:
-        values = dotenv_values(path, interpolate=False)
+        data = read_inside(path, root, limit=1024 * 1024)
+        values = dotenv_values(stream=io.StringIO(data.decode("utf-8")), interpolate=False)
+    except FileRefused as e:
+        raise MegaphoneError(f"{ENV_FILE} is not read: {e}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise MegaphoneError(f"cannot read {ENV_FILE}: {e.__class__.__name__}") from None
     return {k: v for k, v in values.items() if v is not None}
@@ -134,7 +141,15 @@ class CredentialStore:
             else:
                 values[field] = value
                 sources.add(source)
-        api_url, _ = self.get(prefix + "API_URL")
+        api_url, where = self.get(prefix + "API_URL")
+        if api_url is not None:
+            from megaphone.networks import api_url_problem, redact_url
+
+            why = api_url_problem(api_url)
+            if why is not None:
+                raise MegaphoneError(
+                    f"{prefix}API_URL (from {where}) {redact_url(api_url)}: {why}"
+                )
         source = " and ".join(sorted(sources))
         if missing:
             return Lookup(account, None, tuple(missing), source)

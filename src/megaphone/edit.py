@@ -337,9 +337,23 @@ def read_text(path: Path) -> tuple[str, bool]:
         raise MegaphoneError(f"{path.name}: not UTF-8; it cannot be changed safely") from None
 
 
-def write_atomic(path: Path, text: str, *, bom: bool = False, mode: int | None = None) -> None:
+def write_atomic(
+    path: Path,
+    text: str,
+    *,
+    bom: bool = False,
+    mode: int | None = None,
+    expect: str | None = None,
+) -> None:
     """Replace ``path`` whole: a crash leaves the old file or the new one,
-    never half of one.  Its permissions are kept (or set to ``mode``)."""
+    never half of one.  Its permissions are kept (or set to ``mode``).  A
+    symbolic link is followed: its target is replaced, the link stays.
+
+    ``expect``: the text the change was made from.  The file is read again
+    just before it is replaced, and when someone saved it meanwhile (an
+    editor takes no lock), nothing is written and the change is refused —
+    their save is never lost."""
+    path = path.resolve() if path.is_symlink() else path
     if mode is None:
         mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -349,6 +363,16 @@ def write_atomic(path: Path, text: str, *, bom: bool = False, mode: int | None =
             f.write((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
             f.flush()
             os.fsync(f.fileno())
+        if expect is not None:
+            try:
+                now_text, now_bom = read_text(path)
+            except (OSError, MegaphoneError):
+                now_text, now_bom = None, bom
+            if now_text != expect or now_bom != bom:
+                raise MegaphoneError(
+                    f"{path.name} changed while megaphone was editing it (someone saved "
+                    "it meanwhile): nothing was written; run the command again"
+                )
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

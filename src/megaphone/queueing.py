@@ -246,7 +246,7 @@ def add(
         written = posts.get(new.id)
         if written is None or written.at != at or [p.text for p in written.parts] != parts:
             raise MegaphoneError("internal check failed: the post would not read back; not written")
-        write_atomic(queue.path, new_text, bom=bom)
+        write_atomic(queue.path, new_text, bom=bom, expect=old)
     if now_flag:  # due now by design: "past due" would only confuse
         warnings = [w for w in warnings if w.code != "past-due"]
     return Change(new.id, queue.name, at, tz, warnings)
@@ -298,7 +298,7 @@ def reschedule(root: Path, post_id: str, when: str, *, now: datetime | None = No
         warnings, posts = check_change(loaded, {queue.path: new_text}, now=now, touched=post_id)
         if posts[post_id].at != at or _rest(posts[post_id]) != _rest(post):
             raise MegaphoneError("internal check failed: the new time would not read back")
-        write_atomic(queue.path, new_text, bom=bom)
+        write_atomic(queue.path, new_text, bom=bom, expect=old)
     return Change(post_id, queue.name, at, tz, warnings)
 
 
@@ -320,7 +320,7 @@ def remove(root: Path, post_id: str, *, now: datetime | None = None) -> Change:
         )
         if post_id in posts:
             raise MegaphoneError("internal check failed: the post would still be there")
-        write_atomic(queue.path, new_text, bom=bom)
+        write_atomic(queue.path, new_text, bom=bom, expect=old)
     return Change(post_id, queue.name, post.at, post.timezone, [])
 
 
@@ -354,8 +354,8 @@ def move(root: Path, post_id: str, queue_name: str, *, now: datetime | None = No
             raise MegaphoneError("internal check failed: the post would not read back")
         # The destination first: a crash in between leaves the post twice
         # (which validate reports), never nowhere.
-        write_atomic(target.path, new_target, bom=target_bom)
-        write_atomic(source.path, new_source, bom=source_bom)
+        write_atomic(target.path, new_target, bom=target_bom, expect=old_target)
+        write_atomic(source.path, new_source, bom=source_bom, expect=old_source)
     return Change(post_id, target.name, moved.at, moved.timezone, warnings)
 
 
