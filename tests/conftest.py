@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -94,6 +94,26 @@ def png_bytes(width: int = 8, height: int = 8) -> bytes:
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+@pytest.fixture
+def clock() -> Iterator[time_machine.Traveller]:
+    """Time stands at NOW; waiting moves it on, instantly."""
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def no_wait(clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every wait of the publisher travels in time instead of sleeping."""
+    waits: list[float] = []
+
+    def travel(_self: object, seconds: float) -> None:
+        waits.append(seconds)
+        clock.shift(timedelta(seconds=seconds))
+
+    monkeypatch.setattr("megaphone.publish.Clock.sleep", travel)
+    return waits
 
 
 @pytest.fixture

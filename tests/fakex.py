@@ -21,11 +21,12 @@ import email.parser
 import email.policy
 import itertools
 import json
+import random
 import re
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -115,6 +116,15 @@ class FakeX:
         self.tco: dict[str, str] = {}
         #: When set, the answer to every request: (status, content type, body).
         self.answer_all: tuple[int, str, bytes] | None = None
+        #: Every request as it arrives (method, path), before it is handled.
+        self.arrived: list[tuple[str, str]] = []
+        #: A share of posting and reading requests that fail at random (429,
+        #: 503, dropped, applied-then-dropped), from a seeded generator.
+        self.chaos = 0.0
+        self.chaos_rng = random.Random(7)
+        #: Seconds before a new post shows in the account's timeline (X's
+        #: timeline is eventually consistent).
+        self.visible_after = 0.0
         self._nonces: set[tuple[str, str]] = set()
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -198,6 +208,7 @@ class FakeX:
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:
+            self.arrived.append((method, path))
             for f in self.faults:
                 if f.times > 0 and f.method == method and re.fullmatch(f.path, path):
                     if f.skip > 0:
@@ -205,6 +216,18 @@ class FakeX:
                         return None
                     f.times -= 1
                     return f
+            if self.chaos and self.chaos_rng.random() < self.chaos:
+                if method == "POST" and path == "/2/tweets":
+                    kind = self.chaos_rng.choice(["429", "503", "drop", "drop_after"])
+                elif method == "GET" and re.fullmatch(r"/2/users/\d+/tweets", path):
+                    kind = self.chaos_rng.choice(["429", "503", "drop"])
+                else:
+                    return None
+                if kind == "429":
+                    return Fault(method, path, "status", status=429, reset_in=1)
+                if kind == "503":
+                    return Fault(method, path, "status", status=503)
+                return Fault(method, path, kind)
         return None
 
     def next_id(self) -> str:
@@ -502,11 +525,14 @@ def _handler(fake: FakeX) -> type[BaseHTTPRequestHandler]:
             if not 5 <= limit <= 100:
                 raise _Answer(400, _invalid("max_results must be between 5 and 100"))
             offset = int(params.get("pagination_token") or 0)
+            shown_before = datetime.now(UTC) - timedelta(seconds=fake.visible_after)
             with fake._lock:
                 mine = [
                     t
                     for t in fake.tweets
-                    if t.author_id == user_id and (start is None or t.created_at >= start)
+                    if t.author_id == user_id
+                    and (start is None or t.created_at >= start)
+                    and t.created_at <= shown_before
                 ]
             mine.sort(key=lambda t: t.created_at, reverse=True)
             fields = params.get("tweet.fields", "").split(",")

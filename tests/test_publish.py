@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -49,26 +49,6 @@ def users(fakex: FakeX, monkeypatch: pytest.MonkeyPatch) -> dict[str, User]:
         for key, value in fakex.env(account, user).items():
             monkeypatch.setenv(key, value)
     return made
-
-
-@pytest.fixture
-def clock() -> Iterator[time_machine.Traveller]:
-    """Time stands at NOW; waiting moves it on, instantly."""
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def no_wait(clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every wait of the publisher travels in time instead of sleeping."""
-    waits: list[float] = []
-
-    def travel(_self: object, seconds: float) -> None:
-        waits.append(seconds)
-        clock.shift(timedelta(seconds=seconds))
-
-    monkeypatch.setattr("megaphone.publish.Clock.sleep", travel)
-    return waits
 
 
 @pytest.fixture

@@ -18,16 +18,21 @@ if TYPE_CHECKING:
     from megaphone.ledger_peek import Deliveries
     from megaphone.model import Post
 
-_DURATION = re.compile(r"([+-]?)(\d+)\s*(m|min|h|d|w)", re.IGNORECASE)
-_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"([+-]?)(\d{1,9})\s*(s|sec|m|min|h|d|w)", re.IGNORECASE)
+_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+#: No duration is longer (so that no arithmetic on one can overflow).
+_LONGEST = 100 * 366 * 86400
 
 
 def parse_duration(raw: str) -> timedelta | None:
-    """``90m``, ``1h``, ``2d``, ``1w`` (or ``-1h``); None when it is not one."""
+    """``30s``, ``90m``, ``1h``, ``2d``, ``1w`` (or ``-1h``); None when it is
+    not one (or is longer than a century)."""
     m = _DURATION.fullmatch(raw.strip())
     if not m:
         return None
     seconds = int(m[2]) * _UNITS[m[3].lower()]
+    if seconds > _LONGEST:
+        return None
     return timedelta(seconds=-seconds if m[1] == "-" else seconds)
 
 

@@ -1,0 +1,202 @@
+"""Claims are leases: a sender that lost its claim sends nothing, a paused
+sender is fenced out when it wakes, and a pid says something only on the
+machine (boot, namespace) that made it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from megaphone.lease import Machine, Owner, claim_abandoned, this_machine
+from megaphone.ledger import Ledger, default_url
+from tests.conftest import png_bytes
+from tests.fakex import FakeX, User
+
+
+def _due() -> str:
+    return (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def make(root: Path, *, lease: str | None = None, media: bool = True) -> Path:
+    config = "timezone: UTC\naccounts:\n  - name: utla\n"
+    if lease:
+        config += f"lease: {lease}\n"
+    (root / "megaphone.yaml").write_text(config)
+    (root / "posts").mkdir()
+    (root / "posts" / "car.png").write_bytes(png_bytes())
+    picture = "    media: [{path: car.png, alt: A car.}]\n" if media else ""
+    (root / "posts" / "q.yaml").write_text(
+        f"account: utla\nposts:\n  - id: caravan\n    at: '{_due()}'\n"
+        f"    text: The caravan rolls at noon.\n{picture}"
+    )
+    return root
+
+
+@pytest.fixture
+def user(fakex: FakeX, monkeypatch: pytest.MonkeyPatch) -> User:
+    made = fakex.add_user("utlanow")
+    for key, value in fakex.env("utla", made).items():
+        monkeypatch.setenv(key, value)
+    return made
+
+
+def token_of(machine: Machine, pid: int, started: str | None = "1") -> str:
+    """An owner token as a process ``pid`` on ``machine`` makes it."""
+    fields = Owner.new(machine).token.split("|")
+    fields[3], fields[4] = str(pid), started or "-"
+    return "|".join(fields)
+
+
+def hold(root: Path, token: str, *, lease_for: float = 60.0) -> None:
+    """The post ``caravan`` claimed by ``token``, its lease running."""
+    ledger = Ledger(default_url(root))
+    now = datetime.now(UTC)
+    claimed = ledger.claim(
+        "caravan",
+        "utla",
+        token=token,
+        now=now,
+        lease_until=now + timedelta(seconds=lease_for),
+        create={"network": "x", "queue": "posts/q.yaml", "scheduled_at": now, "digest": "d"},
+    )
+    assert claimed is not None
+    ledger.close()
+
+
+def state(root: Path) -> str:
+    row = Ledger(default_url(root), create=False).get("caravan", "utla")
+    assert row is not None
+    return row.state
+
+
+def test_the_lease_alone_decides_across_machines() -> None:
+    me = Owner.new()
+    now = datetime.now(UTC)
+    live, gone = now + timedelta(seconds=30), now - timedelta(seconds=1)
+    here = this_machine()
+    dead_pid = 4_194_000  # above any pid in use here
+    twin = replace(here, boot="another-boot-id")  # a cloned VM: same host name
+    other_ns = replace(here, namespace="4026531999")  # another container
+    # Another machine's claim: its pid means nothing here.
+    assert not claim_abandoned(token_of(twin, dead_pid), live, now, me)
+    assert not claim_abandoned(token_of(other_ns, dead_pid), live, now, me)
+    assert claim_abandoned(token_of(twin, dead_pid), gone, now, me)
+    # This machine's: a process that is gone frees it at once...
+    assert claim_abandoned(token_of(here, dead_pid), live, now, me)
+    # ...and so does this very pid under another token (pid 1, restarted).
+    assert claim_abandoned(token_of(here, os.getpid()), live, now, me)
+    # A live process with the same start time keeps it; one started since
+    # (the pid reused) does not.
+    parent = os.getppid()
+    from megaphone.lease import process_start
+
+    assert not claim_abandoned(token_of(here, parent, process_start(parent)), live, now, me)
+    assert claim_abandoned(token_of(here, parent, "12"), live, now, me)
+    assert not claim_abandoned(me.token, live, now, me)
+    # A token of an older megaphone: only the lease.
+    assert not claim_abandoned(f"{socket.gethostname()}:{dead_pid}:abcd", live, now, me)
+
+
+def test_a_twin_machines_live_claim_is_left_alone(
+    fakex: FakeX, user: User, tmp_path: Path, run
+) -> None:
+    root = make(tmp_path, media=False)
+    twin = replace(this_machine(), boot="another-boot-id")
+    hold(root, token_of(twin, 4_194_000))
+    result = run("publish", "--due", "-v", cwd=root)
+    assert "another run is publishing it" in result.output, result.output
+    assert fakex.posted() == [] and state(root) == "publishing"
+
+
+def test_a_claim_of_a_process_gone_from_this_machine_is_reconciled_at_once(
+    fakex: FakeX, user: User, tmp_path: Path, run
+) -> None:
+    root = make(tmp_path, media=False)
+    hold(root, token_of(this_machine(), 4_194_000))
+    result = run("publish", "--due", "-v", cwd=root)
+    assert result.exit_code == 0, result.output
+    assert len(fakex.posted()) == 1 and state(root) == "published"
+
+
+def test_a_restarted_pid1_worker_reconciles_its_own_stale_claim(
+    fakex: FakeX, user: User, tmp_path: Path, run
+) -> None:
+    # The claim was made by this pid in an earlier life (a container's pid 1).
+    root = make(tmp_path, media=False)
+    hold(root, token_of(this_machine(), os.getpid()))
+    result = run("publish", "--due", "-v", cwd=root)
+    assert result.exit_code == 0, result.output
+    assert len(fakex.posted()) == 1 and state(root) == "published"
+
+
+def test_a_sender_whose_claim_is_taken_over_mid_upload_sends_nothing(
+    fakex: FakeX, user: User, tmp_path: Path
+) -> None:
+    from megaphone.runs import open_project, publish, select_jobs
+
+    root = make(tmp_path)
+    fakex.fault("POST", "/2/media/upload", "slow", delay=1.5)
+    ctx = open_project(root)
+    jobs, _ = select_jobs(ctx, ids=(), until=None, account_names=())
+    from megaphone.cli_options import policy
+
+    outcomes: list = []
+    sender = threading.Thread(
+        target=lambda: outcomes.extend(publish(ctx, jobs, force=False, policy=policy(ctx.project.config, None)))
+    )
+    sender.start()
+    deadline = time.monotonic() + 10
+    while ("POST", "/2/media/upload") not in fakex.arrived:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    # Another machine takes the claim over (say, its clock runs ahead).
+    twin = replace(this_machine(), boot="another-boot-id")
+    with sqlite3.connect(root / ".megaphone" / "ledger.db") as db:
+        db.execute("UPDATE deliveries SET claimed_by = ?", (token_of(twin, 4_194_000),))
+    sender.join(20)
+    assert fakex.count("POST", "/2/tweets") == 0 and fakex.posted() == []
+    [outcome] = outcomes
+    assert outcome.state == "skipped" and "taken over" in outcome.message
+
+
+@pytest.mark.slow
+def test_a_paused_sender_resumed_after_its_lease_sends_nothing(
+    fakex: FakeX, user: User, tmp_path: Path
+) -> None:
+    root = make(tmp_path, lease="1s")
+    fakex.reject_duplicates = False  # X's own check must not be what saves us
+    fakex.fault("POST", "/2/media/upload", "slow", delay=2.0)
+    env = {k: v for k, v in os.environ.items() if k != "MEGAPHONE_DEBUG"}
+    command = [sys.executable, "-m", "megaphone", "publish", "--due", "--no-lock", "-v"]
+    first = subprocess.Popen(
+        command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while ("POST", "/2/media/upload") not in fakex.arrived:
+            assert time.monotonic() < deadline, "the first run never uploaded"
+            time.sleep(0.01)
+        os.kill(first.pid, signal.SIGSTOP)  # a frozen VM
+        time.sleep(2.5)  # past its lease
+        second = subprocess.run(
+            command, cwd=root, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert len(fakex.posted()) == 1
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    output, _ = first.communicate(timeout=60)
+    assert len(fakex.posted()) == 1, output
+    assert "taken over" in output, output
+    assert state(root) == "published"
