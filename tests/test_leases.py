@@ -15,6 +15,7 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,9 +152,10 @@ def test_a_sender_whose_claim_is_taken_over_mid_upload_sends_nothing(
     jobs, _ = select_jobs(ctx, ids=(), until=None, account_names=())
     from megaphone.cli_options import policy
 
-    outcomes: list = []
+    outcomes: list[Any] = []
+    rules = policy(ctx.project.config, None)
     sender = threading.Thread(
-        target=lambda: outcomes.extend(publish(ctx, jobs, force=False, policy=policy(ctx.project.config, None)))
+        target=lambda: outcomes.extend(publish(ctx, jobs, force=False, policy=rules))
     )
     sender.start()
     deadline = time.monotonic() + 10

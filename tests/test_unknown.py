@@ -32,9 +32,7 @@ def user(fakex: FakeX, monkeypatch: pytest.MonkeyPatch) -> User:
 
 
 def events(root: Path, post_id: str) -> list[str]:
-    return [
-        f"{e['state']}: {e['detail']}" for e in Ledger(default_url(root)).events(post_id)
-    ]
+    return [f"{e['state']}: {e['detail']}" for e in Ledger(default_url(root)).events(post_id)]
 
 
 def test_an_unknown_post_not_found_by_a_full_later_lookup_is_sent_again(
@@ -139,7 +137,7 @@ def test_a_thread_part_is_matched_on_its_reply_target_too(
     assert state(root, "story") == "unknown"  # the standalone one is not part 2
     clock.shift(timedelta(minutes=4))
     assert publish(run, root, "--due").exit_code == 0
-    seeded, first, second = fakex.posted()
+    _, first, second = fakex.posted()
     assert second.sent_text == "Thanks for reading." and second.reply_to == first.id
     assert state(root, "story") == "published"
 

@@ -147,9 +147,7 @@ class CredentialStore:
 
             why = api_url_problem(api_url)
             if why is not None:
-                raise MegaphoneError(
-                    f"{prefix}API_URL (from {where}) {redact_url(api_url)}: {why}"
-                )
+                raise MegaphoneError(f"{prefix}API_URL (from {where}) {redact_url(api_url)}: {why}")
         source = " and ".join(sorted(sources))
         if missing:
             return Lookup(account, None, tuple(missing), source)
