@@ -642,7 +642,8 @@ def _handler(fake: FakeX) -> type[BaseHTTPRequestHandler]:
             headers = dict(fault.headers)
             if fault.status == 429:
                 reset = int(time.time()) + (fault.reset_in if fault.reset_in is not None else 60)
-                headers.update({"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})
+                headers.setdefault("x-rate-limit-reset", str(reset))
+                headers["x-rate-limit-remaining"] = "0"
                 body = fault.body or {
                     "title": "Too Many Requests",
                     "detail": "Too Many Requests",

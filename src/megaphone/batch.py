@@ -101,7 +101,9 @@ def _in_parallel(inputs: Inputs, chunks: list[list[Path]], *, cwd: Path, now: da
         file_problems.extend(problems)
         facts.extend(chunk_facts)
         for name, path in names:
-            documents[name] = Document(path, name)  # its lines are read again if shown
+            documents[name] = Document(
+                path, name, project=inputs.root
+            )  # its lines are read again if shown
     return Checked(report(file_problems, facts, len(inputs.files)), documents)
 
 

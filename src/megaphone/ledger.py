@@ -197,6 +197,7 @@ class Ledger:
         from megaphone.ledger_peek import ledger_url, project_id
 
         url = ledger_url(root, config.ledger, environ)
+        _refuse_memory(url)
         path = sqlite_path(url)
         if not create and path is not None and not os.path.exists(path):
             return None
@@ -209,13 +210,7 @@ class Ledger:
         self.url = url
         self.project = project
         self._write_lock = threading.Lock()
-        if url.startswith("sqlite") and (
-            url in ("sqlite://", "sqlite:///") or ":memory:" in url or "mode=memory" in url
-        ):
-            raise LedgerError(
-                "the ledger cannot be an in-memory database: it would forget every post "
-                "when the run ends; give a file (ledger: .megaphone/ledger.db) or a server URL"
-            )
+        _refuse_memory(url)
         path = sqlite_path(url)
         try:
             if path is not None:
@@ -920,6 +915,16 @@ class Ledger:
                 state=state,
                 detail=detail,
             )
+        )
+
+
+def _refuse_memory(url: str) -> None:
+    if url.startswith("sqlite") and (
+        url in ("sqlite://", "sqlite:///") or ":memory:" in url or "mode=memory" in url
+    ):
+        raise LedgerError(
+            "the ledger cannot be an in-memory database: it would forget every post "
+            "when the run ends; give a file (ledger: .megaphone/ledger.db) or a server URL"
         )
 
 

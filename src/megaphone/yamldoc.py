@@ -120,11 +120,11 @@ class Document:
         if text is None:
             from megaphone.files import QUEUE_SUFFIXES, FileRefused, read_inside
 
+            # Never a file that was not read as a queue file (a link out of
+            # the project, a FIFO): read the same way, or not at all.
+            root = self.project if self.project is not None else self.path.parent
             try:
-                if self.project is not None:
-                    data = read_inside(self.path, self.project, suffixes=QUEUE_SUFFIXES)
-                else:
-                    data = self.path.read_bytes()
+                data = read_inside(self.path, root, suffixes=QUEUE_SUFFIXES)
             except (OSError, FileRefused):
                 return []
             text = data.decode("utf-8-sig", errors="replace")

@@ -166,26 +166,28 @@ def call(
     *,
     network: str,
     base: str,
+    write: bool = True,
 ) -> Any:
     """Run one request of an adapter and turn what requests raises into
     megaphone's errors: never sent (connection refused, a connect timeout)
-    is :class:`Unavailable`; anything after the request may have left (a
-    read timeout, the deadline, a dropped connection, an unreadable answer)
-    is :class:`OutcomeUnknown`."""
-    from megaphone.errors import OutcomeUnknown, Unavailable
+    is :class:`Unavailable`; anything after a ``write`` may have left (a
+    read timeout, the deadline, a dropped connection) is
+    :class:`OutcomeUnknown`, and after a read, :class:`ReadFailed`."""
+    from megaphone.errors import OutcomeUnknown, ReadFailed, Unavailable
 
+    after = OutcomeUnknown if write else ReadFailed
     try:
         return fn()
     except requests.ConnectionError as e:
         if not_sent(e):
             raise Unavailable(f"{what}: cannot reach {redact_url(base)}") from None
-        raise OutcomeUnknown(f"{what}: the connection dropped before {network} answered") from None
+        raise after(f"{what}: the connection dropped before {network} answered") from None
     except DeadlineExceeded as e:
-        raise OutcomeUnknown(f"{what}: {e}") from None
+        raise after(f"{what}: {e}") from None
     except requests.Timeout:
-        raise OutcomeUnknown(f"{what}: no answer from {network} in time") from None
+        raise after(f"{what}: no answer from {network} in time") from None
     except requests.RequestException as e:
-        raise OutcomeUnknown(f"{what}: {type(e).__name__}") from None
+        raise after(f"{what}: {type(e).__name__}") from None
 
 
 def not_sent(error: requests.ConnectionError) -> bool:

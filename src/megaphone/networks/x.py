@@ -224,7 +224,7 @@ class XNetwork:
                     raise OutcomeUnknown(message) from None
                 raise ReadFailed(message) from None
 
-        body = call(what, attempt, network="X", base=self.base)
+        body = call(what, attempt, network="X", base=self.base, write=write)
         return _object(body, what, write=write)
 
     def _raw(
