@@ -137,7 +137,7 @@ class Config(NamedTuple):
     #: this long after the attempt, does not find it; or ``hold`` it for a
     #: person.
     unknown: str = "resend"
-    unknown_after: timedelta = timedelta(minutes=3)
+    unknown_after: timedelta = timedelta(minutes=2)
 
     def account(self, name: str) -> Account | None:
         return next((a for a in self.accounts if a.name == name), None)

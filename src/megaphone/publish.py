@@ -79,7 +79,7 @@ class Policy:
     #: An unknown outcome: ``resend`` once a full lookup ``unknown_after``
     #: the attempt does not find it, or ``hold`` it for a person.
     unknown: str = "resend"
-    unknown_after: timedelta = timedelta(minutes=3)
+    unknown_after: timedelta = timedelta(minutes=2)
     #: This machine's clock may differ from the network's by this much
     #: (seconds) before a warning, and before the account's posts are held.
     skew_warning: float = 30.0
