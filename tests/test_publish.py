@@ -516,7 +516,7 @@ def test_a_broken_ledger_is_one_line_not_a_crash(proj, run) -> None:
 def test_list_shows_what_the_ledger_knows(fakex: FakeX, users, proj, run, clock) -> None:
     root = proj(campaign=THREAD)
     before = json.loads(run("list", "--json", cwd=root).output)
-    assert [r["state"] for r in before] == ["missed", "scheduled"]  # by the files alone
+    assert [r["state"] for r in before] == ["due", "scheduled"]  # by the files alone
     assert publish(run, root, "--due").exit_code == 0
     after = json.loads(run("list", "--json", cwd=root).output)
     assert [r["state"] for r in after] == ["published", "scheduled"]

@@ -139,7 +139,7 @@ def test_add_a_thread_with_media_in_the_next_free_slot(proj: Path, run, frozen_n
         "--thread",
         "Two,\nover two lines (2/2)",
         "--media",
-        "car.png",
+        "posts/car.png",  # from where the person is; written relative to the queue
         "--alt",
         "A car",
         "--next-slot",

@@ -205,6 +205,15 @@ def _select(
         start=parse_when(start, now=now, tz_name=tz) if start else None,
         end=parse_when(end, now=now, tz_name=tz) if end else None,
     )
+    known = {a.name for a in loaded.project.config.accounts} | {
+        a for p in loaded.project.posts() for a in p.accounts
+    }
+    unknown = [a for a in accounts if a not in known]
+    if unknown:
+        raise UsageError(
+            f"--account: no account is named {', '.join(map(repr, unknown))} "
+            f"(the accounts: {', '.join(sorted(known)) or 'none'})"
+        )
     posts = ordered(p for p in loaded.project.posts() if chosen.keep(p))
     if ids and not posts:
         raise UsageError(f"no post has the id {', '.join(map(repr, ids))}")
@@ -322,10 +331,10 @@ def list_(
     if sort in keys:
         posts.sort(key=keys[sort])
     if as_json:
-        click.echo(list_json(list_rows(posts, now, ledger)), nl=False)
+        click.echo(list_json(list_rows(posts, now, ledger, grace=project.config.grace)), nl=False)
     else:
         console = _console(wrap=True)
-        listing = list_view(posts, now, console.width, ledger)
+        listing = list_view(posts, now, console.width, ledger, grace=project.config.grace)
         _show(console, listing.plain, lambda: listing)
 
 
@@ -337,6 +346,7 @@ def list_(
 @click.option("--account", "accounts", multiple=True, help="Only this account (repeatable).")
 @click.option(
     "--gap",
+    type=click.IntRange(min=1, max=1440),
     default=10,
     show_default=True,
     help="Minutes under which two posts of one account collide.",

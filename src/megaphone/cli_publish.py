@@ -254,7 +254,27 @@ def _print_plans(plans: list[PostPlan], ctx: Context) -> None:
 
 @click.command(short_help="Each post per account: state, time, URL, what went wrong.")
 @click.option("--account", "accounts", multiple=True, help="Only this account (repeatable).")
-@click.option("--state", "states", multiple=True, help="Only posts in this state (repeatable).")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(
+        [
+            "scheduled",
+            "due",
+            "draft",
+            "blocked",
+            "publishing",
+            "published",
+            "failed",
+            "unknown",
+            "missed",
+            "expired",
+            "skipped",
+        ]
+    ),
+    help="Only posts in this state (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
 @project_option
 def status(
@@ -425,6 +445,10 @@ def mark(post_id: str, state: str, url: str | None, account: str | None, project
             remote_id = post_id_from_url(network, url) if url else None
             if url and remote_id is None:
                 raise UsageError(f"--url: {url} is not the URL of a post on {network}")
+            owner = _url_account(url) if url else None
+            handle = configured.handle if configured else None
+            if owner and handle and owner.lower() != handle.lower():
+                raise UsageError(f"--url: {url} is a post of @{owner}, not of {name} (@{handle})")
             ledger.mark(
                 post_id,
                 name,
@@ -443,15 +467,23 @@ def mark(post_id: str, state: str, url: str | None, account: str | None, project
         ledger.close()
 
 
+def _url_account(url: str) -> str | None:
+    """The account a post URL names (``x.com/NAME/status/…``), if it names one."""
+    import re
+
+    m = re.match(r"https?://(?:www\.|mobile\.)?(?:x|twitter)\.com/(\w{1,15})/status/", url)
+    return m.group(1) if m and m.group(1).lower() != "i" else None
+
+
 # ------------------------------------------------------------------ history
 
 
 @click.command()
 @click.option("--account", "accounts", multiple=True, help="Only this account (repeatable).")
-@click.option("--json", "fmt", flag_value="json", help="As JSON.")
-@click.option("--csv", "fmt", flag_value="csv", help="As CSV.")
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="As CSV.")
 @project_option
-def history(accounts: tuple[str, ...], fmt: str | None, project_dir: Path) -> None:
+def history(accounts: tuple[str, ...], as_json: bool, as_csv: bool, project_dir: Path) -> None:
     """Published posts, newest first, with their URLs.
 
     \b
@@ -461,6 +493,9 @@ def history(accounts: tuple[str, ...], fmt: str | None, project_dir: Path) -> No
     """
     from megaphone.runs import require_project_ledger
 
+    if as_json and as_csv:
+        raise UsageError("give --json or --csv, not both")
+    fmt = "json" if as_json else "csv" if as_csv else None
     ctx = _context(project_dir)
     ledger = require_project_ledger(ctx)
     try:
@@ -497,7 +532,7 @@ def history(accounts: tuple[str, ...], fmt: str | None, project_dir: Path) -> No
     else:
         tz = ctx.project.config.timezone
         for d in rows:
-            _echo(f"{_local(d.published_at, tz):<22} {d.account:<18} {d.post_id}  {d.url}")
+            _echo(f"{_local(d.published_at, tz):<22} {d.account:<18} {d.post_id}  {d.url or '—'}")
         _echo(f"{len(rows)} published")
 
 
@@ -628,13 +663,15 @@ def check(project_dir: Path, names: tuple[str, ...]) -> None:
             failed += 1
             _say(f"✗ {account.name}: {e}", "failed")
             continue
-        note = ""
         if account.handle and account.handle.lower() != me.username.lower():
             failed += 1
-            note = f" — but megaphone.yaml says @{account.handle}"
-        _say(
-            f"✓ {account.name}: signs in as @{me.username}{note}", "failed" if note else "published"
-        )
+            _say(
+                f"✗ {account.name}: signs in as @{me.username}, but megaphone.yaml says "
+                f"@{account.handle}: its posts are held until the two agree",
+                "failed",
+            )
+            continue
+        _say(f"✓ {account.name}: signs in as @{me.username}", "published")
     if failed:
         sys.exit(1)
 

@@ -85,8 +85,18 @@ def init(folder: Path, timezone: str | None) -> None:
 )
 @click.option("--alt", "alts", multiple=True, help="Alt text of each --media, in order.")
 @click.option("--hashtag", "hashtags", multiple=True, help="A hashtag to add (repeatable).")
-@click.option("--account", help="The account (default: the queue's).")
+@click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    help="An account to post from (repeatable; default: the queue's).",
+)
 @click.option("--id", "post_id", help="The post's id (default: from its text).")
+@click.option("--lang", help="The post's language (e.g. en, es-MX).")
+@click.option("--reply-to", "reply_to", help="The post it replies to: a URL or a post's id.")
+@click.option("--quote", help="The post it quotes: a URL or a post's id.")
+@click.option("--expires", help="When it is no longer worth sending (same forms as --at).")
+@click.option("--draft", is_flag=True, help="A draft: never sent, and it needs no time.")
 @project_option
 def add(
     queue: str,
@@ -98,8 +108,13 @@ def add(
     media: tuple[str, ...],
     alts: tuple[str, ...],
     hashtags: tuple[str, ...],
-    account: str | None,
+    accounts: tuple[str, ...],
     post_id: str | None,
+    lang: str | None,
+    reply_to: str | None,
+    quote: str | None,
+    expires: str | None,
+    draft: bool,
     project_dir: Path,
 ) -> None:
     """Add a post to QUEUE (its name or file), checked as `validate` would,
@@ -107,7 +122,10 @@ def add(
 
     WHEN is read in the queue's time zone and echoed back as an absolute
     time; a phrase that cannot be read is an error, never a guess.  Media
-    paths are relative to the queue file.
+    paths are relative to where you are, and written relative to the queue
+    file.  --account is repeated for several accounts (a comma is not a
+    separator).  QUEUE may be a new .yaml file in the posts folder: it is
+    made, with the project's time zone.
 
     \b
     Example:
@@ -120,6 +138,12 @@ def add(
 
     if len(alts) > len(media):
         raise UsageError("more --alt than --media")
+    for name in accounts:
+        if "," in name:
+            raise UsageError(
+                f"--account {name!r}: give one account per --account "
+                "(e.g. --account utla --account reclaim-la)"
+            )
     pairs = [(m, alts[i] if i < len(alts) else None) for i, m in enumerate(media)]
     change = add_post(
         _root(project_dir),
@@ -131,15 +155,27 @@ def add(
         now_flag=now_flag,
         media=pairs,
         hashtags=list(hashtags),
-        account=account,
+        account=list(accounts),
         post_id=post_id,
+        cwd=Path.cwd(),
+        lang=lang,
+        reply_to=reply_to,
+        quote=quote,
+        expires=expires,
+        draft=draft,
     )
     _told(change, "added")
 
 
 @click.command(short_help="The next free time slots of a queue.")
 @click.argument("queue")
-@click.option("--count", default=5, show_default=True, help="How many slots to show.")
+@click.option(
+    "--count",
+    type=click.IntRange(1, 500),
+    default=5,
+    show_default=True,
+    help="How many slots to show (1 to 500).",
+)
 @click.option("--account", help="Free for this account (default: the queue's).")
 @project_option
 def slots(queue: str, count: int, account: str | None, project_dir: Path) -> None:

@@ -41,6 +41,11 @@ class NewPost:
     media: list[tuple[str, str | None]] = field(default_factory=list)
     hashtags: list[str] = field(default_factory=list)
     accounts: list[str] = field(default_factory=list)
+    lang: str | None = None
+    reply_to: str | None = None
+    quote: str | None = None
+    expires: datetime | None = None
+    draft: bool = False
 
 
 # ------------------------------------------------------------------ writing
@@ -69,6 +74,16 @@ def render(post: NewPost, *, tz_name: str, dash: int, indent: int, newline: str)
                 lines.append(f"    alt: {_scalar(alt, dash + indent + 4)}")
     if post.hashtags:
         lines.append(f"hashtags: [{', '.join(_scalar(h, 0) for h in post.hashtags)}]")
+    if post.lang:
+        lines.append(f"lang: {_scalar(post.lang, 0)}")
+    if post.reply_to:
+        lines.append(f"reply_to: {_scalar(post.reply_to, 0)}")
+    if post.quote:
+        lines.append(f"quote: {_scalar(post.quote, 0)}")
+    if post.expires is not None:
+        lines.append(f"expires: {time_text(post.expires, tz_name)}")
+    if post.draft:
+        lines.append("draft: true")
     head = " " * dash + "-" + " " * (indent - 1)
     out = [head + lines[0]] + [pad + line for line in lines[1:]]
     return newline.join(out) + newline

@@ -94,3 +94,8 @@ class LeaseLost(MegaphoneError):
 
 class LedgerError(MegaphoneError):
     """The ledger cannot be opened, read or written."""
+
+
+class AccountMismatch(MegaphoneError):
+    """An account's credentials belong to another account than the one
+    configured (or first seen): its posts are held."""

@@ -103,6 +103,10 @@ deliveries = sa.Table(
     sa.Column("lease_until", UTCDateTime),
     sa.Column("next_attempt_at", UTCDateTime),
     sa.Column("late_ok", sa.Boolean, nullable=False, default=False),
+    #: Why a scheduled delivery is held until a person acts (refused or
+    #: missing credentials, another account's handle, a clock far off):
+    #: ``blocked`` for every command.  Cleared when it is claimed again.
+    sa.Column("held", sa.Text),
     # The part whose request is (or may be) on its way: set just before it is
     # sent, cleared once it is recorded.  After a crash it tells a part that
     # may have gone out from one that was never sent.
@@ -168,6 +172,7 @@ class Delivery:
     lease_until: datetime | None
     next_attempt_at: datetime | None
     late_ok: bool
+    held: str | None
     in_flight: int | None
     sent_at: datetime | None
     remote_id: str | None
@@ -427,6 +432,7 @@ class Ledger:
             "claimed_at": now,
             "lease_until": lease_until,
             "attempts": deliveries.c.attempts + 1,
+            "held": None,
             "updated_at": now,
         }
         if digest is not None:
@@ -700,9 +706,11 @@ class Ledger:
         next_attempt_at: datetime | None = None,
         remote_id: str | None = None,
         url: str | None = None,
+        held: bool = False,
     ) -> bool:
         """Release a claim with the delivery's new state; False when the
-        claim is not this owner's any more (nothing is written)."""
+        claim is not this owner's any more (nothing is written).  ``held``:
+        a scheduled delivery that waits for a person (``blocked``)."""
         with self._writing() as c:
             return self._finish(
                 c,
@@ -715,6 +723,7 @@ class Ledger:
                 next_attempt_at=next_attempt_at,
                 remote_id=remote_id,
                 url=url,
+                held=held,
             )
 
     def _finish(
@@ -730,6 +739,7 @@ class Ledger:
         next_attempt_at: datetime | None = None,
         remote_id: str | None = None,
         url: str | None = None,
+        held: bool = False,
     ) -> bool:
         assert state in STATES
         values: dict[str, Any] = {
@@ -737,6 +747,7 @@ class Ledger:
             "claimed_by": None,
             "lease_until": None,
             "error": error,
+            "held": (error or "held") if held else None,
             "next_attempt_at": next_attempt_at,
             "updated_at": now,
         }
@@ -749,7 +760,7 @@ class Ledger:
         )
         if result.rowcount != 1:
             return False
-        self._event(c, post_id, account, now, state, error or url)
+        self._event(c, post_id, account, now, "blocked" if held else state, error or url)
         return True
 
     def settle(
@@ -774,13 +785,16 @@ class Ledger:
             self._event(c, post_id, account, now, state, error)
         return True
 
-    def note(self, post_id: str, account: str, *, error: str, now: datetime) -> None:
-        """Why a scheduled delivery was not sent this time (it stays scheduled)."""
+    def note(
+        self, post_id: str, account: str, *, error: str, now: datetime, held: bool = False
+    ) -> None:
+        """Why a scheduled delivery was not sent this time (it stays
+        scheduled; ``held``: until a person acts — ``blocked``)."""
         with self._writing() as c:
             c.execute(
                 deliveries.update()
                 .where(*self._key(post_id, account), deliveries.c.state == "scheduled")
-                .values(error=error, updated_at=now)
+                .values(error=error, held=error if held else None, updated_at=now)
             )
 
     def retry(self, post_id: str, account: str, *, now: datetime) -> Delivery:

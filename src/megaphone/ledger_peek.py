@@ -96,6 +96,17 @@ def peek_project(root: Path, config: Config, environ: Mapping[str, str]) -> Deli
     return peek(url, project)
 
 
+def shown_state(state: str, held: str | None, late_ok: bool | int | None) -> str:
+    """A delivery's state as the commands show it: a scheduled one that is
+    held for a person is ``blocked``; one a person asked to send late or not
+    (retry) is ``retry`` (``due`` once its time has come)."""
+    if state == "scheduled" and held:
+        return "blocked"
+    if state == "scheduled" and late_ok:
+        return "retry"
+    return state
+
+
 def peek(url: str, project: str | None) -> Deliveries | None:
     """What the ledger says of each of the project's posts, or None without
     an SQLite ledger (none yet, or a database server: ``status`` reads
@@ -109,10 +120,14 @@ def peek(url: str, project: str | None) -> Deliveries | None:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as con:
             columns = {r[1] for r in con.execute("PRAGMA table_info(deliveries)")}
             if "project" in columns:
-                rows = con.execute(
-                    "SELECT post_id, account, state, digest FROM deliveries WHERE project = ?",
-                    (project,),
-                ).fetchall()
+                rows = [
+                    (post_id, account, shown_state(state, held, late_ok), digest)
+                    for post_id, account, state, digest, held, late_ok in con.execute(
+                        "SELECT post_id, account, state, digest, held, late_ok FROM deliveries "
+                        "WHERE project = ?",
+                        (project,),
+                    )
+                ]
             elif project == LOCAL_ID:  # written by an older megaphone: one project's
                 rows = con.execute(
                     "SELECT post_id, account, state, digest FROM deliveries"

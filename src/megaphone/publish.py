@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from megaphone.lease import Owner
     from megaphone.ledger import Delivery, Ledger
     from megaphone.model import Media, Post, Project
-    from megaphone.networks import Network, PostRequest, RemotePost, Timeouts
+    from megaphone.networks import Network, PostRequest, RemotePost, RemoteUser, Timeouts
 
 
 @dataclass(frozen=True)
@@ -270,16 +270,20 @@ class Publisher:
 
     # ------------------------------------------------------------ networks
 
-    def network(self, account: Account) -> Network:
+    def network(self, account: Account, key: tuple[str, str] | None = None) -> Network:
         """The account's adapter, signed in: the first time, the network is
-        asked who the account is, and its clock compared with this one's."""
+        asked who the account is (with the retries a post gets) — it must be
+        the account's ``handle``, or the one seen at its first sign-in — and
+        its clock compared with this one's.  ``key``: the claim held
+        meanwhile, renewed while waiting."""
         with self._lock:
             net = self._networks.get(account.name)
             if net is None:
                 net = self.connect(account)
                 self._networks[account.name] = net
         if account.name not in self._checked:
-            net.whoami()
+            me = self._whoami(net, key)
+            self._check_handle(account, me.username)
             skew = net.clock_skew()
             if skew is not None and abs(skew) > self.policy.skew_limit:
                 raise ClockSkewed(
@@ -294,6 +298,57 @@ class Publisher:
                 )
             self._checked.add(account.name)
         return net
+
+    def _whoami(self, net: Network, key: tuple[str, str] | None) -> RemoteUser:
+        """Who the account is, retried as a post would be: a rate limit that
+        resets soon is waited for, a failure safe to repeat retried with
+        backoff."""
+        policy = self.policy
+        attempt = 1
+        while True:
+            try:
+                return net.whoami()
+            except RateLimited as e:
+                wait = (e.reset_at - time.time()) if e.reset_at else policy.max_wait + 1
+                if not 0 < wait <= policy.max_wait:
+                    raise
+                self._pause(key, wait + 1)
+            except (Unavailable, ServerError, OutcomeUnknown, ReadFailed):
+                delay = policy.backoff(attempt)
+                if attempt >= policy.max_attempts or delay > policy.max_wait:
+                    raise
+                attempt += 1
+                self._pause(key, delay)
+
+    def _pause(self, key: tuple[str, str] | None, seconds: float) -> None:
+        if key is None:
+            self.clock.sleep(seconds)
+        else:
+            self._wait(key, seconds)
+
+    def _check_handle(self, account: Account, username: str) -> None:
+        """The credentials must be the account's own: another coalition
+        member's would publish one group's words under another's name."""
+        from megaphone.errors import AccountMismatch
+
+        shown = f"@{username}" if username else "an account without a name"
+        if account.handle:
+            if username.lower() != account.handle.lower():
+                raise AccountMismatch(
+                    f"{account.name}'s credentials sign in as {shown}, but megaphone.yaml "
+                    f"says @{account.handle}: its posts are held until the two agree"
+                )
+            return
+        key = f"handle:{account.name}"
+        seen = self.ledger.get_meta(key)
+        if seen is None:
+            if username:
+                self.ledger.set_meta(key, username)
+        elif seen.lower() != username.lower():
+            raise AccountMismatch(
+                f"{account.name} signed in as @{seen} before and as {shown} now: its posts "
+                f"are held; set handle: in megaphone.yaml to the account it should be"
+            )
 
     def close(self) -> None:
         self._stop.set()
@@ -319,7 +374,7 @@ class Publisher:
             for job in account_jobs:
                 if stop is not None:
                     outcome = Outcome(job.post.id, job.account.name, stop.state, stop.message)
-                    self._contained(job, stop.message)
+                    self._contained(job, stop.message, held=stop.state == "blocked")
                 else:
                     outcome = self.deliver(job, force=force)
                     if outcome.state == "waiting":
@@ -346,14 +401,14 @@ class Publisher:
             outcomes.append(outcome)
         return outcomes
 
-    def _contained(self, job: Job, message: str) -> None:
+    def _contained(self, job: Job, message: str, *, held: bool = False) -> None:
         """Note why a post waits; a failure to note it never stops the run."""
         try:
-            self._note(job, message)
+            self._note(job, message, held=held)
         except Exception as e:
             self.warn(f"{job.post.id} ({job.account.name}): {_internal(e)}")
 
-    def _note(self, job: Job, message: str) -> None:
+    def _note(self, job: Job, message: str, *, held: bool = False) -> None:
         """Why a post that stays scheduled was not sent, for ``status``."""
         now = self.clock.now()
         self.ledger.ensure(
@@ -365,7 +420,7 @@ class Publisher:
             digest=digest(job.post),
             now=now,
         )
-        self.ledger.note(job.post.id, job.account.name, error=message, now=now)
+        self.ledger.note(job.post.id, job.account.name, error=message, now=now, held=held)
 
     # ------------------------------------------------------------- deliver
 
@@ -557,13 +612,28 @@ class Publisher:
                 raise LeaseLost(f"{pid} ({name}): another run holds it now")
             return Outcome(pid, name, outcome or state, message, url=url, stop_account=stop_account)
 
+        def blocked(message: str) -> Outcome:
+            """Held until a person acts; the account's other posts wait too."""
+            if not ledger.finish(
+                pid,
+                name,
+                token=self.token,
+                state="scheduled",
+                now=self.clock.now(),
+                error=message,
+                held=True,
+            ):
+                raise LeaseLost(f"{pid} ({name}): another run holds it now")
+            return Outcome(pid, name, "blocked", message, stop_account=True)
+
         try:
-            net = self.network(account)
+            net = self.network(account, key)
         except (Unavailable, ServerError, OutcomeUnknown, RateLimited, ReadFailed) as e:
             return finish("scheduled", str(e), outcome="deferred", stop_account=True)
         except MegaphoneError as e:
-            # No credentials, refused ones, a clock far off: a person must act.
-            return finish("scheduled", str(e), outcome="blocked", stop_account=True)
+            # No credentials, refused ones, a clock far off, another account
+            # signed in: a person must act.
+            return blocked(str(e))
 
         done = ledger.parts(pid, name)
         texts = post.texts()
@@ -648,7 +718,7 @@ class Publisher:
             except OutcomeUnknown as e:
                 return finish("unknown", f"{e}; {self._next_for_unknown(pid)}")
             except AuthFailed as e:
-                return finish("scheduled", str(e), outcome="blocked", stop_account=True)
+                return blocked(str(e))
             except (Rejected, PublishError) as e:
                 return finish("failed", str(e))
             except OSError as e:

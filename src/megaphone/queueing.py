@@ -197,24 +197,40 @@ def add(
     now_flag: bool,
     media: list[tuple[str, str | None]],
     hashtags: list[str],
-    account: str | None,
+    account: str | list[str] | None,
     post_id: str | None,
     now: datetime | None = None,
+    cwd: Path | None = None,
+    lang: str | None = None,
+    reply_to: str | None = None,
+    quote: str | None = None,
+    expires: str | None = None,
+    draft: bool = False,
 ) -> Change:
+    """Add a post to the queue ``queue_name`` (its name or file; a new
+    ``.yaml`` file in the posts folder is made).  Media paths are relative
+    to ``cwd`` (where the person is), written relative to the queue file."""
+    import os
+
     from megaphone.natural import resolve
 
     now = now or datetime.now(UTC)
+    cwd = cwd or Path.cwd()
     if sum(bool(x) for x in (when, next_slot, now_flag)) > 1:
         raise UsageError("give one of --at, --next-slot and --now")
+    if any(not p.strip() for p in thread):
+        raise UsageError("--thread: a thread part needs text (an empty --thread was given)")
     # Surrounding spaces are not part of a post (the loader, and X, drop them).
     parts = [p.strip() for p in ([text] if text else []) + list(thread) if p.strip()]
     if not parts:
         raise UsageError("a post needs text (or --thread parts)")
+    given = [account] if isinstance(account, str) else list(account or [])
     with edit_lock(root):
         loaded = load_project(root)
-        queue = find_queue(loaded, queue_name)
+        queue, fresh = _queue_or_new(loaded, queue_name, cwd=cwd, accounts=given)
         tz = queue.timezone or loaded.project.config.timezone
-        accounts = [account] if account else []
+        # The post names its accounts only when they are not the queue's.
+        accounts = given if given and set(given) != set(queue.accounts) else []
         names = accounts or list(queue.accounts)
         if not names:
             raise UsageError(f"{queue.name} names no account: give --account")
@@ -224,32 +240,114 @@ def add(
             at = now.replace(microsecond=0)
         elif next_slot:
             at = _next_slot(loaded, queue, names, now, tz)
+        elif draft:
+            at = None
         else:
-            raise UsageError("say when: --at WHEN, --next-slot or --now")
+            raise UsageError("say when: --at WHEN, --next-slot or --now (or --draft)")
+        until = resolve(expires, now=now, tz_name=tz) if expires else None
         taken = {p.id for p in loaded.project.posts()}
         if post_id is not None and post_id in taken:
             raise UsageError(f"the id {post_id!r} is taken")
+        written_media = []
+        for path, alt in media:
+            found = (cwd / path).resolve()
+            if not found.is_file():
+                raise UsageError(f"--media: no file {path} (looked for {found})")
+            written_media.append((os.path.relpath(found, queue.path.parent), alt))
         new = NewPost(
             id=post_id or new_id(parts[0], taken),
             text=parts[0] if len(parts) == 1 else None,
             thread=parts if len(parts) > 1 else [],
             at=at,
-            media=media,
+            media=written_media,
             hashtags=[h.lstrip("#") for h in hashtags],
             accounts=accounts,
+            lang=lang,
+            reply_to=reply_to,
+            quote=quote,
+            expires=until,
+            draft=draft,
         )
-        old, bom = read_text(queue.path)
-        doc = QueueText(old, queue.name)
-        dash, indent = doc.layout()
-        new_text = doc.add(render(new, tz_name=tz, dash=dash, indent=indent, newline=doc.newline))
+        if fresh:
+            old, bom = "", False
+            new_text = _new_queue_text(new, queue, tz)
+        else:
+            old, bom = read_text(queue.path)
+            doc = QueueText(old, queue.name)
+            dash, indent = doc.layout()
+            new_text = doc.add(
+                render(new, tz_name=tz, dash=dash, indent=indent, newline=doc.newline)
+            )
         warnings, posts = check_change(loaded, {queue.path: new_text}, now=now, touched=new.id)
         written = posts.get(new.id)
         if written is None or written.at != at or [p.text for p in written.parts] != parts:
             raise MegaphoneError("internal check failed: the post would not read back; not written")
-        write_atomic(queue.path, new_text, bom=bom, expect=old)
+        if fresh:
+            _create_new(queue.path, new_text)
+        else:
+            write_atomic(queue.path, new_text, bom=bom, expect=old)
     if now_flag:  # due now by design: "past due" would only confuse
         warnings = [w for w in warnings if w.code != "past-due"]
     return Change(new.id, queue.name, at, tz, warnings)
+
+
+def _queue_or_new(
+    loaded: Loaded, name: str, *, cwd: Path, accounts: list[str]
+) -> tuple[Queue, bool]:
+    """The queue named, or a new queue file to make (True): a ``.yaml``
+    path, in the project's posts folder, that does not exist yet."""
+    try:
+        return find_queue(loaded, name), False
+    except UsageError:
+        if not name.endswith((".yaml", ".yml")):
+            raise
+    from megaphone.files import inside
+
+    path = (cwd / name).absolute()
+    posts_dir = loaded.project.root / loaded.project.config.posts_dir
+    if path.exists():
+        raise UsageError(
+            f"{name} exists but is not a queue megaphone can read (megaphone validate)"
+        )
+    if not inside(path.parent, posts_dir) and path.parent.resolve() != posts_dir.resolve():
+        raise UsageError(
+            f"a new queue file goes in the posts folder ({loaded.project.config.posts_dir}/), "
+            f"so that megaphone finds it: {name} is not there"
+        )
+    if not accounts:
+        raise UsageError(f"{name} is a new queue: give its account with --account")
+    from megaphone.loader import display
+
+    from megaphone.model import Queue as NewQueue
+
+    queue = NewQueue(path, display(path, loaded.project.root), (), "", tuple(accounts))
+    return queue, True
+
+
+def _new_queue_text(post: NewPost, queue: Queue, tz: str) -> str:
+    """A new queue file holding ``post``: the queue's account(s), the
+    project's time zone, the editor's schema hint."""
+    first = queue.accounts
+    head = f"account: {first[0]}\n" if len(first) == 1 else f"account: [{', '.join(first)}]\n"
+    body = render(post, tz_name=tz, dash=2, indent=2, newline="\n")
+    return f"{head}timezone: {tz}\nposts:\n{body}"
+
+
+def _create_new(path: Path, text: str) -> None:
+    """Write a new file, refusing one that appeared meanwhile."""
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise MegaphoneError(
+            f"{path.name} appeared meanwhile: nothing written; run again"
+        ) from None
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _next_slot(loaded: Loaded, queue: Queue, names: list[str], now: datetime, tz: str) -> datetime:

@@ -57,7 +57,7 @@ def when(post: Post, now: datetime) -> str:
     shown = f"{local:%a %d %b %Y %H:%M} {local.tzname()}"
     label = relative(post.at, now)
     current = state(post, now)
-    if current in ("missed", "expired"):
+    if current in ("missed", "expired", "due"):
         label += f" — {current}"
     elif current == "draft":
         label += " — draft"
@@ -315,19 +315,21 @@ STATE_STYLES = {
     "failed": "red",
     "unknown": "magenta",
     "skipped": "dim",
+    "due": "cyan",
+    "blocked": "red",
 }
 
 
 def _when_style(post: Post, now: datetime) -> str:
     current = state(post, now)
-    return "cyan" if current == "scheduled" else STATE_STYLES[current]
+    return "cyan" if current == "scheduled" else STATE_STYLES.get(current, "yellow")
 
 
 def _border(view: PostView, part: PartView, now: datetime) -> str:
     severities = {p.severity for p in (*part.problems, *view.problems)}
     if "error" in severities:
         return "red"
-    if "warning" in severities or state(view.post, now) != "scheduled":
+    if "warning" in severities or state(view.post, now) not in ("scheduled", "due"):
         return "yellow"
     return "blue"
 
@@ -428,7 +430,11 @@ def first_words(text: str, width: int = 60) -> str:
 
 
 def list_rows(
-    posts: list[Post], now: datetime, ledger: Deliveries | None = None
+    posts: list[Post],
+    now: datetime,
+    ledger: Deliveries | None = None,
+    *,
+    grace: timedelta = timedelta(hours=1),
 ) -> list[dict[str, Any]]:
     rows = []
     for post in posts:
@@ -438,7 +444,7 @@ def list_rows(
                 "id": post.id,
                 "at": local.isoformat() if local else None,
                 "accounts": list(post.accounts),
-                "state": state(post, now, ledger),
+                "state": state(post, now, ledger, grace=grace),
                 "parts": len(post.parts),
                 "queue": post.queue,
                 "text": post.texts()[0],
@@ -452,7 +458,12 @@ def list_json(rows: list[dict[str, Any]]) -> str:
 
 
 def list_view(
-    posts: list[Post], now: datetime, width: int, ledger: Deliveries | None = None
+    posts: list[Post],
+    now: datetime,
+    width: int,
+    ledger: Deliveries | None = None,
+    *,
+    grace: timedelta = timedelta(hours=1),
 ) -> Text:
     """One line per post, in columns, when the terminal is wide enough for the
     text to show; else each post on two lines, the text under its time.
@@ -467,7 +478,7 @@ def list_view(
                 f"{local:%Y-%m-%d %H:%M %Z}" if local else "—",
                 visible(", ".join(post.accounts)),
                 visible(post.id),
-                state(post, now, ledger),
+                state(post, now, ledger, grace=grace),
                 parts + first_words(post.texts()[0], 300),
             )
         )

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from megaphone.ledger import Delivery, Ledger
+    from megaphone.ledger_peek import Deliveries
     from megaphone.loader import Loaded
     from megaphone.model import Account, Post, Project
     from megaphone.publish import Clock, Job, Outcome, Policy
@@ -232,8 +233,10 @@ def rehearse(ctx: Context, jobs: list[Job], *, policy: Policy, force: bool) -> l
 def _rehearse(
     ctx: Context, jobs: list[Job], ledger: Ledger | None, *, policy: Policy, force: bool
 ) -> list[PostPlan]:
+    from megaphone.ledger_peek import shown_state
     from megaphone.media import find, sniff
     from megaphone.text import X_CONFIG, count
+    from megaphone.timeline import state as post_state
 
     rows: dict[tuple[str, str], Delivery] = {}
     if ledger is not None:
@@ -247,16 +250,20 @@ def _rehearse(
         when = job.due if not force else ctx.now
         row = rows.get((post.id, account.name))
         plan = PostPlan(job, "send")
-        if row is not None and row.state not in ("scheduled",):
+        # The one rule every command shows, at the time the post would go.
+        known: Deliveries | None = (
+            {post.id: ((account.name, shown_state(row.state, row.held, row.late_ok), row.digest),)}
+            if row is not None
+            else None
+        )
+        current = post_state(post, when, known, grace=policy.grace, account=account.name)
+        if current == "blocked" and row is not None:
+            plan.action, plan.reason = "blocked", f"held: {row.error or 'a person must act'}"
+        elif row is not None and row.state not in ("scheduled",):
             plan.action, plan.reason = "skip", f"already {row.state}"
-        elif not force and post.expires is not None and post.expires <= when:
+        elif not force and current == "expired":
             plan.action, plan.reason = "expired", "past its expiry: will be marked expired"
-        elif (
-            not force
-            and post.at is not None
-            and when - post.at > policy.grace
-            and not (row and row.late_ok)
-        ):
+        elif not force and current == "missed":
             plan.action, plan.reason = "missed", "more late than the grace period"
         plans.append(plan)
         if plan.action != "send":
@@ -337,31 +344,51 @@ class StatusRow:
 def status_rows(ctx: Context, *, ledger: Ledger | None) -> list[StatusRow]:
     """Every post of the queue files per account, with what the ledger knows;
     and what the ledger knows of posts no longer in the files."""
+    from megaphone.ledger_peek import shown_state
     from megaphone.publish import digest
-    from megaphone.timeline import state as file_state
+    from megaphone.timeline import state as post_state
 
     rows: dict[tuple[str, str], Delivery] = {}
     if ledger is not None:
         rows = {(d.post_id, d.account): d for d in ledger.all()}
     out = []
     invalid = ctx.invalid_ids()
+    grace = ctx.project.config.grace
     for post in ctx.project.posts():
         for account in post.accounts:
             d = rows.pop((post.id, account), None)
-            if d is None:
-                state = file_state(post, ctx.now)
-                note = "invalid: see megaphone validate" if post.id in invalid else ""
-                if state == "missed":
-                    state, note = "due", note or "due: the next run publishes it"
-                out.append(StatusRow(post.id, account, state, post.at, post.queue, note=note))
-                continue
-            edited = d.state == "published" and d.digest is not None and d.digest != digest(post)
-            note = d.error or ""
+            known: Deliveries | None = (
+                {post.id: ((account, shown_state(d.state, d.held, d.late_ok), d.digest),)}
+                if d is not None
+                else None
+            )
+            state = post_state(post, ctx.now, known, grace=grace, account=account)
+            note = d.error or "" if d is not None else ""
+            if post.id in invalid:
+                note = "invalid: see megaphone validate"
+            elif state == "due":
+                note = note or "due: the next run publishes it"
+            elif state == "missed" and not note:
+                note = "more late than the grace period: the next run marks it missed"
+            edited = (
+                d is not None
+                and d.state == "published"
+                and d.digest is not None
+                and d.digest != digest(post)
+            )
             if edited:
                 note = "edited since it was published: the change is not sent"
             out.append(
                 StatusRow(
-                    post.id, account, d.state, post.at, post.queue, d.url, note, d.attempts, edited
+                    post.id,
+                    account,
+                    state,
+                    post.at,
+                    post.queue,
+                    d.url if d else None,
+                    note,
+                    d.attempts if d else 0,
+                    edited,
                 )
             )
     for d in rows.values():

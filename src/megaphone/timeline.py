@@ -91,23 +91,36 @@ def relative(when: datetime, now: datetime) -> str:
     return f"in {amount}" if ahead else f"{amount} ago"
 
 
-def state(post: Post, now: datetime, ledger: Deliveries | None = None) -> str:
-    """What will become of a post, as far as the queue files tell:
-    ``draft``, ``expired``, ``missed`` (its time has passed), ``scheduled``;
-    with the ``ledger``, what became of it once it was handled there
-    (``published``, ``failed``, ``unknown``... — its first account's)."""
+def state(
+    post: Post,
+    now: datetime,
+    ledger: Deliveries | None = None,
+    *,
+    grace: timedelta = timedelta(hours=1),
+    account: str | None = None,
+) -> str:
+    """What is, or will be, the state of a post — the one rule for every
+    command (list, status, preview, calendar, the dry run, publishing):
+    what the ledger says once it handled the post (``published``,
+    ``failed``, ``unknown``, ``blocked``... — for ``account``, else its first
+    account that has one); else ``draft``, ``expired`` (past ``expires``),
+    ``due`` (its time has come, within the ``grace`` period: the next run
+    sends it), ``missed`` (later than that), or ``scheduled``."""
+    retry = False
     if ledger and post.id in ledger:
-        states = {account: s for account, s, _ in ledger[post.id]}
-        for account in post.accounts:
-            handled = states.get(account)
-            if handled is not None and handled != "scheduled":
+        states = {name: s for name, s, _ in ledger[post.id]}
+        for name in (account,) if account else post.accounts:
+            handled = states.get(name)
+            if handled == "retry":
+                retry = True
+            elif handled is not None and handled != "scheduled":
                 return handled
     if post.draft:
         return "draft"
-    if post.expires is not None and post.expires <= now:
+    if post.expires is not None and post.expires <= now and not retry:
         return "expired"
     if post.at is not None and post.at <= now:
-        return "missed"
+        return "due" if retry or now - post.at <= grace else "missed"
     return "scheduled"
 
 
