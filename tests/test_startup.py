@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-HEAVY = ("tweepy", "apscheduler", "sqlalchemy", "dateparser", "requests", "jsonschema")
+HEAVY = ("tweepy", "apscheduler", "sqlalchemy", "requests", "urllib3", "jsonschema")
 
 
 def imported_after(code: str) -> set[str]:

@@ -317,7 +317,6 @@ def _queue_or_new(
     if not accounts:
         raise UsageError(f"{name} is a new queue: give its account with --account")
     from megaphone.loader import display
-
     from megaphone.model import Queue as NewQueue
 
     queue = NewQueue(path, display(path, loaded.project.root), (), "", tuple(accounts))
