@@ -83,8 +83,26 @@ def _show(console: Any, plain: str, styled: Callable[[], Any]) -> None:
         console.print(styled(), soft_wrap=True)
 
 
+def _change_folder(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    if value is None or ctx.resilient_parsing:
+        return
+    try:
+        os.chdir(value)
+    except OSError as e:
+        raise click.BadParameter(f"{value}: {e.strerror or e}") from None
+
+
 @click.group(cls=MegaphoneGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "-V", "--version", prog_name="megaphone")
+@click.option(
+    "-C",
+    "--project",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    callback=_change_folder,
+    expose_value=False,
+    is_eager=True,
+    help="Run as if megaphone was started in this folder (the project, or a folder in it).",
+)
 def cli() -> None:
     """Schedule social-media posts kept as YAML queue files: validate them
     exactly as the network will judge them, queue them from the command

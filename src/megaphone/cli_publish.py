@@ -556,9 +556,11 @@ def cron(every: int, project_dir: Path) -> None:
     import shlex
     import shutil
 
+    from megaphone.loader import require_root
+
     if not 1 <= every <= 59:
         raise UsageError("--every: between 1 and 59 minutes")
-    root = project_dir.resolve()
+    root = require_root(project_dir.resolve())
     found = shutil.which("megaphone")
     exe = [found] if found else [sys.executable, "-m", "megaphone"]
     for part in (str(root), *exe):

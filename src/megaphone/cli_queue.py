@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
 
 def _root(project_dir: Path) -> Path:
-    from megaphone.loader import find_root
+    from megaphone.loader import require_root
 
-    return find_root(project_dir.resolve())[0]
+    return require_root(project_dir.resolve())
 
 
 def _when(at: datetime | None, tz_name: str) -> str:

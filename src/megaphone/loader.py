@@ -79,6 +79,19 @@ class Loaded:
     queue_files: int = 0
 
 
+def require_root(start: Path) -> Path:
+    """The project folder holding ``start``, for a command that needs a
+    project: :class:`UsageError` when no ``megaphone.yaml`` is there or
+    above (nothing is created)."""
+    root, config = find_root(start)
+    if config is None:
+        raise UsageError(
+            "not a megaphone project (no megaphone.yaml here or above): "
+            "run `megaphone init`, or give the project's folder with -C"
+        )
+    return root
+
+
 def find_root(start: Path) -> tuple[Path, Path | None]:
     """The project folder holding ``start``: the nearest folder at or above
     it with a ``megaphone.yaml``; else ``start`` itself (or its folder)."""

@@ -65,11 +65,12 @@ class Context:
 def open_project(
     project_dir: Path, *, environ: Mapping[str, str] | None = None, now: datetime | None = None
 ) -> Context:
-    from megaphone.loader import load
+    from megaphone.loader import load, require_root
     from megaphone.validate import validate
 
     now = now or datetime.now(UTC)
-    loaded = load((), cwd=project_dir, allow_empty=True)
+    root = require_root(project_dir)
+    loaded = load((), cwd=root, allow_empty=True)
     return Context(
         loaded, validate(loaded, now=now), now, os.environ if environ is None else environ
     )
@@ -247,7 +248,8 @@ def _rehearse(
     plans = []
     for job in jobs:
         post, account = job.post, job.account
-        when = job.due if not force else ctx.now
+        # A post whose time has passed would go now: judged (late or not) now.
+        when = max(job.due, ctx.now) if not force else ctx.now
         row = rows.get((post.id, account.name))
         plan = PostPlan(job, "send")
         # The one rule every command shows, at the time the post would go.
