@@ -121,9 +121,10 @@ def cli() -> None:
 @paths_argument
 @click.option(
     "--format",
-    type=click.Choice(["human", "json", "github"]),
+    type=click.Choice(["human", "line", "json", "github"]),
     default="human",
-    help="human: grouped by file; json: a list of problems; github: workflow annotations.",
+    help="human: grouped by file; line: file:line:col: severity: code: message, one a line "
+    "(vim's quickfix, Emacs, grep); json: a list of problems; github: workflow annotations.",
 )
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option(
@@ -145,6 +146,7 @@ def validate(
     \b
     Example:
         megaphone validate posts/
+        megaphone validate --format line      # for editors and grep
         megaphone validate --format github posts/campaign.yaml
     """
     import gc
@@ -166,11 +168,17 @@ def validate(
         from megaphone.output import problems_github
 
         click.echo(problems_github(report), nl=False)
+    elif format == "line":
+        from megaphone.output import problems_lines
+
+        click.echo(problems_lines(report), nl=False)
     else:
         from megaphone.output import print_problems, summary_line
 
         if report.problems:
             print_problems(_console(), report, checked.documents)
+        elif os.environ.get("NO_COLOR"):
+            click.echo(f"✓ {summary_line(report)}")
         else:
             # Nothing to lay out: one line, without loading rich.
             click.secho(f"✓ {summary_line(report)}", fg="green", bold=True)

@@ -36,6 +36,33 @@ def problems_json(report: Report) -> str:
     return json.dumps([p.as_dict() for p in report.problems], indent=2, ensure_ascii=False) + "\n"
 
 
+def problems_lines(report: Report) -> str:
+    """One line a problem, as compilers write them: ``file:line:col:
+    severity: code: message`` (vim's quickfix, Emacs' compile mode, VS
+    Code's terminal links and grep read it)."""
+    lines = [
+        f"{visible(p.loc.file)}:{p.loc.line}:{p.loc.column}: {p.severity}: {p.code}: "
+        f"{visible(p.message)}"
+        for p in report.problems
+    ]
+    return "".join(line + "\n" for line in lines)
+
+
+def source_excerpt(line: str, column: int, width: int = 200) -> tuple[str, int]:
+    """A line of a file as shown under a problem, and the cell where the
+    caret goes: tabs shown as ``⇥``, control characters as stand-ins, a long
+    line cut around the column (with ``…``), wide characters counted as two."""
+    from rich.cells import cell_len
+
+    shown = visible(line.replace("\t", "⇥"))
+    at = max(0, min(column - 1, len(shown)))
+    start = max(0, at - width // 2) if len(shown) > width else 0
+    piece = shown[start : start + width]
+    prefix = "…" if start else ""
+    suffix = "…" if start + width < len(shown) else ""
+    return prefix + piece + suffix, cell_len(prefix + shown[start:at])
+
+
 def _gh_escape(value: str, *, prop: bool = False) -> str:
     value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     if prop:
@@ -95,10 +122,10 @@ def print_problems(console: Console, report: Report, documents: Mapping[str, Doc
         doc = documents.get(p.loc.file)
         lines = doc.source_lines if doc is not None else []
         if 0 < p.loc.line <= len(lines):
-            source = visible(lines[p.loc.line - 1].expandtabs(4))
+            source, caret = source_excerpt(lines[p.loc.line - 1], p.loc.column)
             gutter = f"{p.loc.line} │ "
-            console.print(Text(" " * 8 + gutter, style="dim") + Text(source[:200]))
-            console.print(" " * (8 + len(gutter) + p.loc.column - 1) + escape("^"), style=colour)
+            console.print(Text(" " * 8 + gutter, style="dim") + Text(source))
+            console.print(" " * (8 + len(gutter) + caret) + escape("^"), style=colour)
     console.print()
     ok = not report.errors
     mark = "✓" if not report.problems else ("!" if ok else "✗")

@@ -339,6 +339,15 @@ class PostChecker:
                 part.loc,
                 post,
             )
+        for u in urls:
+            if "://" not in u.text:
+                self.add(
+                    "bare-domain",
+                    f"{u.text} is a link on X, though it has no https:// (it counts "
+                    f"{X_CONFIG.transformed_url_length} characters and opens http://{u.text})",
+                    part.loc,
+                    post,
+                )
         normalized = result.normalized
         if "://" in normalized and normalized.count("://") != sum(
             u.text.count("://") for u in urls
@@ -503,7 +512,7 @@ class PostChecker:
             self.add(
                 "past-due",
                 f"post {post.id!r} was due {_ago(self.now - post.at)} "
-                f"({_show(post.at)}) and has not been published",
+                f"({_show(post.at, post.timezone)}) and has not been published",
                 post.field_loc("at"),
                 post,
             )
@@ -574,7 +583,13 @@ def _weighs_two(c: str) -> bool:
     return not any(lo <= o <= hi for lo, hi in X_CONFIG.light_ranges)
 
 
-def _show(when: datetime) -> str:
+def _show(when: datetime, tz_name: str | None = None) -> str:
+    """A time as messages show it: in the zone named (its abbreviation), or
+    in the one it carries."""
+    if tz_name:
+        from megaphone.schedule import zone
+
+        when = when.astimezone(zone(tz_name))
     return when.strftime("%Y-%m-%d %H:%M %Z").strip()
 
 

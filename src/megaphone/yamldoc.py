@@ -172,7 +172,9 @@ def read(path: Path, name: str, *, root: Path | None = None) -> Document:
         mark = e.problem_mark or e.context_mark
         loc = Loc(name, mark.line + 1, mark.column + 1) if mark else Loc(name, 1, 1)
         what = " ".join(part for part in (e.context, e.problem) if part)
-        doc.problems.append(problem("yaml-syntax", f"YAML syntax: {what}", loc))
+        hint = _plain(what)
+        message = f"YAML syntax: {what}" + (f" — {hint}" if hint else "")
+        doc.problems.append(problem("yaml-syntax", message, loc))
         return doc
     except yaml.YAMLError as e:
         doc.problems.append(problem("yaml-syntax", f"YAML: {e}", Loc(name, 1, 1)))
@@ -183,6 +185,30 @@ def read(path: Path, name: str, *, root: Path | None = None) -> Document:
     if doc.root is not None and "&" in doc.text:
         _check_aliases(doc)
     return doc
+
+
+#: PyYAML's words for common slips, and what they mean in plain words.
+_HINTS = (
+    ("mapping values are not allowed", "a ': ' inside unquoted text: put the text in quotes"),
+    ("cannot start any token", "a tab or another character YAML does not allow here "
+     "(indent with spaces; put text with '@', '`' or a tab in quotes)"),
+    ("could not find expected ':'", "a line that is not 'key: value': a missing ':' or an "
+     "unclosed quote above?"),
+    ("expected <block end>", "this line's indentation does not line up with the lines above"),
+    ("found unexpected end of stream", "a quote or bracket is opened and never closed"),
+    ("found undefined alias", "a '*name' without an '&name' before it: put the text in quotes"),
+    ("found duplicate anchor", "the same '&name' is given twice"),
+    ("while scanning a quoted scalar", "a quote is opened and never closed"),
+    ("expected ',' or ']'", "a list in [brackets] is not closed, or a ',' is missing"),
+    ("expected ',' or '}'", "a mapping in {braces} is not closed, or a ',' is missing"),
+)  # fmt: skip
+
+
+def _plain(what: str) -> str | None:
+    for words, hint in _HINTS:
+        if words in what:
+            return hint
+    return None
 
 
 def compose(text: str) -> yaml.Node | None:
