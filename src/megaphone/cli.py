@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from megaphone import __version__
+from megaphone.cli_options import complete_accounts
 from megaphone.errors import MegaphoneError, UsageError
 
 if TYPE_CHECKING:
@@ -191,7 +192,11 @@ def selection_options(f: Any) -> Any:
     options = [
         click.option("--id", "ids", multiple=True, help="Only this post (repeatable)."),
         click.option(
-            "--account", "accounts", multiple=True, help="Only this account (repeatable)."
+            "--account",
+            "accounts",
+            multiple=True,
+            shell_complete=complete_accounts,
+            help="Only this account (repeatable).",
         ),
         click.option(
             "--from",
@@ -369,7 +374,13 @@ def list_(
 @click.option("--week", "span", flag_value="week", default=True, help="Seven days, by account.")
 @click.option("--month", "span", flag_value="month", help="A month, day by day.")
 @click.option("--from", "start", help="The first day shown (default: today).")
-@click.option("--account", "accounts", multiple=True, help="Only this account (repeatable).")
+@click.option(
+    "--account",
+    "accounts",
+    shell_complete=complete_accounts,
+    multiple=True,
+    help="Only this account (repeatable).",
+)
 @click.option(
     "--gap",
     type=click.IntRange(min=1, max=1440),
@@ -430,9 +441,9 @@ def schema() -> None:
 
 
 def _register() -> None:
-    from megaphone import cli_publish, cli_queue
+    from megaphone import cli_post, cli_publish, cli_queue
 
-    for command in cli_publish.COMMANDS + cli_queue.COMMANDS:
+    for command in cli_publish.COMMANDS + cli_queue.COMMANDS + cli_post.COMMANDS:
         cli.add_command(command)
 
 

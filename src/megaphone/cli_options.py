@@ -52,3 +52,68 @@ def policy(config: Config, grace: str | None) -> Policy:
     from dataclasses import replace
 
     return replace(rules, grace=parsed)
+
+
+# ------------------------------------------------------- shell completion
+
+
+def _project_for_completion(ctx: click.Context) -> Any:
+    """The project around the folder the command would run in (quietly:
+    completion must never print, fail or be slow)."""
+    from megaphone.loader import find_root, load
+
+    folder = Path.cwd()
+    for value in (
+        ctx.params.get("project_dir"),
+        (ctx.parent.params if ctx.parent else {}).get("project"),
+    ):
+        if value:
+            folder = Path(value)
+    root, config = find_root(folder.resolve())
+    if config is None:
+        return None
+    return load((), cwd=root, allow_empty=True).project
+
+
+def complete_post_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    from click.shell_completion import CompletionItem
+
+    try:
+        project = _project_for_completion(ctx)
+    except Exception:
+        return []
+    if project is None:
+        return []
+    return [
+        CompletionItem(p.id, help=" ".join(p.texts()[0].split())[:50])
+        for p in project.posts()
+        if p.id.startswith(incomplete)
+    ]
+
+
+def complete_queues(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    from click.shell_completion import CompletionItem
+
+    try:
+        project = _project_for_completion(ctx)
+    except Exception:
+        return []
+    if project is None:
+        return []
+    names = sorted({q.path.stem for q in project.queues})
+    return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+
+
+def complete_accounts(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    from click.shell_completion import CompletionItem
+
+    try:
+        project = _project_for_completion(ctx)
+    except Exception:
+        return []
+    if project is None:
+        return []
+    names = sorted(
+        {a.name for a in project.config.accounts} | {a for p in project.posts() for a in p.accounts}
+    )
+    return [CompletionItem(n) for n in names if n.startswith(incomplete)]

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from megaphone.cli_options import grace_option, policy, project_option
+from megaphone.cli_options import (
+    complete_accounts,
+    complete_post_ids,
+    grace_option,
+    policy,
+    project_option,
+)
 from megaphone.errors import MegaphoneError, UsageError
 
 if TYPE_CHECKING:
@@ -87,7 +93,7 @@ def _json(value: Any) -> str:
 
 
 @click.command(short_help="Publish due posts (for cron), or the posts named.")
-@click.argument("ids", nargs=-1)
+@click.argument("ids", nargs=-1, shell_complete=complete_post_ids)
 @click.option("--due", is_flag=True, help="Publish everything due, for every account.")
 @click.option("--now", "force", is_flag=True, help="Publish the posts named now, due or not.")
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send and record nothing.")
@@ -95,7 +101,13 @@ def _json(value: Any) -> str:
     "--until",
     help="With --dry-run: everything due by then, each as it will go out (e.g. 7d, 2026-12-31).",
 )
-@click.option("--account", "accounts", multiple=True, help="Only this account (repeatable).")
+@click.option(
+    "--account",
+    "accounts",
+    shell_complete=complete_accounts,
+    multiple=True,
+    help="Only this account (repeatable).",
+)
 @grace_option
 @click.option(
     "--no-lock",
@@ -253,7 +265,13 @@ def _print_plans(plans: list[PostPlan], ctx: Context) -> None:
 
 
 @click.command(short_help="Each post per account: state, time, URL, what went wrong.")
-@click.option("--account", "accounts", multiple=True, help="Only this account (repeatable).")
+@click.option(
+    "--account",
+    "accounts",
+    shell_complete=complete_accounts,
+    multiple=True,
+    help="Only this account (repeatable).",
+)
 @click.option(
     "--state",
     "states",
@@ -374,8 +392,12 @@ def _worker_line(ledger: Any, ctx: Context) -> str | None:
 
 
 @click.command(short_help="Send a failed, unknown or missed post again.")
-@click.argument("post_id")
-@click.option("--account", help="Only for this account (default: every account of the post).")
+@click.argument("post_id", shell_complete=complete_post_ids)
+@click.option(
+    "--account",
+    shell_complete=complete_accounts,
+    help="Only for this account (default: every account of the post).",
+)
 @project_option
 def retry(post_id: str, account: str | None, project_dir: Path) -> None:
     """Send a failed, unknown, missed, expired or skipped post again at the
@@ -408,10 +430,14 @@ def retry(post_id: str, account: str | None, project_dir: Path) -> None:
 
 
 @click.command(short_help="Record by hand what became of a post.")
-@click.argument("post_id")
+@click.argument("post_id", shell_complete=complete_post_ids)
 @click.argument("state", type=click.Choice(["published", "skipped", "failed", "scheduled"]))
 @click.option("--url", help="The post's URL on the network (with: published).")
-@click.option("--account", help="Only for this account (default: every account of the post).")
+@click.option(
+    "--account",
+    shell_complete=complete_accounts,
+    help="Only for this account (default: every account of the post).",
+)
 @project_option
 def mark(post_id: str, state: str, url: str | None, account: str | None, project_dir: Path) -> None:
     """Record by hand what became of a post: published (with its --url),
@@ -479,7 +505,13 @@ def _url_account(url: str) -> str | None:
 
 
 @click.command()
-@click.option("--account", "accounts", multiple=True, help="Only this account (repeatable).")
+@click.option(
+    "--account",
+    "accounts",
+    shell_complete=complete_accounts,
+    multiple=True,
+    help="Only this account (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="As JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="As CSV.")
 @project_option

@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from megaphone.cli_options import project_option
+from megaphone.cli_options import (
+    complete_accounts,
+    complete_post_ids,
+    complete_queues,
+    project_option,
+)
 from megaphone.errors import UsageError
 
 if TYPE_CHECKING:
@@ -72,7 +77,7 @@ def init(folder: Path, timezone: str | None) -> None:
 
 
 @click.command(short_help="Add a post to a queue, checked, keeping the file's layout.")
-@click.argument("queue")
+@click.argument("queue", shell_complete=complete_queues)
 @click.argument("text", required=False)
 @click.option(
     "--at", "when", help="When: ISO 8601, '2026-12-01 09:00', 'tomorrow 9am', 'fri noon'."
@@ -88,6 +93,7 @@ def init(folder: Path, timezone: str | None) -> None:
 @click.option(
     "--account",
     "accounts",
+    shell_complete=complete_accounts,
     multiple=True,
     help="An account to post from (repeatable; default: the queue's).",
 )
@@ -168,7 +174,7 @@ def add(
 
 
 @click.command(short_help="The next free time slots of a queue.")
-@click.argument("queue")
+@click.argument("queue", shell_complete=complete_queues)
 @click.option(
     "--count",
     type=click.IntRange(1, 500),
@@ -176,7 +182,11 @@ def add(
     show_default=True,
     help="How many slots to show (1 to 500).",
 )
-@click.option("--account", help="Free for this account (default: the queue's).")
+@click.option(
+    "--account",
+    shell_complete=complete_accounts,
+    help="Free for this account (default: the queue's).",
+)
 @project_option
 def slots(queue: str, count: int, account: str | None, project_dir: Path) -> None:
     """The next free slots of QUEUE (free: none of its accounts posts then).
@@ -198,7 +208,7 @@ def slots(queue: str, count: int, account: str | None, project_dir: Path) -> Non
 
 
 @click.command(short_help="Give a post a new time.")
-@click.argument("post_id")
+@click.argument("post_id", shell_complete=complete_post_ids)
 @click.argument("when")
 @project_option
 def reschedule(post_id: str, when: str, project_dir: Path) -> None:
@@ -215,7 +225,7 @@ def reschedule(post_id: str, when: str, project_dir: Path) -> None:
 
 
 @click.command(short_help="Remove a post from its queue file.")
-@click.argument("post_id")
+@click.argument("post_id", shell_complete=complete_post_ids)
 @project_option
 def remove(post_id: str, project_dir: Path) -> None:
     """Remove a post from its queue file (refused once it is published).
@@ -231,8 +241,8 @@ def remove(post_id: str, project_dir: Path) -> None:
 
 
 @click.command(short_help="Move a post to another queue file.")
-@click.argument("post_id")
-@click.argument("queue")
+@click.argument("post_id", shell_complete=complete_post_ids)
+@click.argument("queue", shell_complete=complete_queues)
 @project_option
 def move(post_id: str, queue: str, project_dir: Path) -> None:
     """Move a post to another queue file, as it is written (it takes that

@@ -16,7 +16,7 @@ from megaphone.edit import NewPost, QueueText, edit_lock, read_text, render, wri
 from megaphone.errors import MegaphoneError, UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from megaphone.loader import Loaded
     from megaphone.model import Post, Queue
@@ -454,6 +454,74 @@ def move(root: Path, post_id: str, queue_name: str, *, now: datetime | None = No
         write_atomic(target.path, new_target, bom=target_bom, expect=old_target)
         write_atomic(source.path, new_source, bom=source_bom, expect=old_source)
     return Change(post_id, target.name, moved.at, moved.timezone, warnings)
+
+
+def edit_post(
+    root: Path,
+    post_id: str,
+    editor: Callable[[str], str | None],
+    *,
+    now: datetime | None = None,
+) -> Change | None:
+    """Let a person edit the lines of one post (``editor`` takes them and
+    gives back the new ones, None when left unsaved), check the result as
+    `add` would, and write it back atomically.  None when nothing changed.
+    The lock is not held while the editor is open; the file is read again
+    before writing, and a save made meanwhile is never overwritten."""
+    now = now or datetime.now(UTC)
+    loaded = load_project(root)
+    queue, _ = find_post(loaded, post_id)
+    _refuse_if_sent(loaded, post_id, "edited")
+    old, _ = read_text(queue.path)
+    start, end, _ = QueueText(old, queue.name).span(post_id)
+    lines = old.splitlines(keepends=True)
+    block = "".join(lines[start:end])
+    edited = editor(block)
+    if edited is None or edited == block:
+        return None
+    if not edited.strip():
+        raise UsageError(
+            f"the post was emptied: nothing written (to delete it: megaphone remove {post_id})"
+        )
+    if not edited.endswith(("\n", "\r")):
+        edited += "\n"
+    with edit_lock(root):
+        loaded = load_project(root)
+        queue, _ = find_post(loaded, post_id)
+        _refuse_if_sent(loaded, post_id, "edited")
+        current, bom = read_text(queue.path)
+        if current != old:
+            raise MegaphoneError(
+                f"{queue.name} changed while the post was being edited: nothing written; "
+                "run megaphone edit again"
+            )
+        new_text = "".join(lines[:start]) + edited + "".join(lines[end:])
+        new_id = _edited_id(new_text, queue.name, start) or post_id
+        warnings, posts = check_change(loaded, {queue.path: new_text}, now=now, touched=new_id)
+        if new_id not in posts:
+            raise MegaphoneError("internal check failed: the edited post would not read back")
+        write_atomic(queue.path, new_text, bom=bom, expect=old)
+    written = posts[new_id]
+    return Change(new_id, queue.name, written.at, written.timezone, warnings)
+
+
+def _edited_id(text: str, name: str, line: int) -> str | None:
+    """The id of the post whose item starts at ``line`` of ``text``."""
+    import yaml
+
+    from megaphone.yamldoc import pairs
+
+    try:
+        doc = QueueText(text, name)
+        items = doc.items()
+    except (MegaphoneError, yaml.YAMLError):
+        return None
+    for item in items:
+        if isinstance(item, yaml.MappingNode) and doc._dash(item)[0] == line:
+            for k, v in pairs(item):
+                if getattr(k, "value", None) == "id" and isinstance(v, yaml.ScalarNode):
+                    return str(v.value)
+    return None
 
 
 def _refuse_if_sent(loaded: Loaded, post_id: str, what: str) -> None:
