@@ -365,7 +365,10 @@ def list_(
         click.echo(list_json(list_rows(posts, now, ledger, grace=project.config.grace)), nl=False)
     else:
         console = _console(wrap=True)
-        listing = list_view(posts, now, console.width, ledger, grace=project.config.grace)
+        # Piped: one whole line a post, for grep and cut; never wrapped
+        # (unless COLUMNS asks for a width).
+        width = console.width if sys.stdout.isatty() or os.environ.get("COLUMNS") else 0
+        listing = list_view(posts, now, width, ledger, grace=project.config.grace)
         _show(console, listing.plain, lambda: listing)
 
 
@@ -416,7 +419,7 @@ def calendar(
     console = _console(wrap=True)
     if span == "month":
         month = first.replace(day=1)
-        console.print(month_table(table, names, month))
+        console.print(month_table(table, names, month, console.width))
         end = (month + timedelta(days=32)).replace(day=1)
         notes = calendar_notes(table, month, end)
     else:

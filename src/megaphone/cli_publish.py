@@ -73,6 +73,27 @@ def _say(text: str, state: str | None = None, *, err: bool = False) -> None:
     click.secho(visible(text, keep_newlines=True), fg=colour, err=err)
 
 
+def _terminal_width() -> int | None:
+    """The terminal's width when output goes to one (None: piped, not cut)."""
+    import os
+    import shutil
+
+    if not sys.stdout.isatty() and not os.environ.get("COLUMNS"):
+        return None
+    return max(shutil.get_terminal_size().columns, 20)
+
+
+def _cut(text: str, width: int | None) -> str:
+    """A line cut to ``width`` cells with "…" (ids come before what is cut)."""
+    if width is None:
+        return text
+    from rich.cells import cell_len, set_cell_size
+
+    if cell_len(text) <= width:
+        return text
+    return set_cell_size(text, width - 1) + "…"
+
+
 def _echo(text: str, *, nl: bool = True) -> None:
     from megaphone.output import visible
 
@@ -351,14 +372,13 @@ def status(
     if worker_line:
         _echo(worker_line)
     width = max((len(r.post_id) for r in rows), default=2)
+    terminal = _terminal_width()
     for r in rows:
         extra = r.url or ""
         if r.note:
             extra = f"{extra}  {r.note}".strip()
-        _say(
-            f"{_local(r.at, tz):<22} {r.state:<10} {r.account:<18} {r.post_id:<{width}}  {extra}",
-            r.state,
-        )
+        line = f"{_local(r.at, tz):<22} {r.state:<10} {r.account:<18} {r.post_id:<{width}}  {extra}"
+        _say(_cut(line.rstrip(), terminal), r.state)
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.state] = counts.get(r.state, 0) + 1

@@ -261,7 +261,8 @@ def wrap(text: Styled, width: int) -> list[Styled]:
             out.append(line)
             continue
         breaks: list[int] = []
-        used = 0
+        # An indented line (the media's "  alt: …") starts that far in.
+        used = cell_len(plain[: len(plain) - len(plain.lstrip(" "))])
         for m in _WORD.finditer(plain):
             start, end = m.start(), m.end()
             bare = cell_len(m.group().rstrip())
@@ -483,28 +484,37 @@ def list_view(
             )
         )
     names = ("time", "account", "id", "state")
-    widths = [min(max([cell_len(r[i]) for r in rows] + [len(n)]), 24) for i, n in enumerate(names)]
-    room = width - sum(widths) - 2 * len(widths)
+    # Ids are never cut (they are what other commands take); accounts are,
+    # past 24 cells.
+    caps = (None, 24, None, None)
+    widths = [
+        min(max([cell_len(r[i]) for r in rows] + [len(n)]), cap or 10_000)
+        for i, (n, cap) in enumerate(zip(names, caps, strict=True))
+    ]
+    piped = width <= 0  # not a terminal: nothing is cut or wrapped
+    room = 10_000 if piped else width - sum(widths) - 2 * len(widths)
     out = Text(no_wrap=True, overflow="ellipsis")
-    if room >= 30:
+    if room >= 20:
         header = "  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)) + "  text"
         out.append(header + "\n", style="bold")
     for time_, account, post_id, current, text in rows:
-        if room >= 30:
+        style = colours.get(current, "yellow")
+        if room >= 20:
             cells = [_fit(c, w) for c, w in zip((time_, account, post_id), widths, strict=False)]
             out.append(f"{cells[0]}  {cells[1]}  ")
             out.append(cells[2], style="bold")
             out.append("  ")
-            out.append(_fit(current, widths[3]), style=colours[current])
-            out.append(f"  {_fit(text, room)}\n")
+            out.append(_fit(current, widths[3]), style=style)
+            shown = text if piped else _fit(text, room).rstrip()
+            out.append(f"  {shown}".rstrip() + "\n")
         else:
-            head = Text(f"{time_} {account} ")
-            head.append(post_id, style="bold")
-            head.append(" ")
-            head.append(current, style=colours[current])
-            head.truncate(width, overflow="ellipsis")
-            out.append_text(head)
-            out.append(f"\n    {_fit(text, width - 4)}\n")
+            # Narrow: the time and the state, then the whole id, then who
+            # and the first words, cut to the width.
+            out.append(f"{time_}  ")
+            out.append(current, style=style)
+            out.append("\n  ")
+            out.append(post_id, style="bold")
+            out.append(f"\n    {_fit(account + ': ' + text, width - 4).rstrip()}\n")
     out.rstrip()
     return out
 
@@ -586,15 +596,31 @@ def _cell(day: Day | None) -> Text:
     return cell
 
 
-def month_table(table: dict[str, dict[date, Day]], accounts: list[str], month: date) -> Table:
+def month_table(
+    table: dict[str, dict[date, Day]], accounts: list[str], month: date, width: int = 80
+) -> Table:
     """A month as weeks of days; each day with its number of posts (all
-    accounts) and ! where two posts collide or an account is over its cap."""
+    accounts) and ! where two posts collide or an account is over its cap.
+    Below 60 columns the days are narrower, so that the week stays whole."""
     first = month.replace(day=1)
     last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     d = first - timedelta(days=first.weekday())
-    grid = Table(box=box.SQUARE, title=f"{first:%B %Y}", show_lines=True, expand=False)
-    for name in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"):
-        grid.add_column(name, justify="center", no_wrap=True, min_width=5)
+    narrow = width < 60
+    grid = Table(
+        box=box.SQUARE,
+        title=f"{first:%B %Y}",
+        show_lines=True,
+        expand=False,
+        padding=(0, 0) if narrow else (0, 1),
+    )
+    names = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    for name in names:
+        grid.add_column(
+            name[:2] if narrow else name,
+            justify="center",
+            no_wrap=True,
+            min_width=4 if narrow else 5,
+        )
     while d <= last:
         row = [_month_cell(table, accounts, d + timedelta(days=i), first.month) for i in range(7)]
         grid.add_row(*row)
