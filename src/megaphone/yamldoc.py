@@ -190,6 +190,8 @@ def read(path: Path, name: str, *, root: Path | None = None) -> Document:
 #: PyYAML's words for common slips, and what they mean in plain words.
 _HINTS = (
     ("mapping values are not allowed", "a ': ' inside unquoted text: put the text in quotes"),
+    ("tab character that violates indentation", "a tab: YAML is indented with spaces only "
+     "(indent with spaces)"),
     ("cannot start any token", "a tab or another character YAML does not allow here "
      "(indent with spaces; put text with '@', '`' or a tab in quotes)"),
     ("could not find expected ':'", "a line that is not 'key: value': a missing ':' or an "
