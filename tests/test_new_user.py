@@ -324,3 +324,15 @@ def test_a_project_is_found_from_a_folder_inside_it_or_with_dash_c(
     elsewhere = tmp_path.parent
     listed = run("-C", str(root), "list", "--json", cwd=elsewhere)
     assert listed.exit_code == 0 and json.loads(listed.output)[0]["id"] == "one"
+
+
+def test_a_queue_that_cannot_be_read_is_named_for_its_real_problem(
+    project, run, frozen_now
+) -> None:
+    root = project(
+        {"megaphone.yaml": CONFIG},
+        q="account: utla\npost:\n  - {id: a, at: 2027-01-01 09:00, text: x}\n",
+    )
+    result = run("add", "q", "Hello.", "--at", "2026-12-02 09:00", cwd=root)
+    assert result.exit_code == 1
+    assert "unknown key 'post'" in result.output and "names no account" not in result.output

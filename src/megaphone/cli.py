@@ -339,8 +339,10 @@ def list_(
 ) -> None:
     """One line per post: time, account, id, state and first words.
 
-    States: scheduled, draft, missed (its time has passed) and expired; once
-    the ledger has handled a post, its state there (published, failed...).
+    States (the same in every command): scheduled, due (its time has come,
+    within the grace period), missed (later than that), expired, draft; once
+    the ledger has handled a post, its state there (published, failed,
+    unknown, blocked...).  Ids are never cut; piped, a post is one line.
 
     \b
     Example:

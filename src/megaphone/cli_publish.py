@@ -321,9 +321,11 @@ def status(
 ) -> None:
     """Every post per account: its state, time, URL and what went wrong.
 
-    States: scheduled, due, publishing, published, failed, unknown, missed,
-    expired, skipped (from the ledger), draft (from the queue files).  A
-    published post edited since is flagged: the change is never sent.
+    States (the same in every command): scheduled, due (within the grace
+    period: the next run sends it), missed, expired, draft; from the ledger:
+    publishing, published, failed, unknown, blocked (held until a person
+    acts), skipped.  A published post edited since is flagged: the change is
+    never sent.
 
     \b
     Example:

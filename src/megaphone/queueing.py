@@ -56,6 +56,17 @@ def find_queue(loaded: Loaded, name: str) -> Queue:
             str(path.relative_to(root)) if path.is_relative_to(root) else "",
         }
         if name in names or wanted in names or str(Path(name).resolve()) == str(path.resolve()):
+            doc = loaded.documents.get(queue.name)
+            broken = [
+                p
+                for p in (doc.problems if doc else [])
+                if p.severity == "error" and p.post_id is None
+            ]
+            if broken:
+                first = broken[0]
+                raise MegaphoneError(
+                    f"{first.loc}: {first.message} — fix {queue.name} first (megaphone validate)"
+                )
             return queue
     broken = [d for d in loaded.documents.values() if Path(d.path).stem == wanted]
     if broken:
