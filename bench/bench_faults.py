@@ -68,6 +68,7 @@ def main() -> int:
         started = time.monotonic()
         runs = 0
         states: Counter[str] = Counter()
+        history: dict[str, list[dict[str, object]]] = {}
         while time.monotonic() - started < args.timeout:
             runs += 1
             subprocess.run(
@@ -81,6 +82,8 @@ def main() -> int:
 
             ledger = Ledger(default_url(root))
             states = Counter(d.state for d in ledger.all())
+            stuck = [d for d in ledger.all() if d.state != "published"]
+            history = {d.post_id: ledger.events(d.post_id) for d in stuck}
             ledger.close()
             if states.get("published", 0) == args.posts:
                 break
@@ -88,6 +91,10 @@ def main() -> int:
         wall = time.monotonic() - started
         sent = Counter(t.sent_text for t in fake.posted())
     fake.stop()
+    for post_id, events in history.items():
+        print(f"  {post_id} is not published; its history:")
+        for e in events:
+            print(f"    {e['at']:%H:%M:%S} {e['state']}: {e['detail']}")
     twice = sum(1 for t in texts if sent[t] > 1)
     lost = sum(1 for t in texts if sent[t] == 0)
     requests = len(fake.requests)

@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 from hypothesis import settings
 
 from megaphone.cli import cli
-from tests.fakex import FakeX
+from tests.fakex import FakeX, User
 
 # No per-example deadline: a busy CI machine must not turn a slow example into
 # a failure (the properties are what is tested, not the speed).
@@ -114,6 +114,16 @@ def no_wait(clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch) -> l
 
     monkeypatch.setattr("megaphone.publish.Clock.sleep", travel)
     return waits
+
+
+def sign_in(
+    fakex: FakeX, monkeypatch: pytest.MonkeyPatch, account: str = "utla", username: str = "utlanow"
+) -> User:
+    """A user on the fake X whose credentials are ``account``'s variables."""
+    made = fakex.add_user(username)
+    for key, value in fakex.env(account, made).items():
+        monkeypatch.setenv(key, value)
+    return made
 
 
 @pytest.fixture

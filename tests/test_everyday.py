@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from megaphone.cli import cli
-from tests.conftest import ROOT
+from tests.conftest import ROOT, sign_in
 from tests.fakex import FakeX, User
 from tests.test_publish import publish
 
@@ -29,10 +29,7 @@ QUEUE = (
 
 @pytest.fixture
 def user(fakex: FakeX, monkeypatch: pytest.MonkeyPatch) -> User:
-    made = fakex.add_user("utlanow")
-    for key, value in fakex.env("utla", made).items():
-        monkeypatch.setenv(key, value)
-    return made
+    return sign_in(fakex, monkeypatch, "utla", "utlanow")
 
 
 def test_show_tells_everything_known_of_a_post(

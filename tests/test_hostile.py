@@ -18,6 +18,7 @@ from megaphone.errors import OutcomeUnknown, RateLimited, ReadFailed
 from megaphone.ledger import Ledger, default_url
 from megaphone.networks import PostRequest, Timeouts
 from megaphone.networks.x import XNetwork
+from tests.conftest import sign_in
 from tests.fakex import FakeX, User
 from tests.test_publish import publish, state
 from tests.test_x_adapter import creds
@@ -28,10 +29,7 @@ ONE = "account: utla\nposts:\n  - {id: one, at: 2026-11-29 11:59, text: Hello.}\
 
 @pytest.fixture
 def user(fakex: FakeX, monkeypatch: pytest.MonkeyPatch) -> User:
-    made = fakex.add_user("utlanow")
-    for key, value in fakex.env("utla", made).items():
-        monkeypatch.setenv(key, value)
-    return made
+    return sign_in(fakex, monkeypatch, "utla", "utlanow")
 
 
 def no_traceback(output: str) -> None:

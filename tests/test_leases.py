@@ -21,7 +21,7 @@ import pytest
 
 from megaphone.lease import Machine, Owner, claim_abandoned, this_machine
 from megaphone.ledger import Ledger, default_url
-from tests.conftest import png_bytes
+from tests.conftest import png_bytes, sign_in
 from tests.fakex import FakeX, User
 
 
@@ -46,10 +46,7 @@ def make(root: Path, *, lease: str | None = None, media: bool = True) -> Path:
 
 @pytest.fixture
 def user(fakex: FakeX, monkeypatch: pytest.MonkeyPatch) -> User:
-    made = fakex.add_user("utlanow")
-    for key, value in fakex.env("utla", made).items():
-        monkeypatch.setenv(key, value)
-    return made
+    return sign_in(fakex, monkeypatch, "utla", "utlanow")
 
 
 def token_of(machine: Machine, pid: int, started: str | None = "1") -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from megaphone.ledger import Ledger, default_url
+from tests.conftest import sign_in
 from tests.fakex import FakeX, User
 from tests.test_publish import publish, state
 
@@ -21,18 +22,12 @@ QUEUE = "account: utla\nposts:\n  - {id: a, at: 2026-12-01 09:00, text: A.}\n"
 @pytest.fixture
 def partner(fakex: FakeX, monkeypatch: pytest.MonkeyPatch) -> User:
     """utla's variables hold another coalition member's credentials."""
-    other = fakex.add_user("AllianceEdUnite")
-    for key, value in fakex.env("utla", other).items():
-        monkeypatch.setenv(key, value)
-    return other
+    return sign_in(fakex, monkeypatch, "utla", "AllianceEdUnite")
 
 
 @pytest.fixture
 def own(fakex: FakeX, monkeypatch: pytest.MonkeyPatch) -> User:
-    user = fakex.add_user("utlanow")  # case differs from the handle: still the same
-    for key, value in fakex.env("utla", user).items():
-        monkeypatch.setenv(key, value)
-    return user
+    return sign_in(fakex, monkeypatch, "utla", "utlanow")
 
 
 # ------------------------------------------------------------ the account

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from megaphone.ledger import Ledger, default_url
+from tests.conftest import sign_in
 from tests.fakex import FakeX, User
 from tests.test_publish import publish, state
 
@@ -25,10 +26,7 @@ ONE = "account: utla\nposts:\n  - {id: one, at: 2026-11-29 11:59, text: Hello.}\
 
 @pytest.fixture
 def user(fakex: FakeX, monkeypatch: pytest.MonkeyPatch) -> User:
-    made = fakex.add_user("utlanow")
-    for key, value in fakex.env("utla", made).items():
-        monkeypatch.setenv(key, value)
-    return made
+    return sign_in(fakex, monkeypatch, "utla", "utlanow")
 
 
 def events(root: Path, post_id: str) -> list[str]:

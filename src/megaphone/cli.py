@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from megaphone import __version__
-from megaphone.cli_options import complete_accounts
+from megaphone.cli_options import accounts_option, complete_accounts
 from megaphone.errors import MegaphoneError, UsageError
 
 if TYPE_CHECKING:
@@ -379,13 +379,7 @@ def list_(
 @click.option("--week", "span", flag_value="week", default=True, help="Seven days, by account.")
 @click.option("--month", "span", flag_value="month", help="A month, day by day.")
 @click.option("--from", "start", help="The first day shown (default: today).")
-@click.option(
-    "--account",
-    "accounts",
-    shell_complete=complete_accounts,
-    multiple=True,
-    help="Only this account (repeatable).",
-)
+@accounts_option
 @click.option(
     "--gap",
     type=click.IntRange(min=1, max=1440),

@@ -10,6 +10,8 @@ import click
 from megaphone.errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from megaphone.model import Config
     from megaphone.publish import Policy
 
@@ -75,45 +77,51 @@ def _project_for_completion(ctx: click.Context) -> Any:
     return load((), cwd=root, allow_empty=True).project
 
 
-def complete_post_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+def _complete(
+    ctx: click.Context, incomplete: str, names: Callable[[Any], list[tuple[str, str | None]]]
+) -> list[Any]:
+    """What completes ``incomplete``: ``names(project)`` as (value, help)."""
     from click.shell_completion import CompletionItem
 
     try:
         project = _project_for_completion(ctx)
+        found = names(project) if project is not None else []
     except Exception:
         return []
-    if project is None:
-        return []
-    return [
-        CompletionItem(p.id, help=" ".join(p.texts()[0].split())[:50])
-        for p in project.posts()
-        if p.id.startswith(incomplete)
-    ]
+    return [CompletionItem(v, help=h) for v, h in found if v.startswith(incomplete)]
+
+
+def complete_post_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    return _complete(
+        ctx,
+        incomplete,
+        lambda project: [(p.id, " ".join(p.texts()[0].split())[:50]) for p in project.posts()],
+    )
 
 
 def complete_queues(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
-    from click.shell_completion import CompletionItem
-
-    try:
-        project = _project_for_completion(ctx)
-    except Exception:
-        return []
-    if project is None:
-        return []
-    names = sorted({q.path.stem for q in project.queues})
-    return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+    return _complete(
+        ctx,
+        incomplete,
+        lambda project: [(n, None) for n in sorted({q.path.stem for q in project.queues})],
+    )
 
 
 def complete_accounts(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
-    from click.shell_completion import CompletionItem
+    def names(project: Any) -> list[tuple[str, str | None]]:
+        found = {a.name for a in project.config.accounts}
+        found |= {a for p in project.posts() for a in p.accounts}
+        return [(n, None) for n in sorted(found)]
 
-    try:
-        project = _project_for_completion(ctx)
-    except Exception:
-        return []
-    if project is None:
-        return []
-    names = sorted(
-        {a.name for a in project.config.accounts} | {a for p in project.posts() for a in p.accounts}
-    )
-    return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+    return _complete(ctx, incomplete, names)
+
+
+def accounts_option(f: Any) -> Any:
+    """--account, repeatable, completed with the project's accounts."""
+    return click.option(
+        "--account",
+        "accounts",
+        shell_complete=complete_accounts,
+        multiple=True,
+        help="Only this account (repeatable).",
+    )(f)

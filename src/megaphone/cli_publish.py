@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from megaphone.cli_options import (
+    accounts_option,
     complete_accounts,
     complete_post_ids,
     grace_option,
@@ -122,13 +123,7 @@ def _json(value: Any) -> str:
     "--until",
     help="With --dry-run: everything due by then, each as it will go out (e.g. 7d, 2026-12-31).",
 )
-@click.option(
-    "--account",
-    "accounts",
-    shell_complete=complete_accounts,
-    multiple=True,
-    help="Only this account (repeatable).",
-)
+@accounts_option
 @grace_option
 @click.option(
     "--no-lock",
@@ -286,13 +281,7 @@ def _print_plans(plans: list[PostPlan], ctx: Context) -> None:
 
 
 @click.command(short_help="Each post per account: state, time, URL, what went wrong.")
-@click.option(
-    "--account",
-    "accounts",
-    shell_complete=complete_accounts,
-    multiple=True,
-    help="Only this account (repeatable).",
-)
+@accounts_option
 @click.option(
     "--state",
     "states",
@@ -527,13 +516,7 @@ def _url_account(url: str) -> str | None:
 
 
 @click.command()
-@click.option(
-    "--account",
-    "accounts",
-    shell_complete=complete_accounts,
-    multiple=True,
-    help="Only this account (repeatable).",
-)
+@accounts_option
 @click.option("--json", "as_json", is_flag=True, help="As JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="As CSV.")
 @project_option

@@ -868,17 +868,7 @@ class Publisher:
         texts = post.texts()
         index = next((i for i in range(len(texts)) if i not in done), None)
         if index is None:
-            first = done[0]
-            self.ledger.finish(
-                pid,
-                name,
-                token=self.token,
-                state="published",
-                now=now,
-                remote_id=first.remote_id,
-                url=first.url,
-            )
-            return Outcome(pid, name, "published", "all parts were live", url=first.url)
+            return self._all_live(pid, name, done, now)
         if row.in_flight != index:
             # Interrupted before the next part's request was sent: nothing
             # is in doubt.  A thread under way is finished, late or not.
@@ -1008,18 +998,25 @@ class Publisher:
         ):
             return None
         if index is None or found is None:
-            first = done[0]
-            self.ledger.finish(
-                pid,
-                name,
-                token=self.token,
-                state="published",
-                now=now,
-                remote_id=first.remote_id,
-                url=first.url,
-            )
-            return Outcome(pid, name, "published", "all parts were live", url=first.url)
+            return self._all_live(pid, name, done, now)
         return self._found_live(post, account, index, found, "on a later look")
+
+    def _all_live(
+        self, pid: str, name: str, done: Mapping[int, PartRecord], now: datetime
+    ) -> Outcome:
+        """Every part is recorded live: the post is published (under this
+        run's claim)."""
+        first = done[0]
+        self.ledger.finish(
+            pid,
+            name,
+            token=self.token,
+            state="published",
+            now=now,
+            remote_id=first.remote_id,
+            url=first.url,
+        )
+        return Outcome(pid, name, "published", "all parts were live", url=first.url)
 
     def _found_live(
         self, post: Post, account: Account, index: int, found: RemotePost, when: str

@@ -57,13 +57,13 @@ def find_queue(loaded: Loaded, name: str) -> Queue:
         }
         if name in names or wanted in names or str(Path(name).resolve()) == str(path.resolve()):
             doc = loaded.documents.get(queue.name)
-            broken = [
+            trouble = [
                 p
                 for p in (doc.problems if doc else [])
                 if p.severity == "error" and p.post_id is None
             ]
-            if broken:
-                first = broken[0]
+            if trouble:
+                first = trouble[0]
                 raise MegaphoneError(
                     f"{first.loc}: {first.message} — fix {queue.name} first (megaphone validate)"
                 )
