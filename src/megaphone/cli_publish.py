@@ -304,9 +304,27 @@ def _print_plans(plans: list[PostPlan], ctx: Context) -> None:
     help="Only posts in this state (repeatable).",
 )
 @click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="For monitoring: one line; exit 1 when a post failed, is unknown or was missed in "
+    "the last --hours, or a worker's heartbeat is stale.",
+)
+@click.option(
+    "--hours",
+    type=click.FloatRange(min=0, min_open=True),
+    default=24.0,
+    show_default=True,
+    help="With --check: how far back a post's trouble counts.",
+)
 @project_option
 def status(
-    accounts: tuple[str, ...], states: tuple[str, ...], as_json: bool, project_dir: Path
+    accounts: tuple[str, ...],
+    states: tuple[str, ...],
+    as_json: bool,
+    check: bool,
+    hours: float,
+    project_dir: Path,
 ) -> None:
     """Every post per account: its state, time, URL and what went wrong.
 
@@ -325,6 +343,12 @@ def status(
     from megaphone.runs import status_rows
 
     ctx = _context(project_dir)
+    if check:
+        from megaphone.runs import health
+
+        healthy, line = health(ctx, hours=hours, accounts=accounts)
+        _echo(f"megaphone {'OK' if healthy else 'PROBLEM'}: {line}")
+        sys.exit(0 if healthy else 1)
     ledger = ctx.open_ledger(create=False)
     worker_line = None
     try:
@@ -898,4 +922,40 @@ def _json_value(value: object) -> str:
     return str(value)
 
 
-COMMANDS = [publish, status, retry, mark, history, cron, accounts, auth, worker]
+@click.group(short_help="Notifications: where the team hears of trouble.")
+def notify() -> None:
+    """Notifications through apprise: `notify:` in megaphone.yaml and
+    $MEGAPHONE_NOTIFY (apprise URLs: Slack, Matrix, Signal, email, ntfy,
+    JSON webhooks...).  The URLs hold tokens and are never shown.
+
+    \b
+    Example:
+        megaphone notify test
+    """
+
+
+@notify.command("test")
+@project_option
+def notify_test(project_dir: Path) -> None:
+    """Send a test message to each destination and say which took it.
+    Exits 1 when one did not.
+
+    \b
+    Example:
+        MEGAPHONE_NOTIFY='json://127.0.0.1:8080/hook' megaphone notify test
+    """
+    from megaphone.notify import destinations, send_test
+
+    ctx = _context(project_dir)
+    targets = destinations(ctx.project.config, ctx.environ)
+    if not targets:
+        raise UsageError("no destinations: add notify: to megaphone.yaml or set MEGAPHONE_NOTIFY")
+    results = send_test(targets, project=ctx.project.root.name)
+    for target in targets:
+        ok = results.get(target.label, False)
+        _say(f"{'✓' if ok else '✗'} {target.label}", "published" if ok else "failed")
+    if not all(results.get(t.label, False) for t in targets):
+        sys.exit(1)
+
+
+COMMANDS = [publish, status, retry, mark, history, cron, accounts, auth, worker, notify]

@@ -18,7 +18,17 @@ import yaml
 
 from megaphone import schema
 from megaphone.errors import UsageError
-from megaphone.model import Account, Config, Limits, Media, Part, Post, Project, Queue
+from megaphone.model import (
+    Account,
+    Config,
+    Limits,
+    Media,
+    NotifySpec,
+    Part,
+    Post,
+    Project,
+    Queue,
+)
 from megaphone.problems import Loc, Problem, problem
 from megaphone.schedule import TimeError, local_zone_name, parse_time, zone
 from megaphone.yamldoc import BOOL, INT, NULL, SAFE_TAGS, STR, Document, pairs, read
@@ -41,7 +51,9 @@ CONFIG_KEYS = (
     "lease",
     "unknown",
     "unknown_after",
+    "notify",
 )
+NOTIFY_KEYS = ("url", "events", "accounts")
 #: Account names: what an environment variable's name carries faithfully
 #: (``reclaim-la`` → ``MEGAPHONE_RECLAIM_LA_…``), so that no two accounts
 #: can ever read each other's credentials.
@@ -442,6 +454,7 @@ class Reader:
                     entries["unknown"],
                 )
         unknown_after = self.duration(entries, "unknown_after") or defaults.unknown_after
+        notify = self.notify(entries["notify"]) if "notify" in entries else ()
         return Config(
             self.doc.path,
             timezone,
@@ -454,7 +467,58 @@ class Reader:
             lease,
             unknown,
             unknown_after,
+            notify,
         )
+
+    def notify(self, node: yaml.Node) -> tuple[NotifySpec, ...]:
+        """``notify:``: apprise URLs, or mappings of ``url``, ``events`` and
+        ``accounts``.  A URL holds tokens: no message ever quotes it."""
+        from megaphone.notify import EVENTS, check_url
+
+        specs = []
+        for item in self.sequence(node, "notify") or ():
+            events = accounts = None
+            if isinstance(item, yaml.MappingNode):
+                entries = self.mapping(item, "a notify destination", NOTIFY_KEYS)
+                if entries is None:
+                    continue
+                if "url" not in entries:
+                    self.report("missing-field", "a notify destination needs its url", item)
+                    continue
+                url_node = entries["url"]
+                if "events" in entries:
+                    names = [
+                        self.string(n, "events")
+                        for n in self.sequence(entries["events"], "events") or ()
+                    ]
+                    bad = [n for n in names if n and n not in EVENTS]
+                    if bad:
+                        self.report(
+                            "config",
+                            f"notify events: {', '.join(map(repr, bad))} "
+                            f"(known: {', '.join(EVENTS)})",
+                            entries["events"],
+                        )
+                    events = frozenset(n for n in names if n in EVENTS)
+                if "accounts" in entries:
+                    accounts = frozenset(
+                        a
+                        for n in self.sequence(entries["accounts"], "accounts") or ()
+                        if (a := self.string(n, "accounts"))
+                    )
+            else:
+                url_node = item
+            self.doc.keep_secret(url_node)
+            if not isinstance(url_node, yaml.ScalarNode) or not isinstance(url_node.value, str):
+                self.report("wrong-type", "a notify destination's url should be text", url_node)
+                continue
+            url = url_node.value.strip()
+            why = check_url(url)
+            if why is not None:
+                self.report("config", f"notify: a destination's url is {why}", url_node)
+                continue
+            specs.append(NotifySpec(url, events, accounts))
+        return tuple(specs)
 
     def duration(
         self, entries: dict[str, yaml.Node], key: str, *, minimum: float = 0
@@ -512,6 +576,8 @@ class Reader:
         handle = self.string(entries["handle"], "handle") if "handle" in entries else None
         cap = self.integer(entries["daily_cap"], "daily_cap") if "daily_cap" in entries else None
         api_url = self.string(entries["api_url"], "api_url") if "api_url" in entries else None
+        if "api_url" in entries:
+            self.doc.keep_secret(entries["api_url"])
         if api_url is not None:
             from megaphone.networks import api_url_problem, redact_url
 

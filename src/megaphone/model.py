@@ -116,6 +116,14 @@ class Limits(NamedTuple):
     max_mentions: int = 10
 
 
+class NotifySpec(NamedTuple):
+    """A notification destination of megaphone.yaml (its URL is a secret)."""
+
+    url: str
+    events: frozenset[str] | None = None
+    accounts: frozenset[str] | None = None
+
+
 class Config(NamedTuple):
     """The project configuration (``megaphone.yaml``); defaults without one."""
 
@@ -138,6 +146,8 @@ class Config(NamedTuple):
     #: person.
     unknown: str = "resend"
     unknown_after: timedelta = timedelta(minutes=2)
+    #: Where to tell the team what went wrong (apprise URLs).
+    notify: tuple[NotifySpec, ...] = ()
 
     def account(self, name: str) -> Account | None:
         return next((a for a in self.accounts if a.name == name), None)

@@ -121,7 +121,9 @@ def print_problems(console: Console, report: Report, documents: Mapping[str, Doc
         console.print(head)
         doc = documents.get(p.loc.file)
         lines = doc.source_lines if doc is not None else []
-        if 0 < p.loc.line <= len(lines):
+        if doc is not None and p.loc.line in doc.secret_lines:
+            console.print(Text(" " * 8 + "(the line holds a secret: not shown)", style="dim"))
+        elif 0 < p.loc.line <= len(lines):
             source, caret = source_excerpt(lines[p.loc.line - 1], p.loc.column)
             gutter = f"{p.loc.line} │ "
             console.print(Text(" " * 8 + gutter, style="dim") + Text(source))

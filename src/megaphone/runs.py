@@ -193,10 +193,33 @@ def publish(
     try:
         outcomes = publisher.reconcile_abandoned(ctx.posts())
         outcomes += publisher.run(jobs, force=force)
+        # Told after the ledger recorded every outcome; never fails the run.
+        tell(ctx, ledger, outcomes, warn=warn or (lambda message: None))
     finally:
         publisher.close()
         ledger.close()
     return outcomes
+
+
+def tell(
+    ctx: Context,
+    ledger: Ledger | None,
+    outcomes: list[Outcome],
+    *,
+    warn: Callable[[str], None],
+    extra: list[Any] | None = None,
+) -> None:
+    """Notify the project's destinations of what a run has to tell (each
+    post and state once), within their deadlines."""
+    from megaphone.notify import destinations, fresh, notices_of, send
+
+    targets = destinations(ctx.project.config, ctx.environ)
+    if not targets:
+        return
+    networks = {a.name: a.network for a in ctx.project.config.accounts}
+    notices = fresh(notices_of(outcomes, networks), ledger) + list(extra or ())
+    if notices:
+        send(targets, notices, project=ctx.project.root.name, warn=warn)
 
 
 # ------------------------------------------------------------------ dry run
@@ -433,3 +456,43 @@ def require_project_ledger(ctx: Context) -> Ledger:
     if ledger is None:
         raise MegaphoneError("nothing has been published from this project yet (no ledger)")
     return ledger
+
+
+def health(ctx: Context, *, hours: float, accounts: tuple[str, ...] = ()) -> tuple[bool, str]:
+    """For monitoring: whether all is well, and one line saying so — a post
+    failed, unknown or missed in the last ``hours``, or a worker whose
+    heartbeat is stale, is not."""
+    from megaphone.worker import read_heartbeat
+
+    ledger = ctx.open_ledger(create=False)
+    if ledger is None:
+        return True, "nothing recorded yet"
+    since = ctx.now - timedelta(hours=hours)
+    try:
+        rows = [
+            d
+            for d in ledger.all()
+            if d.state in ("failed", "unknown", "missed")
+            and d.updated_at >= since
+            and (not accounts or d.account in accounts)
+        ]
+        found = read_heartbeat(ledger)
+    finally:
+        ledger.close()
+    problems = []
+    if rows:
+        counts: dict[str, int] = {}
+        for d in rows:
+            counts[d.state] = counts.get(d.state, 0) + 1
+        listed = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        ids = ", ".join(sorted({d.post_id for d in rows})[:5])
+        problems.append(f"{listed} in the last {hours:g} h ({ids})")
+    if found is not None:
+        beat, sweep = found
+        if not beat.stopped and not beat.alive(ctx.now, sweep):
+            problems.append(
+                f"the worker's heartbeat is stale (last at {beat.beat_at:%Y-%m-%d %H:%M} UTC)"
+            )
+    if problems:
+        return False, "; ".join(problems)
+    return True, f"no failed, unknown or missed post in the last {hours:g} h"

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 HEARTBEAT_KEY = "worker"
 #: A heartbeat older than this many sweeps means the worker is gone.
 STALE_AFTER = 3
+#: A post due this long and still not sent is told to the team ("stuck").
+STUCK_AFTER = timedelta(minutes=15)
 
 
 @dataclass
@@ -158,6 +160,9 @@ class Worker:
         self._scheduler: Any = None
         self._started_at = datetime.now(UTC)
         self._interrupts = 0
+        #: Outcomes not told to the team yet (sent at the next sweep).
+        self._to_tell: list[Outcome] = []
+        self._previous_stop: Any = None
 
     # --------------------------------------------------------------- run
 
@@ -190,6 +195,9 @@ class Worker:
         if not self.dry_run:
             self._open_publisher()
         self._scheduler.start()
+        if self._previous_stop is not None:
+            notice, self._previous_stop = self._previous_stop, None
+            self._tell(datetime.now(UTC), [notice])
         self._scheduler.add_job(
             self.sweep,
             "interval",
@@ -243,6 +251,16 @@ class Worker:
         project = self._project()
         self._ledger = Ledger.for_project(self.root, project.config, self.environ)
         assert self._ledger is not None
+        found = read_heartbeat(self._ledger)
+        if found is not None and not found[0].stopped and not found[0].dry_run:
+            from megaphone.notify import Notice
+
+            beat = found[0]
+            self._previous_stop = Notice(
+                "worker-stopped",
+                f"the worker (pid {beat.pid} on {beat.host}) stopped without a clean stop; "
+                f"it was last seen at {beat.beat_at:%Y-%m-%d %H:%M:%S} UTC, and is running again",
+            )
         self._publisher = Publisher(
             project=project,
             ledger=self._ledger,
@@ -473,6 +491,8 @@ class Worker:
                 )
 
     def _told(self, outcome: Outcome) -> None:
+        with self._lock:
+            self._to_tell.append(outcome)
         if outcome.state == "skipped":
             return
         if outcome.state == "waiting":
@@ -517,6 +537,7 @@ class Worker:
             for outcome in self._publisher.reconcile_abandoned(posts):
                 self._told(outcome)
             self._heartbeat()
+            self._tell(now)
         if self.dry_run:
             return
         from megaphone.ledger_peek import peek_project
@@ -540,6 +561,44 @@ class Worker:
         for post in posts:
             for account in post.accounts:
                 yield post, account
+
+    def _tell(self, now: datetime, extra: list[Any] | None = None) -> None:
+        """Notify the team of what the worker's jobs and sweeps found since
+        the last time (each post and state once), and of posts due for
+        longer than STUCK_AFTER that are still not sent."""
+        from megaphone.notify import Notice, destinations, fresh, notices_of, send
+
+        assert self._config is not None
+        targets = destinations(self._config, self.environ)
+        with self._lock:
+            outcomes, self._to_tell = self._to_tell, []
+        if not targets:
+            return
+        networks = {a.name: a.network for a in self._config.accounts}
+        notices = notices_of(outcomes, networks) + list(extra or ())
+        from megaphone.ledger_peek import peek_project
+
+        states = peek_project(self.root, self._config, self.environ) or {}
+        for post, account in self._due(now - STUCK_AFTER):
+            rows = {a: s for a, s, _ in states.get(post.id, ())}
+            if rows.get(account, "scheduled") in ("scheduled", "retry"):
+                notices.append(
+                    Notice(
+                        "stuck",
+                        f"due since {post.at:%Y-%m-%d %H:%M} UTC and still not sent",
+                        post.id,
+                        account,
+                        networks.get(account, "x"),
+                    )
+                )
+        notices = fresh(notices, self._ledger)
+        if notices:
+            send(
+                targets,
+                notices,
+                project=self.root.name,
+                warn=lambda message: self._say("warning", message=message),
+            )
 
     def _heartbeat(self, *, stopped: bool = False) -> None:
         if self._ledger is None:

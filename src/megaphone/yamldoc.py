@@ -103,6 +103,12 @@ class Document:
     project: Path | None = None
     #: The file was not read (a link out of the project, not a regular file…).
     refused: bool = False
+    #: Lines that hold a secret (a notification URL, an API URL with a
+    #: password): never shown under a problem.
+    secret_lines: set[int] = field(default_factory=set)
+
+    def keep_secret(self, node: yaml.Node) -> None:
+        self.secret_lines.update(range(node.start_mark.line + 1, node.end_mark.line + 2))
 
     def loc(self, node: yaml.Node) -> Loc:
         mark = node.start_mark
