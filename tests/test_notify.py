@@ -198,3 +198,43 @@ def clock_now() -> Any:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+@pytest.mark.slow
+def test_the_worker_tells_of_an_unclean_stop(
+    project, receiver: Receiver, tmp_path, monkeypatch
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    from datetime import UTC, datetime, timedelta
+
+    from megaphone.worker import HEARTBEAT_KEY, Heartbeat
+
+    root = project({"megaphone.yaml": CONFIG}, q="account: utla\nposts: []\n")
+    ledger = Ledger(default_url(root))
+    now = datetime.now(UTC)
+    crashed = Heartbeat(
+        4_194_000, "host", now - timedelta(hours=1), now - timedelta(minutes=9), False
+    )
+    ledger.set_meta(HEARTBEAT_KEY, crashed.to_json())
+    ledger.close()
+    env = {**os.environ, "MEGAPHONE_NOTIFY": receiver.url()}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "megaphone", "worker", str(root), "--sweep", "0.5"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not receiver.messages and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+    assert receiver.messages, output
+    assert "worker-stopped" in receiver.messages[0]["message"]
+    assert TOKEN not in output
