@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-HEAVY = ("tweepy", "apscheduler", "sqlalchemy", "requests", "urllib3", "jsonschema")
+HEAVY = ("tweepy", "apscheduler", "sqlalchemy", "requests", "urllib3", "jsonschema", "apprise")
 
 
 def imported_after(code: str) -> set[str]:

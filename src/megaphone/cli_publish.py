@@ -430,11 +430,13 @@ def _worker_line(ledger: Any, ctx: Context) -> str | None:
 @click.argument("post_id", shell_complete=complete_post_ids)
 @click.option(
     "--account",
+    "accounts",
+    multiple=True,
     shell_complete=complete_accounts,
-    help="Only for this account (default: every account of the post).",
+    help="Only for this account (repeatable; default: every account of the post).",
 )
 @project_option
-def retry(post_id: str, account: str | None, project_dir: Path) -> None:
+def retry(post_id: str, accounts: tuple[str, ...], project_dir: Path) -> None:
     """Send a failed, unknown, missed, expired or skipped post again at the
     next run (late or not).  Thread parts already live are not sent again.
 
@@ -447,7 +449,7 @@ def retry(post_id: str, account: str | None, project_dir: Path) -> None:
     from megaphone.runs import accounts_of, require_project_ledger
 
     ctx = _context(project_dir)
-    names = accounts_of(ctx, post_id, account)
+    names = accounts_of(ctx, post_id, accounts)
     ledger = require_project_ledger(ctx)
     now = datetime.now(UTC)
     errors = []
@@ -460,7 +462,7 @@ def retry(post_id: str, account: str | None, project_dir: Path) -> None:
                 errors.append(str(e))
     finally:
         ledger.close()
-    if errors and (len(errors) == len(names) or account):
+    if errors and (len(errors) == len(names) or accounts):
         raise MegaphoneError("; ".join(errors))
 
 
@@ -470,11 +472,15 @@ def retry(post_id: str, account: str | None, project_dir: Path) -> None:
 @click.option("--url", help="The post's URL on the network (with: published).")
 @click.option(
     "--account",
+    "accounts",
+    multiple=True,
     shell_complete=complete_accounts,
-    help="Only for this account (default: every account of the post).",
+    help="Only for this account (repeatable; default: every account of the post).",
 )
 @project_option
-def mark(post_id: str, state: str, url: str | None, account: str | None, project_dir: Path) -> None:
+def mark(
+    post_id: str, state: str, url: str | None, accounts: tuple[str, ...], project_dir: Path
+) -> None:
     """Record by hand what became of a post: published (with its --url),
     skipped (never to be sent), failed, or scheduled.
 
@@ -489,7 +495,7 @@ def mark(post_id: str, state: str, url: str | None, account: str | None, project
     ctx = _context(project_dir)
     from megaphone.runs import accounts_of
 
-    names = accounts_of(ctx, post_id, account)
+    names = accounts_of(ctx, post_id, accounts)
     if url and state != "published":
         raise UsageError("--url goes with: published")
     post = ctx.posts().get(post_id)

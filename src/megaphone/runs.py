@@ -433,7 +433,7 @@ def status_rows(ctx: Context, *, ledger: Ledger | None) -> list[StatusRow]:
     return out
 
 
-def accounts_of(ctx: Context, post_id: str, account: str | None) -> list[str]:
+def accounts_of(ctx: Context, post_id: str, accounts: tuple[str, ...] = ()) -> list[str]:
     post = ctx.posts().get(post_id)
     names = list(post.accounts) if post else []
     ledger = ctx.open_ledger(create=False)
@@ -442,13 +442,12 @@ def accounts_of(ctx: Context, post_id: str, account: str | None) -> list[str]:
         ledger.close()
     if not names:
         raise UsageError(f"no post has the id {post_id!r}")
-    if account is not None:
+    for account in accounts:
         if account not in names:
             raise UsageError(
                 f"{post_id} is not posted by {account!r} (it is by {', '.join(names)})"
             )
-        return [account]
-    return names
+    return list(dict.fromkeys(accounts)) if accounts else names
 
 
 def require_project_ledger(ctx: Context) -> Ledger:
