@@ -193,3 +193,16 @@ def test_thirty_posts_through_thirty_percent_faults_go_out_exactly_once(
     assert sent == Counter(texts)
     ledger = Ledger(default_url(tmp_path))
     assert {d.state for d in ledger.all()} == {"published"}
+
+
+def test_a_5xx_that_was_acted_on_is_found_by_a_second_look_not_sent_twice(
+    fakex: FakeX, user: User, project, run, clock, no_wait
+) -> None:
+    root = project({"megaphone.yaml": CONFIG}, one=ONE)
+    fakex.reject_duplicates = False
+    fakex.visible_after = 1.0  # X's timeline shows a new post a moment later
+    fakex.fault("POST", "/2/tweets", "after", status=503)  # made, then answered 503
+    result = publish(run, root, "--due")
+    assert result.exit_code == 0, result.output
+    assert [t.sent_text for t in fakex.posted()] == ["Hello."]
+    assert state(root, "one") == "published"

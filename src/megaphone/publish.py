@@ -645,6 +645,11 @@ class Publisher:
         # The part the last write fenced (marked in flight under a live
         # lease), with nothing but this code between it and the send.
         fenced = row.in_flight
+        # When the last attempt was answered 5xx (it may have been acted on,
+        # and the account's posts may not show it yet): looked for again,
+        # after the wait, before anything is sent again.
+        doubt_since: datetime | None = None
+        attempt_at = self.clock.now()
         index = 0
         while index < len(texts):
             if index in done:
@@ -653,26 +658,41 @@ class Publisher:
                 continue
             part = post.parts[index]
             try:
-                media_ids = tuple(self._upload(key, net, post, m) for m in part.media)
-                if part.media:
-                    fenced = None
-                if fenced != index:
-                    ledger.sending(
-                        pid,
-                        name,
-                        index,
-                        token=self.token,
-                        now=self.clock.now(),
-                        lease_until=self.lease_until(),
+                remote = None
+                if doubt_since is not None:
+                    wanted = PostRequest(
+                        texts[index], reply_to=previous, quote=quote if index == 0 else None
                     )
-                fenced = None  # a send spends the fence
-                request = PostRequest(
-                    texts[index],
-                    media_ids=media_ids,
-                    reply_to=previous,
-                    quote=quote if index == 0 else None,
-                )
-                remote = self._create(net, request, since=self.clock.now())
+                    try:
+                        remote = net.find_sent(wanted, since=doubt_since)
+                    except PublishError as read:
+                        raise OutcomeUnknown(
+                            f"the last attempt was answered 5xx, and the account's posts "
+                            f"could not be read to check ({read})"
+                        ) from None
+                    doubt_since = None
+                if remote is None:
+                    media_ids = tuple(self._upload(key, net, post, m) for m in part.media)
+                    if part.media:
+                        fenced = None
+                    if fenced != index:
+                        ledger.sending(
+                            pid,
+                            name,
+                            index,
+                            token=self.token,
+                            now=self.clock.now(),
+                            lease_until=self.lease_until(),
+                        )
+                    fenced = None  # a send spends the fence
+                    request = PostRequest(
+                        texts[index],
+                        media_ids=media_ids,
+                        reply_to=previous,
+                        quote=quote if index == 0 else None,
+                    )
+                    attempt_at = self.clock.now()
+                    remote = self._create(net, request, since=attempt_at)
             except RateLimited as e:
                 wait = (e.reset_at - time.time()) if e.reset_at else policy.max_wait + 1
                 if 0 < wait <= policy.max_wait:
@@ -693,7 +713,10 @@ class Publisher:
             except (Unavailable, ServerError) as e:
                 # Not sent, or answered 5xx and not found among the
                 # account's posts: safe to send again, a bounded number of
-                # times.
+                # times — after a 5xx, only once a second look after the
+                # wait still does not find it.
+                if isinstance(e, ServerError):
+                    doubt_since = attempt_at
                 if attempt >= policy.max_attempts:
                     return finish("failed", f"{e} (gave up after {attempt} attempts)")
                 delay = policy.backoff(attempt)
