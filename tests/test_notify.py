@@ -238,3 +238,13 @@ def test_the_worker_tells_of_an_unclean_stop(
     assert receiver.messages, output
     assert "worker-stopped" in receiver.messages[0]["message"]
     assert TOKEN not in output
+
+
+def test_destinations_may_come_from_the_projects_env_file(
+    project, run, receiver: Receiver, monkeypatch
+) -> None:
+    monkeypatch.delenv("MEGAPHONE_NOTIFY", raising=False)
+    root = project({"megaphone.yaml": CONFIG, ".env": f"MEGAPHONE_NOTIFY='{receiver.url()}'\n"})
+    result = run("notify", "test", cwd=root)
+    assert result.exit_code == 0 and "(from MEGAPHONE_NOTIFY)" in result.output
+    assert len(receiver.messages) == 1

@@ -953,7 +953,7 @@ def notify_test(project_dir: Path) -> None:
     from megaphone.notify import destinations, send_test
 
     ctx = _context(project_dir)
-    targets = destinations(ctx.project.config, ctx.environ)
+    targets = destinations(ctx.project.config, ctx.environ, ctx.project.root)
     if not targets:
         raise UsageError("no destinations: add notify: to megaphone.yaml or set MEGAPHONE_NOTIFY")
     results = send_test(targets, project=ctx.project.root.name)

@@ -25,6 +25,7 @@ from megaphone.errors import MegaphoneError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
+    from pathlib import Path
 
     from megaphone.ledger import Ledger
     from megaphone.model import Config
@@ -100,9 +101,12 @@ def scheme_of(url: str) -> str:
     return m.group(1).lower() if m else "unknown"
 
 
-def destinations(config: Config, environ: Mapping[str, str]) -> list[Destination]:
-    """The configured destinations and those of ``$MEGAPHONE_NOTIFY``
-    (URLs separated by spaces or new lines)."""
+def destinations(
+    config: Config, environ: Mapping[str, str], root: Path | None = None
+) -> list[Destination]:
+    """The configured destinations and those of ``$MEGAPHONE_NOTIFY`` (URLs
+    separated by spaces or new lines), from the environment or, with the
+    project's ``root``, its ``.env``."""
     found = [
         Destination(
             spec.url,
@@ -112,7 +116,15 @@ def destinations(config: Config, environ: Mapping[str, str]) -> list[Destination
         )
         for i, spec in enumerate(config.notify, 1)
     ]
-    for j, url in enumerate(environ.get(ENV, "").split(), len(found) + 1):
+    listed = environ.get(ENV, "")
+    if not listed and root is not None:
+        from megaphone.credentials import CredentialStore
+
+        try:
+            listed = CredentialStore(root, environ).get(ENV)[0] or ""
+        except MegaphoneError:
+            listed = ""
+    for j, url in enumerate(listed.split(), len(found) + 1):
         found.append(Destination(url, f"{scheme_of(url)} destination {j} (from {ENV})"))
     return found
 

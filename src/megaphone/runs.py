@@ -213,7 +213,7 @@ def tell(
     post and state once), within their deadlines."""
     from megaphone.notify import destinations, fresh, notices_of, send
 
-    targets = destinations(ctx.project.config, ctx.environ)
+    targets = destinations(ctx.project.config, ctx.environ, ctx.project.root)
     if not targets:
         return
     networks = {a.name: a.network for a in ctx.project.config.accounts}

@@ -569,7 +569,7 @@ class Worker:
         from megaphone.notify import Notice, destinations, fresh, notices_of, send
 
         assert self._config is not None
-        targets = destinations(self._config, self.environ)
+        targets = destinations(self._config, self.environ, self.root)
         with self._lock:
             outcomes, self._to_tell = self._to_tell, []
         if not targets:
