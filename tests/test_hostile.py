@@ -17,7 +17,7 @@ import pytest
 from megaphone.errors import OutcomeUnknown, RateLimited, ReadFailed
 from megaphone.ledger import Ledger, default_url
 from megaphone.networks import PostRequest, Timeouts
-from megaphone.networks.x import XNetwork
+from megaphone.networks.x.client import XNetwork
 from tests.conftest import sign_in
 from tests.fakex import FakeX, User
 from tests.test_publish import publish, state

@@ -19,7 +19,8 @@ from megaphone.errors import (
     Unavailable,
 )
 from megaphone.networks import PostRequest, Timeouts
-from megaphone.networks.x import XNetwork, post_id_from_url
+from megaphone.networks.x.client import XNetwork
+from megaphone.networks.x.rules import post_id_from_url
 from tests.conftest import png_bytes
 from tests.fakex import FakeX, User
 
@@ -155,7 +156,7 @@ def test_image_upload_with_alt_text(fakex: FakeX, x: XNetwork, tmp_path: Path) -
 def test_video_upload_in_chunks_waits_for_processing(
     fakex: FakeX, x: XNetwork, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import megaphone.networks.x as xmod
+    import megaphone.networks.x.client as xmod
 
     monkeypatch.setattr(xmod, "CHUNK_SIZE", 1000)
     video = tmp_path / "clip.mp4"

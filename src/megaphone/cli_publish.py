@@ -761,7 +761,7 @@ def auth(name: str, project_dir: Path) -> None:
     """
     from megaphone.credentials import CredentialStore, env_prefix, write_env_values
     from megaphone.networks import Timeouts
-    from megaphone.networks.x import PinFlow
+    from megaphone.networks.x.auth import PinFlow
 
     ctx = _context(project_dir)
     account = ctx.project.config.account(name)

@@ -29,6 +29,7 @@ from megaphone.model import (
     Project,
     Queue,
 )
+from megaphone.networks import names as network_names
 from megaphone.problems import Loc, Problem, problem
 from megaphone.schedule import TimeError, local_zone_name, parse_time, zone
 from megaphone.yamldoc import BOOL, INT, NULL, SAFE_TAGS, STR, Document, pairs, read
@@ -61,7 +62,7 @@ ACCOUNT_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 ACCOUNT_KEYS = ("name", "network", "handle", "daily_cap", "api_url")
 LIMIT_KEYS = ("max_hashtags", "max_mentions")
-NETWORKS = ("x",)
+
 _LOST_HASHTAG = re.compile(r"\s+(#[^\s#]+)")
 
 
@@ -566,10 +567,11 @@ class Reader:
             "network" in entries
             and (value := self.string(entries["network"], "network")) is not None
         ):
-            if value not in NETWORKS:
+            if value not in network_names():
                 self.report(
                     "config",
-                    f"network {value!r} is not supported yet (supported: x)",
+                    f"network {value!r} is not supported yet "
+                    f"(supported: {', '.join(network_names())})",
                     entries["network"],
                 )
             network = value

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from megaphone.credentials import Credentials
+    from megaphone.networks.base import NetworkRules
 
 #: Seconds to wait to connect, and for an answer, before giving up.
 CONNECT_TIMEOUT = 10.0
@@ -137,13 +138,37 @@ def api_url_problem(url: str) -> str | None:
     return None
 
 
+#: The networks megaphone speaks to: name -> the package holding its
+#: ``rules`` (pure), ``client`` (``open(credentials, timeouts)``) and
+#: ``auth``.  Adding a network is a folder under networks/ and a line here.
+REGISTRY: dict[str, str] = {"x": "megaphone.networks.x"}
+
+
+def names() -> tuple[str, ...]:
+    return tuple(REGISTRY)
+
+
+def rules(network: str) -> NetworkRules:
+    """A network's pure rules; :class:`MegaphoneError` for one megaphone does
+    not know, naming those it does."""
+    import importlib
+
+    package = REGISTRY.get(network)
+    if package is None:
+        from megaphone.errors import MegaphoneError
+
+        raise MegaphoneError(
+            f"network {network!r} is not supported yet (supported: {', '.join(REGISTRY)})"
+        )
+    found: NetworkRules = importlib.import_module(package + ".rules").RULES
+    return found
+
+
 def post_id_from_url(network: str, url: str) -> str | None:
     """The id of the post at ``url`` on ``network``, or None."""
-    if network == "x":
-        from megaphone.networks.x import post_id_from_url as x_post_id
-
-        return x_post_id(url)
-    return None
+    if network not in REGISTRY:
+        return None
+    return rules(network).parse_post_url(url)
 
 
 def connect(
@@ -153,10 +178,9 @@ def connect(
     timeouts: Timeouts | None = None,
 ) -> Network:
     """An adapter for one account.  Imports the network's library only now."""
-    if network == "x":
-        from megaphone.networks.x import XNetwork
+    import importlib
 
-        return XNetwork(credentials, timeouts=timeouts or Timeouts())
-    from megaphone.errors import MegaphoneError
-
-    raise MegaphoneError(f"network {network!r} is not supported yet (supported: x)")
+    rules(network)  # an unknown network is refused, naming the known ones
+    client = importlib.import_module(REGISTRY[network] + ".client")
+    opened: Network = client.open_account(credentials, timeouts=timeouts or Timeouts())
+    return opened

@@ -22,7 +22,6 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-import requests
 import tweepy
 
 from megaphone.errors import (
@@ -34,43 +33,29 @@ from megaphone.errors import (
     ReadFailed,
     Rejected,
     ServerError,
-    Unavailable,
 )
 from megaphone.networks import PostRequest, RemotePost, RemoteUser, Timeouts, redact_url
 from megaphone.networks.http import Session, call
+from megaphone.networks.x.rules import DEFAULT_API_URL, post_id_from_url, post_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
     from pathlib import Path
 
+    import requests
+
     from megaphone.credentials import Credentials
-
-#: Where tweepy sends every request; rewritten to the configured base URL.
-TWEEPY_HOST = "https://api.twitter.com"
-DEFAULT_API_URL = "https://api.x.com"
-WEB_URL = "https://x.com"
-CHUNK_SIZE = 4 * 1024 * 1024
-#: The longest wait for X to process an uploaded video or GIF.
-PROCESSING_LIMIT = 600.0
-MEDIA_CATEGORY = {"image": "tweet_image", "gif": "tweet_gif", "video": "tweet_video"}
-
-_STATUS_URL = re.compile(
-    r"https?://(?:www\.|mobile\.)?(?:x|twitter)\.com/(?:\w{1,15}|i/web)/status/(\d{1,20})"
-    r"(?:[/?#]\S*)?"
-)
 
 # tweepy logs whole requests at DEBUG; nothing of a request is ever logged.
 logging.getLogger("tweepy").setLevel(logging.WARNING)
 
-
-def post_id_from_url(url: str) -> str | None:
-    match = _STATUS_URL.fullmatch(url.strip())
-    return match.group(1) if match else None
-
-
-def post_url(username: str | None, post_id: str) -> str:
-    return f"{WEB_URL}/{username or 'i/web'}/status/{post_id}"
+#: Where tweepy sends every request; rewritten to the configured base URL.
+TWEEPY_HOST = "https://api.twitter.com"
+CHUNK_SIZE = 4 * 1024 * 1024
+#: The longest wait for X to process an uploaded video or GIF.
+PROCESSING_LIMIT = 600.0
+MEDIA_CATEGORY = {"image": "tweet_image", "gif": "tweet_gif", "video": "tweet_video"}
 
 
 def _check_reset(response: requests.Response, *args: Any, **kwargs: Any) -> None:
@@ -551,58 +536,6 @@ def _media_id(body: dict[str, Any], what: str) -> str:
     raise OutcomeUnknown(f"{what}: X's answer has no usable media id")
 
 
-# ------------------------------------------------------------------ sign-in
-
-
-class PinFlow:
-    """X's PIN-based OAuth 1.0a sign-in: open :attr:`url`, sign in, read the PIN."""
-
-    def __init__(
-        self, api_key: str, api_secret: str, *, api_url: str | None, timeouts: Timeouts
-    ) -> None:
-        from requests_oauthlib import OAuth1Session
-
-        self.base = (api_url or DEFAULT_API_URL).rstrip("/")
-        self.api_key, self.api_secret = api_key, api_secret
-        self.timeout = (timeouts.connect, timeouts.read)
-        session = OAuth1Session(api_key, client_secret=api_secret, callback_uri="oob")
-        token = self._fetch(
-            "asking X for a sign-in link",
-            lambda: session.fetch_request_token(
-                self.base + "/oauth/request_token", timeout=self.timeout
-            ),
-        )
-        self.token = token["oauth_token"]
-        self.token_secret = token["oauth_token_secret"]
-        self.url = session.authorization_url(self.base + "/oauth/authorize")
-
-    def _fetch(self, what: str, fn: Callable[[], dict[str, str]]) -> dict[str, str]:
-        from requests_oauthlib.oauth1_session import TokenRequestDenied
-
-        try:
-            return fn()
-        except TokenRequestDenied as e:
-            raise AuthFailed(f"{what}: X refused ({e.status_code})") from None
-        except requests.RequestException:
-            raise Unavailable(f"{what}: cannot reach {self.base}") from None
-        except (ValueError, KeyError):
-            raise Rejected(f"{what}: X's answer could not be read") from None
-
-    def finish(self, pin: str) -> tuple[str, str, str]:
-        """The access token, its secret and the account's username."""
-        from requests_oauthlib import OAuth1Session
-
-        session = OAuth1Session(
-            self.api_key,
-            client_secret=self.api_secret,
-            resource_owner_key=self.token,
-            resource_owner_secret=self.token_secret,
-            verifier=pin.strip(),
-        )
-        token = self._fetch(
-            "signing in",
-            lambda: session.fetch_access_token(
-                self.base + "/oauth/access_token", timeout=self.timeout
-            ),
-        )
-        return token["oauth_token"], token["oauth_token_secret"], token.get("screen_name", "")
+def open_account(credentials: Credentials, *, timeouts: Timeouts) -> XNetwork:
+    """The registry's way in: one signed-in X account."""
+    return XNetwork(credentials, timeouts=timeouts)
