@@ -20,6 +20,7 @@ from megaphone.cli_options import (
     project_option,
 )
 from megaphone.errors import MegaphoneError, UsageError
+from megaphone.ledger_peek import SHOWN_STATES
 
 if TYPE_CHECKING:
     from megaphone.publish import Outcome
@@ -286,21 +287,7 @@ def _print_plans(plans: list[PostPlan], ctx: Context) -> None:
     "--state",
     "states",
     multiple=True,
-    type=click.Choice(
-        [
-            "scheduled",
-            "due",
-            "draft",
-            "blocked",
-            "publishing",
-            "published",
-            "failed",
-            "unknown",
-            "missed",
-            "expired",
-            "skipped",
-        ]
-    ),
+    type=click.Choice(SHOWN_STATES),
     help="Only posts in this state (repeatable).",
 )
 @click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")

@@ -32,7 +32,13 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
 from megaphone.errors import LeaseLost, LedgerError
-from megaphone.ledger_peek import DEFAULT_PATH, LOCAL_ID, default_url, sqlite_path
+from megaphone.ledger_peek import (
+    DEFAULT_PATH,
+    LEDGER_STATES,
+    LOCAL_ID,
+    default_url,
+    sqlite_path,
+)
 
 __all__ = ["DEFAULT_PATH", "Delivery", "Ledger", "PartRecord", "default_url", "sqlite_path"]
 
@@ -44,16 +50,7 @@ if TYPE_CHECKING:
 
     from megaphone.model import Config
 
-STATES = (
-    "scheduled",
-    "publishing",
-    "published",
-    "failed",
-    "unknown",
-    "missed",
-    "expired",
-    "skipped",
-)
+STATES = LEDGER_STATES
 #: States a delivery never leaves by itself (``retry`` and ``mark`` move it).
 SETTLED = ("published", "failed", "unknown", "skipped")
 #: The ledger's layout.  1: one project, claims by pid; 2: rows per

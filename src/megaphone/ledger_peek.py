@@ -12,6 +12,21 @@ if TYPE_CHECKING:
 
     from megaphone.model import Config, Post
 
+#: The states of a delivery in the ledger.
+LEDGER_STATES = (
+    "scheduled",
+    "publishing",
+    "published",
+    "failed",
+    "unknown",
+    "missed",
+    "expired",
+    "skipped",
+)
+#: Every state a command shows: the ledger's, and those of the one rule
+#: (megaphone.timeline.state) for posts it has not settled.
+SHOWN_STATES = (*LEDGER_STATES, "due", "draft", "blocked")
+
 DEFAULT_PATH = ".megaphone/ledger.db"
 LEDGER_ENV = "MEGAPHONE_LEDGER_URL"
 #: The project's own ledger file belongs to it alone: its rows are this id's.

@@ -1001,15 +1001,7 @@ class Publisher:
                 why=f"{why}: sending it again",
             ):
                 return None
-            self.ledger.finish(
-                pid,
-                name,
-                token=self.token,
-                state="scheduled",
-                now=now,
-                error=f"{why}: sent again",
-            )
-            return self.deliver(Job(post, account, post.at or now), force=True)
+            return self._go_on(post, account, now, f"{why}: sent again")
         # Take it back through the claim: only one run resolves it.
         if not self.ledger.reclaim(
             pid,
@@ -1058,13 +1050,14 @@ class Publisher:
             now=now,
             lease_until=self.lease_until(),
         )
+        return self._go_on(post, account, now, f"part {index + 1} found live {when}")
+
+    def _go_on(self, post: Post, account: Account, now: datetime, why: str) -> Outcome:
+        """Release a settled claim as ``scheduled`` (saying ``why``) and send
+        what is left of the post now — a thread under way is finished, late or
+        not."""
         self.ledger.finish(
-            pid,
-            name,
-            token=self.token,
-            state="scheduled",
-            now=now,
-            error=f"part {index + 1} found live {when}",
+            post.id, account.name, token=self.token, state="scheduled", now=now, error=why
         )
         return self.deliver(Job(post, account, post.at or now), force=True)
 
