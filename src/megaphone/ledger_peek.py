@@ -123,11 +123,16 @@ def shown_state(state: str, held: str | None, late_ok: bool | int | None) -> str
 
 
 def peek(url: str, project: str | None) -> Deliveries | None:
-    """What the ledger says of each of the project's posts, or None without
-    an SQLite ledger (none yet, or a database server: ``status`` reads
-    those)."""
+    """What the ledger says of each of the project's posts, or None when it
+    has nothing yet.  An SQLite ledger is read with the standard library
+    (validate starts fast); a database server through SQLAlchemy, so that
+    every command sees the same on every backend."""
+    if project is None:
+        return None
     path = sqlite_path(url)
-    if path is None or project is None or not os.path.isfile(path):
+    if path is None:
+        return _peek_server(url, project)
+    if not os.path.isfile(path):
         return None
     import sqlite3
 
@@ -171,3 +176,32 @@ def content_digest(post: Post) -> str:
     }
     raw = json.dumps(content, ensure_ascii=False, sort_keys=True).encode("utf-8")
     return hashlib.sha256(raw).hexdigest()
+
+
+def _peek_server(url: str, project: str) -> Deliveries | None:
+    """:func:`peek` of a ledger on a database server (read only)."""
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(url)
+    except (sa.exc.SQLAlchemyError, ImportError, ValueError):
+        return None
+    try:
+        with engine.connect() as c:
+            if not sa.inspect(c).has_table("deliveries"):
+                return None
+            result = c.execute(
+                sa.text(
+                    "SELECT post_id, account, state, digest, held, late_ok FROM deliveries "
+                    "WHERE project = :project"
+                ),
+                {"project": project},
+            ).all()
+    except sa.exc.SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
+    found: dict[str, list[tuple[str, str, str | None]]] = {}
+    for post_id, account, state, digest, held, late_ok in result:
+        found.setdefault(post_id, []).append((account, shown_state(state, held, late_ok), digest))
+    return {k: tuple(v) for k, v in found.items()}
