@@ -133,3 +133,13 @@ def test_a_phrase_that_is_not_one_moment_is_refused(now: datetime, phrase: str, 
 
 def test_the_table_is_large_enough() -> None:
     assert len(MEANS) + len(REFUSED) >= 60
+
+
+def test_a_zone_named_is_echoed_back(project, run, frozen_now) -> None:
+    root = project(
+        {"megaphone.yaml": "timezone: America/Los_Angeles\naccounts:\n  - name: utla\n"},
+        campaign="account: utla\nposts:\n  - {id: a, at: 2026-12-09 09:00, text: A.}\n",
+    )
+    result = run("add", "campaign", "Town hall.", "--at", "dec 2 9am EST", cwd=root)
+    assert result.exit_code == 0, result.output
+    assert "06:00 PST" in result.output and "= 09:00 EST as asked" in result.output

@@ -37,8 +37,17 @@ def _when(at: datetime | None, tz_name: str) -> str:
     return f"{local:%a %Y-%m-%d %H:%M %Z} ({relative(at, datetime.now(UTC))})"
 
 
-def _told(change: Change, verb: str) -> None:
-    click.echo(f"{verb} {change.post_id} in {change.file}, at {_when(change.at, change.timezone)}")
+def _told(change: Change, verb: str, phrase: str | None = None) -> None:
+    said = ""
+    if phrase and change.at is not None:
+        from megaphone.natural import named_zone
+
+        zone_named = named_zone(phrase)
+        if zone_named is not None:
+            said = f" = {change.at.astimezone(zone_named):%H:%M %Z} as asked"
+    click.echo(
+        f"{verb} {change.post_id} in {change.file}, at {_when(change.at, change.timezone)}{said}"
+    )
     for p in change.warnings:
         click.secho(f"  warning {p.code}: {p.message}", fg="yellow", err=True)
 
@@ -170,7 +179,7 @@ def add(
         expires=expires,
         draft=draft,
     )
-    _told(change, "added")
+    _told(change, "added", when)
 
 
 @click.command(short_help="The next free time slots of a queue.")
@@ -221,7 +230,7 @@ def reschedule(post_id: str, when: str, project_dir: Path) -> None:
     """
     from megaphone.queueing import reschedule as move_time
 
-    _told(move_time(_root(project_dir), post_id, when), "rescheduled")
+    _told(move_time(_root(project_dir), post_id, when), "rescheduled", when)
 
 
 @click.command(short_help="Remove a post from its queue file.")

@@ -188,6 +188,19 @@ def _phrase(text: str, now: datetime, tz_name: str) -> datetime:
     return _localize(wall, shown_zone)
 
 
+def named_zone(raw: str) -> tzinfo | None:
+    """The time zone a phrase names at its end (``tomorrow 9am EST``), or
+    None — to echo the time in it too."""
+    words = " ".join(raw.replace(",", " ").split()).lower().split()
+    if not words or _EXACT.fullmatch(raw.strip()):
+        return None
+    try:
+        found, shown, _ = _zone_of(words, "UTC")
+    except UsageError:
+        return None
+    return None if shown is None else found
+
+
 def _zone_of(words: list[str], tz_name: str) -> tuple[tzinfo, str | None, list[str]]:
     """The time zone the phrase ends with (or the queue's), its IANA name
     when it has one, and the words before it."""
