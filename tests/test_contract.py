@@ -203,3 +203,29 @@ def test_a_reply_waits_for_its_post_and_answers_it(world: World, publish_with, t
     posted = dict(world.posted())
     ids = dict(zip([t for t, _ in world.posted()], world.ids(), strict=True))
     assert posted["The answer."] == ids["The question?"]
+
+
+def test_a_network_is_one_folder_and_one_registry_line(
+    project, run, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from megaphone import networks
+    from tests.memorynet import client
+
+    monkeypatch.setitem(networks.REGISTRY, "memory", "tests.memorynet")
+    client.MEMORY.posts.clear()
+    config = "timezone: UTC\naccounts:\n  - name: utla\n    network: memory\n"
+    root = project(
+        {"megaphone.yaml": config},
+        q="account: utla\nposts:\n  - {id: one, at: 2026-11-29 11:59, text: 'Hello, memory.'}\n",
+    )
+    missing = run("publish", "--due", cwd=root)
+    assert "MEGAPHONE_UTLA_TOKEN" in missing.output  # its own credential field
+    monkeypatch.setenv("MEGAPHONE_UTLA_TOKEN", "a-token")
+    result = run("publish", "--due", "-v", cwd=root)
+    assert result.exit_code == 0, result.output
+    assert [p.text for p in client.MEMORY.posts] == ["Hello, memory."]
+    assert "https://memory.example/utlanow/posts/" in result.output
+    assert run("validate", cwd=root).exit_code == 0
+    monkeypatch.delitem(networks.REGISTRY, "memory")
+    refused = run("validate", cwd=root)
+    assert "network 'memory' is not supported yet (supported: x)" in refused.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,7 +39,8 @@ def creds(fakex: FakeX, user: User, **over: str) -> Credentials:
         "access_secret": user.access_secret,
         **over,
     }
-    return Credentials(**{k: Secret(v) for k, v in values.items()}, api_url=api_url)
+    secrets: dict[str, Any] = {k: Secret(v) for k, v in values.items()}
+    return Credentials(**secrets, api_url=api_url)
 
 
 @pytest.fixture
@@ -198,7 +200,7 @@ def test_credentials_from_environment_and_env_file(tmp_path: Path) -> None:
     store = CredentialStore(tmp_path, {"MEGAPHONE_RECLAIM_LA_ACCESS_SECRET": "z"})
     found = store.lookup("reclaim-la")
     assert found.credentials is not None
-    assert found.credentials.api_secret.reveal() == "s e"
+    assert found.credentials.field("API_SECRET").reveal() == "s e"
     assert found.source == ".env and environment"
     missing = CredentialStore(tmp_path, {}).lookup("reclaim-la")
     assert missing.missing == ("MEGAPHONE_RECLAIM_LA_ACCESS_SECRET",)

@@ -664,7 +664,9 @@ def accounts(click_ctx: click.Context, project_dir: Path) -> None:
     for account in ctx.project.config.accounts:
         handle = f"@{account.handle}" if account.handle else ""
         try:
-            found = store.lookup(account.name)
+            from megaphone.networks import rules
+
+            found = store.lookup(account.name, rules(account.network).credential_fields)
         except MegaphoneError as e:
             missing += 1
             _say(f"✗ {account.name:<18} {account.network:<4} {handle:<18} {e}", "failed")

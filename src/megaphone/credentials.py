@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 ENV_FILE = ".env"
+#: X's fields (OAuth 1.0a user context); each network names its own in its
+#: rules (``credential_fields``).
 FIELDS = ("API_KEY", "API_SECRET", "ACCESS_TOKEN", "ACCESS_SECRET")
 
 
@@ -58,13 +60,26 @@ class Secret:
 
 @dataclass(frozen=True)
 class Credentials:
-    """OAuth 1.0a user-context credentials of one account."""
+    """One account's credentials: its network's fields (X: the OAuth 1.0a
+    user-context keys), each a :class:`Secret`, and where its API is."""
 
-    api_key: Secret
-    api_secret: Secret
-    access_token: Secret
-    access_secret: Secret
+    api_key: Secret | None = None
+    api_secret: Secret | None = None
+    access_token: Secret | None = None
+    access_secret: Secret | None = None
     api_url: str | None = None
+    #: Every field by its name (``API_KEY``…), for networks with other ones.
+    fields: tuple[tuple[str, Secret], ...] = ()
+
+    def field(self, name: str) -> Secret:
+        """The secret of field ``name`` (``ACCESS_TOKEN``…)."""
+        for key, value in self.fields:
+            if key == name:
+                return value
+        named = getattr(self, name.lower(), None)
+        if isinstance(named, Secret):
+            return named
+        raise KeyError(name)
 
 
 def env_prefix(account: str) -> str:
@@ -129,12 +144,14 @@ class CredentialStore:
             return value, ENV_FILE
         return None, ""
 
-    def lookup(self, account: str) -> Lookup:
+    def lookup(self, account: str, fields: tuple[str, ...] = FIELDS) -> Lookup:
+        """The credentials of ``account``: the variables of its network's
+        ``fields`` (X's by default)."""
         prefix = env_prefix(account)
         values: dict[str, str] = {}
         sources: set[str] = set()
         missing: list[str] = []
-        for field in FIELDS:
+        for field in fields:
             value, source = self.get(prefix + field)
             if value is None:
                 missing.append(prefix + field)
@@ -151,17 +168,17 @@ class CredentialStore:
         source = " and ".join(sorted(sources))
         if missing:
             return Lookup(account, None, tuple(missing), source)
+        secrets = {k: Secret(v) for k, v in values.items()}
+        known = {k.lower(): v for k, v in secrets.items() if k in FIELDS}
         credentials = Credentials(
-            api_key=Secret(values["API_KEY"]),
-            api_secret=Secret(values["API_SECRET"]),
-            access_token=Secret(values["ACCESS_TOKEN"]),
-            access_secret=Secret(values["ACCESS_SECRET"]),
+            **known,
             api_url=api_url.rstrip("/") if api_url else None,
+            fields=tuple(secrets.items()),
         )
         return Lookup(account, credentials, (), source)
 
-    def require(self, account: str) -> Credentials:
-        found = self.lookup(account)
+    def require(self, account: str, fields: tuple[str, ...] = FIELDS) -> Credentials:
+        found = self.lookup(account, fields)
         if found.credentials is None:
             raise MegaphoneError(
                 f"account {account!r} has no credentials: set {', '.join(found.missing)} "

@@ -1111,7 +1111,9 @@ def connector(
     store = CredentialStore(project.root, environ)
 
     def open_account(account: Account) -> Network:
-        credentials = store.require(account.name)
+        from megaphone.networks import rules
+
+        credentials = store.require(account.name, rules(account.network).credential_fields)
         if credentials.api_url is None and account.api_url:
             from dataclasses import replace
 

@@ -173,18 +173,18 @@ class XNetwork:
         self.session = Session(self.base, timeouts or Timeouts(), rewrite=TWEEPY_HOST)
         self.session.hooks["response"].insert(0, _check_reset)
         self.client = tweepy.Client(
-            consumer_key=credentials.api_key.reveal(),
-            consumer_secret=credentials.api_secret.reveal(),
-            access_token=credentials.access_token.reveal(),
-            access_token_secret=credentials.access_secret.reveal(),
+            consumer_key=credentials.field("API_KEY").reveal(),
+            consumer_secret=credentials.field("API_SECRET").reveal(),
+            access_token=credentials.field("ACCESS_TOKEN").reveal(),
+            access_token_secret=credentials.field("ACCESS_SECRET").reveal(),
             return_type=dict,
         )
         self.client.session = self.session
         self.auth = tweepy.OAuth1UserHandler(
-            credentials.api_key.reveal(),
-            credentials.api_secret.reveal(),
-            credentials.access_token.reveal(),
-            credentials.access_secret.reveal(),
+            credentials.field("API_KEY").reveal(),
+            credentials.field("API_SECRET").reveal(),
+            credentials.field("ACCESS_TOKEN").reveal(),
+            credentials.field("ACCESS_SECRET").reveal(),
         ).apply_auth()
         self.sleep = sleep
         self._me: RemoteUser | None = None

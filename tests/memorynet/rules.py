@@ -1,0 +1,3 @@
+from tests.fakenet import RULES
+
+__all__ = ["RULES"]
