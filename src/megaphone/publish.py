@@ -25,7 +25,7 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +84,12 @@ class Policy:
     #: (seconds) before a warning, and before the account's posts are held.
     skew_warning: float = 30.0
     skew_limit: float = 300.0
+
+    def wait_for(self, reset_at: float | None) -> float | None:
+        """How long to wait in place for a rate limit's reset, or None when
+        it is unknown or too far off (the next run tries again)."""
+        wait = (reset_at - time.time()) if reset_at else self.max_wait + 1
+        return wait + 1 if 0 < wait <= self.max_wait else None
 
     def backoff(self, attempt: int) -> float:
         delay = min(self.backoff_max, self.backoff_base * 2.0 ** max(0, attempt - 1))
@@ -309,10 +315,10 @@ class Publisher:
             try:
                 return net.whoami()
             except RateLimited as e:
-                wait = (e.reset_at - time.time()) if e.reset_at else policy.max_wait + 1
-                if not 0 < wait <= policy.max_wait:
+                wait = policy.wait_for(e.reset_at)
+                if wait is None:
                     raise
-                self._pause(key, wait + 1)
+                self._pause(key, wait)
             except (Unavailable, ServerError, OutcomeUnknown, ReadFailed):
                 delay = policy.backoff(attempt)
                 if attempt >= policy.max_attempts or delay > policy.max_wait:
@@ -659,12 +665,12 @@ class Publisher:
             part = post.parts[index]
             try:
                 remote = None
+                request = PostRequest(
+                    texts[index], reply_to=previous, quote=quote if index == 0 else None
+                )
                 if doubt_since is not None:
-                    wanted = PostRequest(
-                        texts[index], reply_to=previous, quote=quote if index == 0 else None
-                    )
                     try:
-                        remote = net.find_sent(wanted, since=doubt_since)
+                        remote = net.find_sent(request, since=doubt_since)
                     except PublishError as read:
                         raise OutcomeUnknown(
                             f"the last attempt was answered 5xx, and the account's posts "
@@ -685,18 +691,14 @@ class Publisher:
                             lease_until=self.lease_until(),
                         )
                     fenced = None  # a send spends the fence
-                    request = PostRequest(
-                        texts[index],
-                        media_ids=media_ids,
-                        reply_to=previous,
-                        quote=quote if index == 0 else None,
-                    )
                     attempt_at = self.clock.now()
-                    remote = self._create(net, request, since=attempt_at)
+                    remote = self._create(
+                        net, replace(request, media_ids=media_ids), since=attempt_at
+                    )
             except RateLimited as e:
-                wait = (e.reset_at - time.time()) if e.reset_at else policy.max_wait + 1
-                if 0 < wait <= policy.max_wait:
-                    self._wait(key, wait + 1)
+                wait = policy.wait_for(e.reset_at)
+                if wait is not None:
+                    self._wait(key, wait)
                     continue
                 at = (
                     datetime.fromtimestamp(e.reset_at, UTC)
@@ -961,60 +963,53 @@ class Publisher:
         texts = post.texts()
         index = next((i for i in range(len(texts)) if i not in done), None)
         since = row.sent_at or row.claimed_at or row.updated_at
-        if index is None:
-            request = None
-        else:
-            request = self._request_of(post, account, index, done)
-            if request is None:
-                return None
-        found = None
-        if request is not None:
-            try:
-                net = self.network(account)
-                found = net.find_sent(request, since=since)
-            except MegaphoneError:
-                return None
-        now = self.clock.now()
-        if found is None and index is not None:
-            waited = now - since
-            if self.policy.unknown == "hold" or waited < self.policy.unknown_after:
-                return None
-            why = (
-                f"part {index + 1} is not among the account's posts {_human(waited)} after "
-                "it was sent (every post since then was read): it never arrived"
-            )
-            late = now - post.at if post.at else None
-            if late is not None and late > self.policy.grace and not row.late_ok:
-                message = f"{why}; now {_human(late)} late, more than the grace period"
-                if self.ledger.settle(
-                    pid, name, state="missed", now=now, error=message, only_from=("unknown",)
-                ):
-                    return Outcome(pid, name, "missed", message, late=late)
-                return None
-            if not self.ledger.reclaim(
+
+        def reclaim(why: str | None = None) -> bool:
+            # Through the claim: only one run resolves it.
+            return self.ledger.reclaim(
                 pid,
                 name,
                 from_state="unknown",
                 token=self.token,
-                now=now,
+                now=self.clock.now(),
                 lease_until=self.lease_until(),
-                why=f"{why}: sending it again",
-            ):
-                return None
-            return self._go_on(post, account, now, f"{why}: sent again")
-        # Take it back through the claim: only one run resolves it.
-        if not self.ledger.reclaim(
-            pid,
-            name,
-            from_state="unknown",
-            token=self.token,
-            now=now,
-            lease_until=self.lease_until(),
-        ):
+                why=why,
+            )
+
+        if index is None:  # every part is recorded live
+            return self._all_live(pid, name, done, self.clock.now()) if reclaim() else None
+        request = self._request_of(post, account, index, done)
+        if request is None:
             return None
-        if index is None or found is None:
-            return self._all_live(pid, name, done, now)
-        return self._found_live(post, account, index, found, "on a later look")
+        try:
+            found = self.network(account).find_sent(request, since=since)
+        except MegaphoneError:
+            return None
+        if found is not None:
+            return (
+                self._found_live(post, account, index, found, "on a later look")
+                if reclaim()
+                else None
+            )
+        now = self.clock.now()
+        waited = now - since
+        if self.policy.unknown == "hold" or waited < self.policy.unknown_after:
+            return None
+        why = (
+            f"part {index + 1} is not among the account's posts {_human(waited)} after "
+            "it was sent (every post since then was read): it never arrived"
+        )
+        late = now - post.at if post.at else None
+        if late is not None and late > self.policy.grace and not row.late_ok:
+            message = f"{why}; now {_human(late)} late, more than the grace period"
+            if self.ledger.settle(
+                pid, name, state="missed", now=now, error=message, only_from=("unknown",)
+            ):
+                return Outcome(pid, name, "missed", message, late=late)
+            return None
+        if not reclaim(f"{why}: sending it again"):
+            return None
+        return self._go_on(post, account, now, f"{why}: sent again")
 
     def _all_live(
         self, pid: str, name: str, done: Mapping[int, PartRecord], now: datetime
@@ -1115,7 +1110,6 @@ def connector(
 
         credentials = store.require(account.name, rules(account.network).credential_fields)
         if credentials.api_url is None and account.api_url:
-            from dataclasses import replace
 
             credentials = replace(credentials, api_url=account.api_url)
         return connect(account.network, credentials, timeouts=timeouts)
