@@ -1110,7 +1110,6 @@ def connector(
 
         credentials = store.require(account.name, rules(account.network).credential_fields)
         if credentials.api_url is None and account.api_url:
-
             credentials = replace(credentials, api_url=account.api_url)
         return connect(account.network, credentials, timeouts=timeouts)
 
