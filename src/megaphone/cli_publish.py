@@ -413,15 +413,20 @@ def _worker_line(ledger: Any, ctx: Context) -> str | None:
 # -------------------------------------------------------------- retry, mark
 
 
+def _post_accounts(f: Any) -> Any:
+    """--account of retry and mark: which of the post's accounts."""
+    return click.option(
+        "--account",
+        "accounts",
+        multiple=True,
+        shell_complete=complete_accounts,
+        help="Only for this account (repeatable; default: every account of the post).",
+    )(f)
+
+
 @click.command(short_help="Send a failed, unknown or missed post again.")
 @click.argument("post_id", shell_complete=complete_post_ids)
-@click.option(
-    "--account",
-    "accounts",
-    multiple=True,
-    shell_complete=complete_accounts,
-    help="Only for this account (repeatable; default: every account of the post).",
-)
+@_post_accounts
 @project_option
 def retry(post_id: str, accounts: tuple[str, ...], project_dir: Path) -> None:
     """Send a failed, unknown, missed, expired or skipped post again at the
@@ -457,13 +462,7 @@ def retry(post_id: str, accounts: tuple[str, ...], project_dir: Path) -> None:
 @click.argument("post_id", shell_complete=complete_post_ids)
 @click.argument("state", type=click.Choice(["published", "skipped", "failed", "scheduled"]))
 @click.option("--url", help="The post's URL on the network (with: published).")
-@click.option(
-    "--account",
-    "accounts",
-    multiple=True,
-    shell_complete=complete_accounts,
-    help="Only for this account (repeatable; default: every account of the post).",
-)
+@_post_accounts
 @project_option
 def mark(
     post_id: str, state: str, url: str | None, accounts: tuple[str, ...], project_dir: Path
