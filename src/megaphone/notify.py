@@ -170,6 +170,26 @@ def fresh(notices: list[Notice], ledger: Ledger | None) -> list[Notice]:
     return new
 
 
+def tell(
+    targets: list[Destination],
+    outcomes: Iterable[Outcome],
+    *,
+    config: Config,
+    ledger: Ledger | None,
+    project: str,
+    warn: Callable[[str], None],
+    extra: Iterable[Notice] = (),
+) -> None:
+    """What a run (or a worker's sweep) has to tell, to ``targets``: the
+    outcomes worth telling and ``extra`` notices, each post and state once."""
+    if not targets:
+        return
+    networks = {a.name: a.network for a in config.accounts}
+    notices = fresh(notices_of(outcomes, networks) + list(extra), ledger)
+    if notices:
+        send(targets, notices, project=project, warn=warn)
+
+
 def send(
     targets: list[Destination],
     notices: list[Notice],

@@ -194,32 +194,20 @@ def publish(
         outcomes = publisher.reconcile_abandoned(ctx.posts())
         outcomes += publisher.run(jobs, force=force)
         # Told after the ledger recorded every outcome; never fails the run.
-        tell(ctx, ledger, outcomes, warn=warn or (lambda message: None))
+        from megaphone.notify import destinations, tell
+
+        tell(
+            destinations(ctx.project.config, ctx.environ, ctx.project.root),
+            outcomes,
+            config=ctx.project.config,
+            ledger=ledger,
+            project=ctx.project.root.name,
+            warn=warn or (lambda message: None),
+        )
     finally:
         publisher.close()
         ledger.close()
     return outcomes
-
-
-def tell(
-    ctx: Context,
-    ledger: Ledger | None,
-    outcomes: list[Outcome],
-    *,
-    warn: Callable[[str], None],
-    extra: list[Any] | None = None,
-) -> None:
-    """Notify the project's destinations of what a run has to tell (each
-    post and state once), within their deadlines."""
-    from megaphone.notify import destinations, fresh, notices_of, send
-
-    targets = destinations(ctx.project.config, ctx.environ, ctx.project.root)
-    if not targets:
-        return
-    networks = {a.name: a.network for a in ctx.project.config.accounts}
-    notices = fresh(notices_of(outcomes, networks), ledger) + list(extra or ())
-    if notices:
-        send(targets, notices, project=ctx.project.root.name, warn=warn)
 
 
 # ------------------------------------------------------------------ dry run
