@@ -220,7 +220,7 @@ def test_the_worker_tells_of_an_unclean_stop(
     )
     ledger.set_meta(HEARTBEAT_KEY, crashed.to_json())
     ledger.close()
-    env = {**os.environ, "MEGAPHONE_NOTIFY": receiver.url()}
+    env = {**os.environ, "MEGAPHONE_NOTIFY": receiver.url(), "PYTHONFAULTHANDLER": "1"}
     worker = subprocess.Popen(
         [sys.executable, "-m", "megaphone", "worker", str(root), "--sweep", "0.5"],
         env=env,
@@ -234,7 +234,12 @@ def test_the_worker_tells_of_an_unclean_stop(
             time.sleep(0.1)
     finally:
         worker.send_signal(signal.SIGTERM)
-        output, _ = worker.communicate(timeout=30)
+        try:
+            output, _ = worker.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.send_signal(signal.SIGABRT)
+            output, _ = worker.communicate()
+            raise AssertionError(f"the worker did not stop:\n{output}") from None
     assert receiver.messages, output
     assert "worker-stopped" in receiver.messages[0]["message"]
     assert TOKEN not in output

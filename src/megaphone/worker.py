@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -163,6 +164,11 @@ class Worker:
         #: Outcomes not told to the team yet (sent at the next sweep).
         self._to_tell: list[Outcome] = []
         self._previous_stop: Any = None
+        #: Jobs of the scheduler's running now.
+        self._busy = 0
+        self._running = threading.Condition()
+        #: The notification destinations, for the configuration they came from.
+        self._targets: tuple[Config, list[Any]] | None = None
 
     # --------------------------------------------------------------- run
 
@@ -217,6 +223,13 @@ class Worker:
         self.stopping = True
         self._say("stopping", message="finishing the post in flight")
         if self._scheduler is not None:
+            # No job starts any more; the ones running finish first.  Only
+            # then the scheduler is shut down: its shutdown holds the job
+            # store's lock while it waits, and a running job that reads the
+            # schedule (the heartbeat's next jobs) would wait for ever.
+            self._scheduler.pause()
+            with self._running:
+                self._running.wait_for(lambda: self._busy == 0)
             self._scheduler.shutdown(wait=True)
         if self._ledger is not None:
             self._heartbeat(stopped=True)
@@ -456,15 +469,28 @@ class Worker:
 
     def fire(self, post_id: str, account_name: str) -> None:
         """A post's time has come (a scheduler thread)."""
+        with self._job():
+            try:
+                self._fire(post_id, account_name)
+            except Exception as e:  # a bug must not kill the worker; say it
+                self._say(
+                    "error",
+                    post=post_id,
+                    account=account_name,
+                    message=f"internal error: {type(e).__name__}: {e}",
+                )
+
+    @contextlib.contextmanager
+    def _job(self) -> Iterator[None]:
+        """A job of the scheduler's at work (``stop`` waits for them)."""
+        with self._running:
+            self._busy += 1
         try:
-            self._fire(post_id, account_name)
-        except Exception as e:  # a bug must not kill the worker; say it
-            self._say(
-                "error",
-                post=post_id,
-                account=account_name,
-                message=f"internal error: {type(e).__name__}: {e}",
-            )
+            yield
+        finally:
+            with self._running:
+                self._busy -= 1
+                self._running.notify_all()
 
     def _fire(self, post_id: str, account_name: str) -> None:
         from megaphone.publish import Job
@@ -522,10 +548,11 @@ class Worker:
     def sweep(self) -> None:
         """What ``publish --due`` does, for posts whose job has passed; and
         the heartbeat."""
-        try:
-            self._sweep()
-        except Exception as e:
-            self._say("error", message=f"internal error: {type(e).__name__}: {e}")
+        with self._job():
+            try:
+                self._sweep()
+            except Exception as e:
+                self._say("error", message=f"internal error: {type(e).__name__}: {e}")
 
     def _sweep(self) -> None:
         if self.stopping:
@@ -566,19 +593,23 @@ class Worker:
         """Notify the team of what the worker's jobs and sweeps found since
         the last time (each post and state once), and of posts due for
         longer than STUCK_AFTER that are still not sent."""
-        from megaphone.notify import Notice, destinations, fresh, notices_of, send
+        from megaphone.notify import Notice, destinations, tell
 
-        assert self._config is not None
-        targets = destinations(self._config, self.environ, self.root)
+        config = self._config
+        assert config is not None
         with self._lock:
             outcomes, self._to_tell = self._to_tell, []
+        if self._targets is None or self._targets[0] is not config:
+            # Looked up again only when the configuration changes.
+            self._targets = (config, destinations(config, self.environ, self.root))
+        targets = self._targets[1]
         if not targets:
             return
-        networks = {a.name: a.network for a in self._config.accounts}
-        notices = notices_of(outcomes, networks) + list(extra or ())
         from megaphone.ledger_peek import peek_project
 
-        states = peek_project(self.root, self._config, self.environ) or {}
+        notices = list(extra or ())
+        networks = {a.name: a.network for a in config.accounts}
+        states = peek_project(self.root, config, self.environ) or {}
         for post, account in self._due(now - STUCK_AFTER):
             rows = {a: s for a, s, _ in states.get(post.id, ())}
             if rows.get(account, "scheduled") in ("scheduled", "retry"):
@@ -591,14 +622,15 @@ class Worker:
                         networks.get(account, "x"),
                     )
                 )
-        notices = fresh(notices, self._ledger)
-        if notices:
-            send(
-                targets,
-                notices,
-                project=self.root.name,
-                warn=lambda message: self._say("warning", message=message),
-            )
+        tell(
+            targets,
+            outcomes,
+            config=config,
+            ledger=self._ledger,
+            project=self.root.name,
+            warn=lambda message: self._say("warning", message=message),
+            extra=notices,
+        )
 
     def _heartbeat(self, *, stopped: bool = False) -> None:
         if self._ledger is None:
