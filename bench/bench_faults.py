@@ -78,7 +78,7 @@ def main() -> int:
                 capture_output=True,
                 timeout=args.timeout,
             )
-            from megaphone.ledger import Ledger, default_url
+            from megaphone.store.ledger import Ledger, default_url
 
             ledger = Ledger(default_url(root))
             states = Counter(d.state for d in ledger.all())

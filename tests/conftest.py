@@ -10,7 +10,7 @@ import time_machine
 from click.testing import CliRunner, Result
 from hypothesis import settings
 
-from megaphone.cli import cli
+from megaphone.cli.main import cli
 from tests.fakex import FakeX, User
 
 # No per-example deadline: a busy CI machine must not turn a slow example into
@@ -112,7 +112,7 @@ def no_wait(clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch) -> l
         waits.append(seconds)
         clock.shift(timedelta(seconds=seconds))
 
-    monkeypatch.setattr("megaphone.publish.Clock.sleep", travel)
+    monkeypatch.setattr("megaphone.publish.publisher.Clock.sleep", travel)
     return waits
 
 

@@ -169,7 +169,7 @@ class FakeX:
 
     def env(self, account: str, user: User, *, url: str | None = None) -> dict[str, str]:
         """The environment variables that give ``account`` this user's keys."""
-        from megaphone.credentials import env_prefix
+        from megaphone.project.credentials import env_prefix
 
         prefix = env_prefix(account)
         return {

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from megaphone.loader import load
+from megaphone.checks.validate import validate
 from megaphone.problems import Problem
-from megaphone.validate import validate
+from megaphone.project.loader import load
 from tests.conftest import NOW
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from megaphone.batch import validate_paths
+from megaphone.checks.batch import validate_paths
 from tests.conftest import GOOD, NOW, ROOT, Write
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
@@ -66,7 +66,7 @@ def test_lines_of_files_read_elsewhere_are_shown(project: Write) -> None:
 def test_a_failing_worker_falls_back_to_one_process(
     project: Write, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from megaphone import batch
+    from megaphone.checks import batch
 
     def dies(work: object) -> None:
         raise MemoryError("the worker ran out of memory")  # in the forked child
@@ -74,7 +74,7 @@ def test_a_failing_worker_falls_back_to_one_process(
     root = project(**QUEUES)
     one = validate_paths([], cwd=root, now=NOW, jobs=1)
     monkeypatch.setattr(batch, "_check_files_packed", dies)
-    from megaphone.loader import load
+    from megaphone.project.loader import load
 
     loads: list[object] = []
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from megaphone.cli import cli
+from megaphone.cli.main import cli
 from tests.conftest import GOOD, Write
 
 Run = Callable[..., Result]
@@ -139,10 +139,10 @@ def test_python_dash_m_and_the_console_script(project: Write) -> None:
 def test_internal_errors_are_one_line(project: Write) -> None:
     # An unexpected failure still ends in one line and exit code 70.
     code = (
-        "import megaphone.validate as v\n"
+        "import megaphone.checks.validate as v\n"
         "def boom(*a, **k): raise RuntimeError('kaput')\n"
         "v.validate = boom\n"
-        "from megaphone.cli import main\n"
+        "from megaphone.cli.main import main\n"
         "main(['validate'])\n"
     )
     out = subprocess.run(

@@ -11,9 +11,9 @@ from typing import Any, ClassVar, Protocol
 
 import pytest
 
-from megaphone.ledger import Ledger, default_url
 from megaphone.model import Account
 from megaphone.networks import Network
+from megaphone.store.ledger import Ledger, default_url
 from tests.conftest import sign_in
 from tests.fakenet import Memory
 from tests.fakex import FakeX
@@ -65,8 +65,8 @@ class XWorld:
     def connect(self, account: Account) -> Network:
         import os
 
-        from megaphone.loader import load
-        from megaphone.publish import connector
+        from megaphone.project.loader import load
+        from megaphone.publish.publisher import connector
 
         project = load((), cwd=self.root, allow_empty=True).project
         return connector(project, os.environ)(account)
@@ -108,8 +108,8 @@ def publish_with(tmp_path: Path, world: World, clock, no_wait) -> Callable[..., 
 
     def run(queue: str) -> list[Any]:
         (tmp_path / "posts" / "q.yaml").write_text(queue)
-        from megaphone.cli_options import policy
-        from megaphone.runs import open_project, publish, select_jobs
+        from megaphone.cli.options import policy
+        from megaphone.publish.runs import open_project, publish, select_jobs
 
         ctx = open_project(tmp_path)
         jobs, invalid = select_jobs(ctx, ids=(), until=None, account_names=())

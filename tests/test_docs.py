@@ -7,7 +7,7 @@ import re
 import click
 import pytest
 
-from megaphone.cli import cli
+from megaphone.cli.main import cli
 from megaphone.problems import CODES
 from tests.conftest import ROOT
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from megaphone.cli import cli
+from megaphone.cli.main import cli
 from tests.conftest import ROOT, sign_in
 from tests.fakex import FakeX, User
 from tests.test_publish import publish

@@ -9,9 +9,9 @@ import jsonschema
 import yaml
 from click.testing import Result
 
-from megaphone.loader import load
-from megaphone.schema import schema_json
-from megaphone.validate import validate
+from megaphone.checks.validate import validate
+from megaphone.project.loader import load
+from megaphone.project.schema import schema_json
 from tests.conftest import NOW, ROOT
 
 POSTS = ROOT / "posts"

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from megaphone.errors import OutcomeUnknown, RateLimited, ReadFailed
-from megaphone.ledger import Ledger, default_url
 from megaphone.networks import PostRequest, Timeouts
 from megaphone.networks.x.client import XNetwork
+from megaphone.store.ledger import Ledger, default_url
 from tests.conftest import sign_in
 from tests.fakex import FakeX, User
 from tests.test_publish import publish, state
@@ -477,7 +477,7 @@ def test_an_edit_never_overwrites_a_concurrent_save(
         campaign="account: utla\nposts:\n  - {id: one, at: 2026-12-01 09:00, text: A.}\n"
     )
     path = root / "posts" / "campaign.yaml"
-    from megaphone import queueing
+    from megaphone.queue import changes as queueing
 
     real = queueing.check_change
     saved = "account: utla\nposts:\n  - {id: one, at: 2026-12-01 09:00, text: Saved by a person.}\n"

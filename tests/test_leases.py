@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from megaphone.lease import Machine, Owner, claim_abandoned, this_machine
-from megaphone.ledger import Ledger, default_url
+from megaphone.store.lease import Machine, Owner, claim_abandoned, this_machine
+from megaphone.store.ledger import Ledger, default_url
 from tests.conftest import png_bytes, sign_in
 from tests.fakex import FakeX, User
 
@@ -97,7 +97,7 @@ def test_the_lease_alone_decides_across_machines() -> None:
     # A live process with the same start time keeps it; one started since
     # (the pid reused) does not.
     parent = os.getppid()
-    from megaphone.lease import process_start
+    from megaphone.store.lease import process_start
 
     assert not claim_abandoned(token_of(here, parent, process_start(parent)), live, now, me)
     assert claim_abandoned(token_of(here, parent, "12"), live, now, me)
@@ -141,13 +141,13 @@ def test_a_restarted_pid1_worker_reconciles_its_own_stale_claim(
 def test_a_sender_whose_claim_is_taken_over_mid_upload_sends_nothing(
     fakex: FakeX, user: User, tmp_path: Path
 ) -> None:
-    from megaphone.runs import open_project, publish, select_jobs
+    from megaphone.publish.runs import open_project, publish, select_jobs
 
     root = make(tmp_path)
     fakex.fault("POST", "/2/media/upload", "slow", delay=1.5)
     ctx = open_project(root)
     jobs, _ = select_jobs(ctx, ids=(), until=None, account_names=())
-    from megaphone.cli_options import policy
+    from megaphone.cli.options import policy
 
     outcomes: list[Any] = []
     rules = policy(ctx.project.config, None)

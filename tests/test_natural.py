@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from megaphone.errors import UsageError
-from megaphone.natural import resolve
+from megaphone.time.natural import resolve
 
 LA = "America/Los_Angeles"
 #: Sat 2027-03-13 12:00 PST, the day before the clocks go forward.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from megaphone.ledger import Ledger, default_url
+from megaphone.store.ledger import Ledger, default_url
 from tests.conftest import sign_in
 from tests.fakex import FakeX, User
 from tests.test_publish import publish, state
@@ -174,7 +174,7 @@ def test_repeated_accounts_accumulate(project, run, frozen_now) -> None:
         cwd=root,
     )
     assert result.exit_code == 0, result.output
-    from megaphone.loader import load
+    from megaphone.project.loader import load
 
     post = next(p for p in load(cwd=root).project.posts() if p.id == "both")
     assert post.accounts == ("utla", "reclaim-la")
@@ -278,7 +278,7 @@ def test_add_takes_lang_reply_quote_expires_and_draft(project, run, frozen_now) 
     assert result.exit_code == 0, result.output
     draft = run("add", "campaign", "Maybe later.", "--draft", "--id", "maybe", cwd=root)
     assert draft.exit_code == 0, draft.output
-    from megaphone.loader import load
+    from megaphone.project.loader import load
 
     posts = {p.id: p for p in load(cwd=root).project.posts()}
     hola = posts["hola"]

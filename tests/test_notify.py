@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from megaphone.ledger import Ledger, default_url
+from megaphone.store.ledger import Ledger, default_url
 from tests.conftest import sign_in
 from tests.fakex import FakeX, User
 from tests.test_publish import publish
@@ -117,9 +117,9 @@ def test_forty_failures_are_one_message_per_destination(
 def test_a_destination_that_hangs_or_refuses_changes_nothing(
     fakex: FakeX, user: User, project, run, clock, receiver: Receiver, monkeypatch
 ) -> None:
-    import megaphone.notify
+    import megaphone.publish.notify
 
-    monkeypatch.setattr(megaphone.notify, "DEADLINE", 1.0)
+    monkeypatch.setattr(megaphone.publish.notify, "DEADLINE", 1.0)
     receiver.hang = 5.0
     monkeypatch.setenv("MEGAPHONE_NOTIFY", f"{receiver.url()} json://127.0.0.1:9/refused")
     root = project({"megaphone.yaml": CONFIG}, q=failing(1))
@@ -185,7 +185,7 @@ def test_status_check_for_monitoring(
 
     clock.shift(timedelta(days=2))
     assert run("status", "--check", cwd=root).exit_code == 0  # the failure is old now
-    from megaphone.worker import HEARTBEAT_KEY, Heartbeat
+    from megaphone.worker.loop import HEARTBEAT_KEY, Heartbeat
 
     ledger = Ledger(default_url(root))
     old = Heartbeat(1, "host", clock_now(), clock_now() - timedelta(minutes=5), False)
@@ -210,7 +210,7 @@ def test_the_worker_tells_of_an_unclean_stop(
     import sys
     from datetime import UTC, datetime, timedelta
 
-    from megaphone.worker import HEARTBEAT_KEY, Heartbeat
+    from megaphone.worker.loop import HEARTBEAT_KEY, Heartbeat
 
     root = project({"megaphone.yaml": CONFIG}, q="account: utla\nposts: []\n")
     ledger = Ledger(default_url(root))

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from megaphone.cli import cli
+from megaphone.cli.main import cli
 from megaphone.errors import UsageError
-from megaphone.render import display_url
-from megaphone.timeline import parse_when, relative
+from megaphone.show.render import display_url
+from megaphone.time.timeline import parse_when, relative
 from tests.conftest import GOOD, NOW, Write, png_bytes
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -232,7 +232,7 @@ def test_colour_output_still_cannot_be_hijacked(
     ],
 )
 def test_wrap(text: str, width: int, lines: list[str]) -> None:
-    from megaphone.render import Styled, wrap
+    from megaphone.show.render import Styled, wrap
 
     got = [line.plain for line in wrap(Styled(text, "bold"), width)]
     assert got == lines

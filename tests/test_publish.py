@@ -12,7 +12,7 @@ import pytest
 import time_machine
 from click.testing import Result
 
-from megaphone.ledger import Ledger, default_url
+from megaphone.store.ledger import Ledger, default_url
 from tests.conftest import NOW, Write, png_bytes
 from tests.fakex import DUPLICATE, FakeX, User
 
@@ -343,7 +343,7 @@ def test_publish_one_post_now(fakex: FakeX, users, proj, run, clock) -> None:
 
 
 def test_a_second_run_waits_for_the_lock(fakex: FakeX, users, proj, run, clock) -> None:
-    from megaphone.lock import ProjectLock
+    from megaphone.store.lock import ProjectLock
 
     root = proj(campaign=THREAD)
     with ProjectLock(root / ".megaphone" / "publish.lock", "megaphone publish"):
@@ -419,7 +419,7 @@ def test_auth_pin_flow_writes_env_privately(
     monkeypatch.chdir(root)
     from click.testing import CliRunner
 
-    from megaphone.cli import cli
+    from megaphone.cli.main import cli
 
     result = CliRunner().invoke(cli, ["auth", "utla"], input="0000001\n", catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -481,9 +481,9 @@ def test_a_timeout_after_sending_is_unknown_then_reconciled(
     fakex: FakeX, users, proj, clock
 ) -> None:
     from megaphone.networks import Timeouts
-    from megaphone.publish import Policy, connector
-    from megaphone.runs import open_project, select_jobs
-    from megaphone.runs import publish as run_publish
+    from megaphone.publish.publisher import Policy, connector
+    from megaphone.publish.runs import open_project, select_jobs
+    from megaphone.publish.runs import publish as run_publish
 
     root = proj(one="account: utla\nposts:\n  - {id: one, at: 2026-11-29 11:59, text: Hello.}\n")
     # X takes the post but answers after the client has stopped waiting.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from megaphone.ledger import Ledger, default_url
+from megaphone.store.ledger import Ledger, default_url
 from tests.conftest import png_bytes
 from tests.fakex import FakeX
 

@@ -15,12 +15,12 @@ import time_machine
 from hypothesis import given
 from hypothesis import strategies as st
 
-from megaphone.edit import NewPost, QueueText, render
 from megaphone.errors import MegaphoneError, UsageError
-from megaphone.loader import Reader, load_config
-from megaphone.natural import resolve
-from megaphone.slots import parse_slot
-from megaphone.yamldoc import read
+from megaphone.project.edit import NewPost, QueueText, render
+from megaphone.project.loader import Reader, load_config
+from megaphone.project.yamldoc import read
+from megaphone.time.natural import resolve
+from megaphone.time.slots import parse_slot
 from tests.conftest import NOW, png_bytes
 
 CONFIG = "timezone: America/Los_Angeles\naccounts:\n  - name: utla\n  - name: reclaim-la\n"
@@ -157,7 +157,7 @@ def test_add_a_thread_with_media_in_the_next_free_slot(proj: Path, run, frozen_n
         "Fri 2026-12-04 09:00 PST (in 5 days)",
         "Sat 2026-12-05 10:00 PST (in 6 days)",
     ]
-    from megaphone.loader import load
+    from megaphone.project.loader import load
 
     thread = next(p for p in load((), cwd=proj).project.posts() if p.id == "slotted")
     assert [p.text for p in thread.parts] == ["One (1/2)", "Two,\nover two lines (2/2)"]
@@ -242,7 +242,7 @@ def test_remove_takes_only_the_post_away(proj: Path, run, frozen_now) -> None:
 
 
 def test_a_published_post_is_not_changed(proj: Path, run, frozen_now) -> None:
-    from megaphone.ledger import Ledger, default_url
+    from megaphone.store.ledger import Ledger, default_url
 
     (proj / "posts" / "other.yaml").write_text("account: utla\nposts: []\n")
     ledger = Ledger(default_url(proj))

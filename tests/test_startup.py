@@ -23,7 +23,7 @@ def imported_after(code: str) -> set[str]:
 
 def test_help_imports_only_click() -> None:
     code = (
-        "from megaphone.cli import cli\n"
+        "from megaphone.cli.main import cli\n"
         "try:\n    cli.main(['--help'], standalone_mode=False)\nexcept SystemExit:\n    pass"
     )
     modules = imported_after(code)
@@ -35,7 +35,7 @@ def test_help_imports_only_click() -> None:
 )
 def test_commands_leave_heavy_libraries_alone(command: list[str]) -> None:
     code = (
-        "from megaphone.cli import cli\n"
+        "from megaphone.cli.main import cli\n"
         f"try:\n    cli.main({command!r}, standalone_mode=False)\nexcept SystemExit:\n    pass"
     )
     assert not imported_after(code) & set(HEAVY)

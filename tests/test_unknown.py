@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from megaphone.ledger import Ledger, default_url
+from megaphone.store.ledger import Ledger, default_url
 from tests.conftest import sign_in
 from tests.fakex import FakeX, User
 from tests.test_publish import publish, state

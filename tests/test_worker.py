@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from megaphone.ledger import Ledger, default_url
+from megaphone.store.ledger import Ledger, default_url
 from tests.fakex import FakeX
 
 CONFIG = "timezone: UTC\naccounts:\n  - name: utla\n  - name: reclaim-la\n"

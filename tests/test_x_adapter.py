@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from megaphone.credentials import Credentials, CredentialStore, Secret
 from megaphone.errors import (
     AuthFailed,
     DuplicateContent,
@@ -22,6 +21,7 @@ from megaphone.errors import (
 from megaphone.networks import PostRequest, Timeouts
 from megaphone.networks.x.client import XNetwork
 from megaphone.networks.x.rules import post_id_from_url
+from megaphone.project.credentials import Credentials, CredentialStore, Secret
 from tests.conftest import png_bytes
 from tests.fakex import FakeX, User
 

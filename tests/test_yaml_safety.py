@@ -10,7 +10,7 @@ import yaml
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from megaphone.yamldoc import compose
+from megaphone.project.yamldoc import compose
 from tests.conftest import Write
 from tests.helpers import codes, only, problems_in
 

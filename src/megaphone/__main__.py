@@ -1,6 +1,6 @@
 """``python -m megaphone``."""
 
-from megaphone.cli import main
+from megaphone.cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from megaphone.problems import Loc
-    from megaphone.slots import Slot
+    from megaphone.time.slots import Slot
 
 
 # The domain's values are named tuples rather than frozen dataclasses: as

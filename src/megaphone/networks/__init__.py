@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from datetime import datetime
     from pathlib import Path
 
-    from megaphone.credentials import Credentials
     from megaphone.networks.base import NetworkRules
+    from megaphone.project.credentials import Credentials
 
 #: Seconds to wait to connect, and for an answer, before giving up.
 CONNECT_TIMEOUT = 10.0

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
     import requests
 
-    from megaphone.credentials import Credentials
+    from megaphone.project.credentials import Credentials
 
 # tweepy logs whole requests at DEBUG; nothing of a request is ever logged.
 logging.getLogger("tweepy").setLevel(logging.WARNING)

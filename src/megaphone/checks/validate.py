@@ -1,0 +1,602 @@
+"""The rules: everything the network would refuse, and what a reader would
+trip over, found before anything is sent."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import TYPE_CHECKING, NamedTuple
+
+from megaphone.checks.media import LIMITS, MAX_ALT_LENGTH, MAX_IMAGES, MediaInfo, find, sniff
+from megaphone.problems import Loc, Problem, problem
+from megaphone.project.loader import did_you_mean
+from megaphone.text import (
+    X_CONFIG,
+    TextCount,
+    count,
+    extract_hashtags,
+    extract_mentions,
+    is_valid_hashtag,
+)
+from megaphone.text.extract import INVALID_CHARS, Entity
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from megaphone.model import Config, Media, Part, Post
+    from megaphone.project.loader import Loaded
+    from megaphone.store.view import Deliveries
+
+MAX_USERNAME_LENGTH = 15
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+_STATUS_URL = re.compile(
+    r"https?://(?:www\.|mobile\.)?(?:x|twitter)\.com/(?:\w{1,15}|i/web)/status/\d{1,20}(?:[/?#]\S*)?",
+    re.IGNORECASE,
+)
+_LANG_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+
+
+@dataclass
+class Report:
+    """The outcome of validating a project."""
+
+    problems: list[Problem]
+    posts: int
+    files: int
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for p in self.problems if p.severity == "error")
+
+    @property
+    def warnings(self) -> int:
+        return len(self.problems) - self.errors
+
+
+class Facts(NamedTuple):
+    """What the checks of one post found, and what the checks across posts
+    need to know of it.  Plain values (a named tuple, cheap to send), so that
+    they can travel between processes (see :mod:`megaphone.checks.batch`)."""
+
+    id: str
+    id_loc: Loc
+    at: datetime | None  # in UTC: quick to send
+    timezone: str  # to show ``at`` as the queue file has it
+    draft: bool
+    problems: list[Problem]
+    #: references to posts of the project: (field, id, where)
+    refs: list[tuple[str, str, Loc]]
+    #: text as published, per account: (account, key of the text, where,
+    #: which part of the post)
+    texts: list[tuple[str, tuple[int, int], Loc, int]]
+    #: hashtags as spelt: (spelling, where)
+    tags: list[tuple[str, Loc]]
+    is_thread: bool
+
+
+def validate(
+    loaded: Loaded, *, now: datetime | None = None, ledger: Deliveries | None = None
+) -> Report:
+    """Check every post of ``loaded`` and return all problems, file by file,
+    in the order they appear.  With ``ledger`` (what it says of each post),
+    also flag posts edited after they were published."""
+    checker = PostChecker(
+        loaded.project.config,
+        loaded.project.root,
+        {q.name: q.path for q in loaded.project.queues},
+        now or datetime.now(UTC),
+        ledger,
+    )
+    facts = [checker.check(post) for post in loaded.project.posts()]
+    return report(loaded.problems, facts, loaded.queue_files)
+
+
+def report(file_problems: list[Problem], facts: list[Facts], files: int) -> Report:
+    """The whole report: problems of the files, of each post, and across
+    posts (duplicate ids, references, hashtag spellings, repeated text).
+    ``facts`` must come in the order of the files and posts."""
+    problems = list(file_problems)
+    kept = []
+    first_of: dict[str, Facts] = {}
+    for f in facts:
+        first = first_of.get(f.id)
+        if first is not None:
+            problems.append(
+                problem(
+                    "duplicate-id",
+                    f"id {f.id!r} is already used by the post at {first.id_loc}",
+                    f.id_loc,
+                    f.id,
+                )
+            )
+            continue  # nothing else is said of a post whose id is taken
+        first_of[f.id] = f
+        kept.append(f)
+        problems.extend(f.problems)
+    problems.extend(_references(kept, first_of))
+    problems.extend(_hashtag_case(kept))
+    problems.extend(_repeated_texts(kept))
+    problems.sort(key=lambda p: (p.loc.file, p.loc.line, p.loc.column))
+    return Report(problems, len(kept), files)
+
+
+def _references(kept: list[Facts], by_id: dict[str, Facts]) -> list[Problem]:
+    out = []
+    in_cycle = _cycles(kept, by_id)
+    for f in kept:
+        if f.id in in_cycle:
+            ring, loc = in_cycle[f.id]
+            message = f"{' → '.join(ring)}: these posts wait for each other, so none can go out"
+            out.append(problem("reference-cycle", message, loc, f.id))
+            continue
+        for name, ref, loc in f.refs:
+            target = by_id.get(ref)
+            if target is None:
+                message = f"{name}: no post has the id {ref!r}{did_you_mean(ref, by_id)}"
+                out.append(problem("bad-reference", message, loc, f.id))
+            elif target is f:
+                message = f"{name}: a post cannot refer to itself"
+                out.append(problem("bad-reference", message, loc, f.id))
+            elif target.draft and not f.draft:
+                message = f"{name}: post {ref!r} is a draft and will never be published"
+                out.append(problem("bad-reference", message, loc, f.id))
+            elif f.at and target.at and target.at >= f.at:
+                message = (
+                    f"{name}: post {ref!r} is scheduled at {_show(target.at)}, not before this one"
+                )
+                out.append(problem("reply-order", message, loc, f.id))
+    return out
+
+
+def _cycles(kept: list[Facts], by_id: dict[str, Facts]) -> dict[str, tuple[list[str], Loc]]:
+    """The posts on a ring of replies and quotes: id -> (the ring, starting
+    and ending at it; where its own reference is)."""
+    found: dict[str, tuple[list[str], Loc]] = {}
+    state: dict[str, int] = {}  # 1: on the path being walked, 2: done
+    for start in kept:
+        if state.get(start.id):
+            continue
+        path: list[tuple[Facts, int]] = [(start, 0)]
+        state[start.id] = 1
+        while path:
+            node, i = path[-1]
+            targets = [(ref, loc) for _, ref, loc in node.refs if ref in by_id and ref != node.id]
+            if i >= len(targets):
+                state[node.id] = 2
+                path.pop()
+                continue
+            path[-1] = (node, i + 1)
+            ref, _ = targets[i]
+            seen = state.get(ref)
+            if seen == 1:
+                ids = [n.id for n, _ in path]
+                ring = ids[ids.index(ref) :]
+                for n, j in path[ids.index(ref) :]:
+                    own = [(r, lc) for _, r, lc in n.refs if r in by_id and r != n.id][j - 1]
+                    at = ring.index(n.id)
+                    found.setdefault(n.id, ([*ring[at:], *ring[:at], n.id], own[1]))
+            elif seen is None:
+                state[ref] = 1
+                path.append((by_id[ref], 0))
+    return found
+
+
+def _hashtag_case(kept: list[Facts]) -> list[Problem]:
+    # casefolded hashtag -> spelling -> where it is used
+    spellings: dict[str, dict[str, list[tuple[Loc, str]]]] = {}
+    for f in kept:
+        for spelling, loc in f.tags:
+            spellings.setdefault(spelling.casefold(), {}).setdefault(spelling, []).append(
+                (loc, f.id)
+            )
+    out = []
+    for variants in spellings.values():
+        if len(variants) < 2:
+            continue
+        ranked = sorted(variants.items(), key=lambda kv: -len(kv[1]))
+        usual, usual_uses = ranked[0]
+        for spelling, uses in ranked[1:]:
+            for loc, post_id in uses:
+                message = (
+                    f"#{spelling} is written #{usual} in {len(usual_uses)} other place(s) of "
+                    "the project: pick one spelling"
+                )
+                out.append(problem("hashtag-case", message, loc, post_id))
+    return out
+
+
+def _repeated_texts(kept: list[Facts]) -> list[Problem]:
+    seen: dict[tuple[str, tuple[int, int]], Loc] = {}
+    out = []
+    for f in kept:
+        if f.draft:
+            continue
+        for account, text, loc, index in f.texts:
+            first = seen.setdefault((account, text), loc)
+            if first is not loc:
+                where = _where_id(f.id, index, is_thread=f.is_thread)
+                message = (
+                    f"account {account!r} already posts this text ({where}; first at {first}): "
+                    "X rejects duplicates"
+                )
+                out.append(problem("duplicate-text", message, loc, f.id))
+    return out
+
+
+class PostChecker:
+    """The checks that need one post only."""
+
+    def __init__(
+        self,
+        config: Config,
+        root: Path,
+        queue_paths: dict[str, Path],
+        now: datetime,
+        ledger: Deliveries | None = None,
+    ) -> None:
+        self.now = now
+        #: What the ledger says of each post (None without a ledger).
+        self.ledger = ledger
+        self.root = root.resolve()
+        self.limits = config.limits
+        self.queue_paths = queue_paths
+        self._media: dict[Path, MediaInfo | None] = {}
+        self.facts: Facts
+
+    def check(self, post: Post) -> Facts:
+        at = post.at.astimezone(UTC) if post.at else None
+        self.facts = tuple.__new__(  # Facts, once per post: see yamldoc.Document.loc
+            Facts,
+            (
+                post.id,
+                post.field_loc("id"),
+                at,
+                post.timezone,
+                post.draft,
+                [],
+                [],
+                [],
+                [],
+                post.is_thread,
+            ),
+        )
+        self.post(post)
+        return self.facts
+
+    def add(self, code: str, message: str, loc: Loc, post: Post) -> None:
+        self.facts.problems.append(problem(code, message, loc, post.id))
+
+    # ------------------------------------------------------------ per post
+
+    def post(self, post: Post) -> None:
+        texts = post.texts()
+        for i, (part, text) in enumerate(zip(post.parts, texts, strict=True)):
+            self.text(post, part, text, i, appended=i == 0 and text != part.text)
+            self.media(post, part)
+        self.schedule(post)
+        self.references(post)
+        if post.lang is not None and not _LANG_TAG.fullmatch(post.lang):
+            self.add(
+                "bad-lang",
+                f"lang {post.lang!r} is not a language tag such as 'en' or 'es-MX'",
+                post.field_loc("lang"),
+                post,
+            )
+        for tag in post.hashtags:
+            if not _tag_ok(tag):
+                self.add(
+                    "invalid-hashtag",
+                    f"#{tag} is not a hashtag X recognises "
+                    "(letters, digits and _; not only digits)",
+                    post.field_loc(f"hashtag:{tag}"),
+                    post,
+                )
+
+    def text(self, post: Post, part: Part, text: str, index: int, *, appended: bool) -> None:
+        if not part.text.strip():
+            self.add("empty-text", f"{_where(post, index)} has no text", part.loc, post)
+            return
+        result = count(text)
+        if result.weighted_length > result.max_length:
+            message = self._too_long(_where(post, index), text, result, appended)
+            self.add("text-too-long", message, part.loc, post)
+        if result.has_invalid_characters:
+            bad = sorted({f"U+{ord(c):04X}" for c in text if c in INVALID_CHARS})
+            self.add(
+                "invalid-characters",
+                f"{_where(post, index)} holds characters X refuses: {', '.join(bad)}",
+                part.loc,
+                post,
+            )
+        urls = result.urls
+        tags = extract_hashtags(result.normalized, urls=urls)
+        limits = self.limits
+        if len(tags) > limits.max_hashtags:
+            self.add(
+                "too-many-hashtags",
+                f"{_where(post, index)} has {len(tags)} hashtags "
+                f"(the project's limit is {limits.max_hashtags})",
+                part.loc,
+                post,
+            )
+        self.facts.tags.extend((tag.text, part.loc) for tag in tags)
+        mentions = extract_mentions(result.normalized)
+        for m in mentions:
+            if len(m.text) > MAX_USERNAME_LENGTH:
+                self.add(
+                    "invalid-mention",
+                    f"@{m.text} cannot be an X username (at most {MAX_USERNAME_LENGTH} characters)",
+                    part.loc,
+                    post,
+                )
+        if len(mentions) > limits.max_mentions:
+            self.add(
+                "too-many-mentions",
+                f"{_where(post, index)} mentions {len(mentions)} accounts (the project's "
+                f"limit is {limits.max_mentions})",
+                part.loc,
+                post,
+            )
+        for u in urls:
+            if "://" not in u.text:
+                self.add(
+                    "bare-domain",
+                    f"{u.text} is a link on X, though it has no https:// (it counts "
+                    f"{X_CONFIG.transformed_url_length} characters and opens http://{u.text})",
+                    part.loc,
+                    post,
+                )
+        normalized = result.normalized
+        if "://" in normalized and normalized.count("://") != sum(
+            u.text.count("://") for u in urls
+        ):
+            # Some '://' is not inside a link found.
+            self.unlinked(post, part, normalized, urls)
+        if not post.draft:
+            key = _text_key(result.normalized.strip())
+            self.facts.texts.extend((a, key, part.loc, index) for a in post.accounts)
+
+    def unlinked(self, post: Post, part: Part, text: str, urls: list[Entity]) -> None:
+        """Things written as links that will not be links."""
+        # Where the '://' of each link found stands: those are fine.
+        linked = {u.start + i for u in urls if (i := u.text.find("://")) >= 0}
+        link_starts = {u.start for u in urls}
+        sep = text.find("://")
+        while sep > 0:
+            if sep in linked:
+                sep = text.find("://", sep + 3)
+                continue
+            start = sep
+            while start > 0 and text[start - 1] in _SCHEME_CHARS:
+                start -= 1
+            scheme = text[start:sep].lstrip("0123456789+.-")
+            start = sep - len(scheme)
+            sep = text.find("://", sep + 3)
+            if not scheme:
+                continue
+            if scheme.lower() not in ("http", "https"):
+                message = f"{scheme}:// links are not linked by X: only http and https are"
+            elif start not in link_starts:
+                written = text[start:].split(maxsplit=1)[0]
+                message = f"{written} will not become a link: X cannot read its address"
+            else:
+                continue
+            self.add("bad-link", message, part.loc, post)
+
+    def _too_long(self, where: str, text: str, result: TextCount, appended: bool) -> str:
+        why = []
+        bare = [u.text for u in result.urls if "://" not in u.text]
+        if bare:
+            why.append(
+                f"{', '.join(repr(b) for b in bare[:3])} counts as a "
+                f"{X_CONFIG.transformed_url_length}-character link"
+            )
+        heavy = sorted({c for c in result.normalized if _weighs_two(c)} - {" "})
+        if heavy:
+            shown = " ".join(heavy[:8]) + (" ..." if len(heavy) > 8 else "")
+            why.append(f"these characters weigh 2 each: {shown}")
+        if appended:
+            why.append("the hashtags added to the post count too")
+        reason = f" ({'; '.join(why)})" if why else ""
+        return (
+            f"{where} weighs {result.weighted_length}/{result.max_length}, "
+            f"{result.over_by} over{reason}"
+        )
+
+    def media(self, post: Post, part: Part) -> None:
+        if not part.media:
+            return
+        kinds: list[str] = []
+        for item in part.media:
+            info = self._one_medium(post, item)
+            if info is not None:
+                kinds.append(info.kind)
+        images = kinds.count("image")
+        single = [k for k in kinds if k != "image"]
+        loc = part.media_loc or part.loc
+        if single and len(kinds) > 1:
+            self.add(
+                "media-count",
+                f"a {single[0]} must be the only media of its post (this one has {len(kinds)})",
+                loc,
+                post,
+            )
+        elif images > MAX_IMAGES:
+            self.add(
+                "media-count", f"{images} images: a post takes at most {MAX_IMAGES}", loc, post
+            )
+
+    def _one_medium(self, post: Post, item: Media) -> MediaInfo | None:
+        target, trouble = find(self._queue_path(post), item.path, self.root)
+        if trouble == "outside":
+            self.add(
+                "media-outside-project",
+                f"{item.path} leads outside the project folder: media must live inside it",
+                item.loc,
+                post,
+            )
+            return None
+        if trouble == "missing":
+            self.add("media-missing", f"{item.path} does not exist", item.loc, post)
+            return None
+        if target not in self._media:
+            try:
+                self._media[target] = sniff(target)
+            except OSError as e:
+                self.add(
+                    "media-missing", f"{item.path} cannot be read: {e.strerror}", item.loc, post
+                )
+                return None
+        info = self._media[target]
+        if info is None:
+            self.add(
+                "media-type",
+                f"{item.path} is not a JPEG, PNG, GIF, WEBP or MP4 file (judged by its content)",
+                item.loc,
+                post,
+            )
+            return None
+        limit, shown = LIMITS[info.kind]
+        if info.size > limit:
+            self.add(
+                "media-too-large",
+                f"{item.path} is {info.size / 1024 / 1024:.1f} MB: a "
+                f"{info.kind} may be at most {shown}",
+                item.loc,
+                post,
+            )
+        if info.kind in ("image", "gif") and not (item.alt and item.alt.strip()):
+            self.add(
+                "alt-missing",
+                f"{item.path} needs alt text ('alt'): describe it for readers who cannot see it",
+                item.loc,
+                post,
+            )
+        if item.alt and len(item.alt) > MAX_ALT_LENGTH:
+            self.add(
+                "alt-too-long",
+                f"alt text is {len(item.alt)} characters: at most {MAX_ALT_LENGTH}",
+                item.alt_loc or item.loc,
+                post,
+            )
+        return info
+
+    def _queue_path(self, post: Post) -> Path:
+        return self.queue_paths.get(post.queue) or self.root / post.queue
+
+    def schedule(self, post: Post) -> None:
+        if post.at and post.expires and post.expires <= post.at:
+            self.add(
+                "expires-before-at",
+                f"expires ({_show(post.expires)}) is not after at ({_show(post.at)})",
+                post.field_loc("expires"),
+                post,
+            )
+            return
+        if post.draft:
+            return
+        if self.ledger and post.id in self.ledger and self.settled(post, self.ledger[post.id]):
+            return  # what became of it is in the ledger: megaphone status tells
+        at = self.facts.at  # in UTC: comparing with now needs no zone lookups
+        if post.expires and post.expires <= self.now:
+            self.add(
+                "expired",
+                f"post {post.id!r} expired {_ago(self.now - post.expires)}: it will never "
+                "be published",
+                post.field_loc("expires"),
+                post,
+            )
+        elif at and post.at and at <= self.now:
+            self.add(
+                "past-due",
+                f"post {post.id!r} was due {_ago(self.now - post.at)} "
+                f"({_show(post.at, post.timezone)}) and has not been published",
+                post.field_loc("at"),
+                post,
+            )
+
+    def settled(self, post: Post, rows: tuple[tuple[str, str, str | None], ...]) -> bool:
+        """Flag a post edited after it was published; say whether the ledger
+        has settled it for every account (published, missed...)."""
+        from megaphone.store.view import content_digest
+
+        current = None
+        for account, state, digest in rows:
+            if state == "published" and digest:
+                current = current or content_digest(post)
+                if digest != current:
+                    self.add(
+                        "edited-after-publish",
+                        f"post {post.id!r} was changed after it was published on {account}: "
+                        "the change is never sent (publish a correction as a new post)",
+                        post.field_loc("thread" if post.is_thread else "text"),
+                        post,
+                    )
+        states = {account: state for account, state, _ in rows}
+        return all(
+            states.get(a, "scheduled") not in ("scheduled", "publishing") for a in post.accounts
+        )
+
+    def references(self, post: Post) -> None:
+        for name, ref in (("reply_to", post.reply_to), ("quote", post.quote)):
+            if ref is None:
+                continue
+            loc = post.field_loc(name)
+            if "://" in ref:
+                if not _STATUS_URL.fullmatch(ref):
+                    self.add(
+                        "bad-reference",
+                        f"{name}: {ref} is not the URL of a post on X "
+                        "(https://x.com/NAME/status/NUMBER)",
+                        loc,
+                        post,
+                    )
+                continue
+            self.facts.refs.append((name, ref, loc))
+
+
+def _text_key(text: str) -> tuple[int, int]:
+    """A short stand-in for a text, to tell repeated ones apart: its hash and
+    length.  (Worker processes are forked, so they share the hash seed; a
+    false match needs two texts of one length with one 64-bit hash.)"""
+    return hash(text), len(text)
+
+
+def _where(post: Post, index: int) -> str:
+    """How a message names a post, or one part of a thread."""
+    return _where_id(post.id, index, is_thread=post.is_thread)
+
+
+def _where_id(post_id: str, index: int, *, is_thread: bool) -> str:
+    return f"part {index + 1} of thread {post_id!r}" if is_thread else f"post {post_id!r}"
+
+
+@cache
+def _tag_ok(tag: str) -> bool:
+    return is_valid_hashtag("#" + tag)
+
+
+def _weighs_two(c: str) -> bool:
+    o = ord(c)
+    return not any(lo <= o <= hi for lo, hi in X_CONFIG.light_ranges)
+
+
+def _show(when: datetime, tz_name: str | None = None) -> str:
+    """A time as messages show it: in the zone named (its abbreviation), or
+    in the one it carries."""
+    if tz_name:
+        from megaphone.time.zones import zone
+
+        when = when.astimezone(zone(tz_name))
+    return when.strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def _ago(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 3600:
+        return f"{max(seconds // 60, 1)} min ago"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"

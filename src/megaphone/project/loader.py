@@ -1,0 +1,909 @@
+"""Read a project: its configuration and queue files, into domain values.
+
+Reading never stops at the first mistake: every problem is recorded with its
+position and the rest of the file is still read, so one run shows them all.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+
+from megaphone.errors import UsageError
+from megaphone.model import (
+    Account,
+    Config,
+    Limits,
+    Media,
+    NotifySpec,
+    Part,
+    Post,
+    Project,
+    Queue,
+)
+from megaphone.networks import names as network_names
+from megaphone.problems import Loc, Problem, problem
+from megaphone.project import schema
+from megaphone.project.yamldoc import BOOL, INT, NULL, SAFE_TAGS, STR, Document, pairs, read
+from megaphone.time.zones import TimeError, local_zone_name, parse_time, zone
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+    from datetime import datetime, timedelta
+
+    from megaphone.time.slots import Slot
+
+CONFIG_NAMES = ("megaphone.yaml", "megaphone.yml")
+CONFIG_KEYS = (
+    "timezone",
+    "posts",
+    "accounts",
+    "limits",
+    "grace",
+    "ledger",
+    "project",
+    "lease",
+    "unknown",
+    "unknown_after",
+    "notify",
+)
+NOTIFY_KEYS = ("url", "events", "accounts")
+#: Account names: what an environment variable's name carries faithfully
+#: (``reclaim-la`` → ``MEGAPHONE_RECLAIM_LA_…``), so that no two accounts
+#: can ever read each other's credentials.
+ACCOUNT_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+ACCOUNT_KEYS = ("name", "network", "handle", "daily_cap", "api_url")
+LIMIT_KEYS = ("max_hashtags", "max_mentions")
+
+_LOST_HASHTAG = re.compile(r"\s+(#[^\s#]+)")
+
+
+def _may_hold_tag(text: str) -> bool:
+    """Whether ``text`` may hold a YAML tag: a '!' that starts a token.  (A
+    loose test: a '!' after a space in some post only costs the slow path.)"""
+    i = text.find("!")
+    while i >= 0:
+        if i == 0 or text[i - 1] in " \t\r\n[{,:?-":
+            return True
+        i = text.find("!", i + 1)
+    return False
+
+
+@cache
+def _known_set(known: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(known)
+
+
+@dataclass
+class Loaded:
+    """A project as read, with what was wrong in it."""
+
+    project: Project
+    problems: list[Problem] = field(default_factory=list)
+    documents: dict[str, Document] = field(default_factory=dict)
+    queue_files: int = 0
+
+
+def require_root(start: Path) -> Path:
+    """The project folder holding ``start``, for a command that needs a
+    project: :class:`UsageError` when no ``megaphone.yaml`` is there or
+    above (nothing is created)."""
+    root, config = find_root(start)
+    if config is None:
+        raise UsageError(
+            "not a megaphone project (no megaphone.yaml here or above): "
+            "run `megaphone init`, or give the project's folder with -C"
+        )
+    return root
+
+
+def find_root(start: Path) -> tuple[Path, Path | None]:
+    """The project folder holding ``start``: the nearest folder at or above
+    it with a ``megaphone.yaml``; else ``start`` itself (or its folder)."""
+    start = start.resolve()
+    here = start if start.is_dir() else start.parent
+    for folder in (here, *here.parents):
+        for name in CONFIG_NAMES:
+            if (folder / name).is_file():
+                return folder, folder / name
+    return here, None
+
+
+@dataclass
+class Inputs:
+    """What a run reads: the project folder, its configuration and the queue
+    files asked for."""
+
+    root: Path
+    config_path: Path | None
+    config: Config
+    config_doc: Document | None
+    files: list[Path]
+
+
+def locate(paths: Iterable[Path] = (), *, cwd: Path, allow_empty: bool = False) -> Inputs:
+    """The project and queue files for ``paths`` (files or folders; default:
+    the project's posts folder).  :class:`UsageError` when one is missing."""
+    paths = [p if p.is_absolute() else cwd / p for p in paths]
+    for p in paths:
+        if not p.exists():
+            raise UsageError(f"no such file or folder: {display(p, cwd)}")
+    root, config_path = find_root(paths[0] if paths else cwd)
+    config, config_doc = load_config(config_path, cwd, root)
+    if not paths:
+        posts_dir = root / config.posts_dir
+        if not posts_dir.is_dir() and allow_empty:
+            return Inputs(root, config_path, config, config_doc, [])
+        if not posts_dir.is_dir():
+            raise UsageError(
+                f"no queue folder {display(posts_dir, cwd)}: "
+                "give the queue files or folders to read"
+            )
+        paths = [posts_dir]
+    return Inputs(root, config_path, config, config_doc, queue_files(paths, skip=config_path))
+
+
+def read_queue_file(
+    path: Path, *, cwd: Path, config: Config, root: Path
+) -> tuple[Document, Queue | None]:
+    """One queue file of the project in ``root``, read; its problems are in
+    the document."""
+    doc = read(path, display(path, cwd), root=root)
+    queue = Reader(doc, config=config).read_queue()
+    doc.root = None  # the values read keep what they need; let the rest go
+    return doc, queue
+
+
+def load(
+    paths: Iterable[Path] = (), *, cwd: Path | None = None, allow_empty: bool = False
+) -> Loaded:
+    """Read the queues at ``paths`` (files or folders; default: the project's
+    posts folder) with the project configuration that governs them."""
+    cwd = (cwd or Path.cwd()).resolve()
+    inputs = locate(paths, cwd=cwd, allow_empty=allow_empty)
+    problems: list[Problem] = []
+    documents: dict[str, Document] = {}
+    if inputs.config_doc is not None:
+        documents[inputs.config_doc.name] = inputs.config_doc
+        problems.extend(inputs.config_doc.problems)
+    queues = []
+    for path in inputs.files:
+        doc, queue = read_queue_file(path, cwd=cwd, config=inputs.config, root=inputs.root)
+        documents[doc.name] = doc
+        problems.extend(doc.problems)
+        if queue is not None:
+            queues.append(queue)
+    project = Project(inputs.root, inputs.config, tuple(queues))
+    return Loaded(project, problems, documents, len(inputs.files))
+
+
+def load_config(config_path: Path | None, cwd: Path, root: Path) -> tuple[Config, Document | None]:
+    """The project configuration (defaults without a file), and the file read."""
+    if config_path is None:
+        return Config(path=None, timezone=local_zone_name()), None
+    doc = read(config_path, display(config_path, cwd), root=root)
+    return Reader(doc).read_config(), doc
+
+
+def queue_files(paths: Iterable[Path], *, skip: Path | None = None) -> list[Path]:
+    """Queue files under ``paths``: YAML files, folders searched recursively
+    (hidden folders left out), each file once, in a stable order."""
+    found: dict[Path, None] = {}
+    for path in paths:
+        if path.is_dir():
+            candidates: Iterable[Path] = sorted(
+                p
+                for pattern in ("*.yaml", "*.yml")
+                for p in path.rglob(pattern)
+                if not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        else:
+            candidates = [path]
+        for p in candidates:
+            resolved = p.resolve()
+            if resolved != skip and resolved.name not in CONFIG_NAMES:
+                found.setdefault(p, None)
+    return list(found)
+
+
+def display(path: Path, cwd: Path) -> str:
+    """``path`` as the user should see it: relative to where they are."""
+    import os
+
+    # Links are not followed: a queue file is named as it is in the project.
+    try:
+        return str(Path(os.path.normpath(path.absolute())).relative_to(cwd))
+    except ValueError:
+        return str(path)
+
+
+class Reader:
+    """Walks one composed YAML document, building values and recording
+    problems in the document."""
+
+    def __init__(self, doc: Document, *, config: Config | None = None) -> None:
+        self.doc = doc
+        self.config = config
+        # Most files use neither tags nor merge keys: they then take the fast
+        # paths below, which skip checks that cannot fail.
+        self.plain = not _may_hold_tag(doc.text or "") and "<<" not in (doc.text or "")
+
+    # ------------------------------------------------------------ primitives
+
+    def report(
+        self, code: str, message: str, node: yaml.Node | Loc, post_id: str | None = None
+    ) -> None:
+        loc = node if isinstance(node, Loc) else self.doc.loc(node)
+        self.doc.problems.append(problem(code, message, loc, post_id))
+
+    def safe(self, node: yaml.Node) -> bool:
+        if node.tag in SAFE_TAGS:
+            return True
+        self.report(
+            "unsafe-tag", f"YAML tag {node.tag!r} is not allowed: only plain YAML values", node
+        )
+        return False
+
+    def mapping(
+        self,
+        node: yaml.Node,
+        what: str | Callable[[], str],
+        known: tuple[str, ...],
+        post_id: str | None = None,
+    ) -> dict[str, yaml.Node] | None:
+        """The entries of a mapping node, checking for unknown and duplicate keys.
+        (``what`` names the mapping in messages; a function when naming it costs.)"""
+        if self.plain and type(node) is yaml.MappingNode:
+            try:
+                quick = {key.value: value for key, value in node.value}
+            except TypeError:  # a key that is a list or a mapping
+                pass
+            else:
+                if len(quick) == len(node.value) and _known_set(known).issuperset(quick):
+                    return quick
+        if callable(what):
+            what = what()
+        if not self.safe(node):
+            return None
+        if not isinstance(node, yaml.MappingNode):
+            self.report(
+                "wrong-type", f"{what} should be a mapping of keys to values", node, post_id
+            )
+            return None
+        entries: dict[str, yaml.Node] = {}
+        for key, value in pairs(node):
+            if not isinstance(key, yaml.ScalarNode) or not self.safe(key):
+                self.report("wrong-type", f"{what} has a key that is not plain text", key, post_id)
+                continue
+            name = key.value
+            if name in entries:
+                first = self.doc.loc(entries[name])
+                self.report(
+                    "duplicate-key",
+                    f"{name!r} given twice in {what} (first on line {first.line})",
+                    key,
+                    post_id,
+                )
+                continue
+            if name not in known:
+                hint = did_you_mean(name, known, or_list=True)
+                self.report("unknown-key", f"unknown key {name!r} in {what}{hint}", key, post_id)
+                continue
+            entries[name] = value
+        return entries
+
+    def string(self, node: yaml.Node, what: str, post_id: str | None = None) -> str | None:
+        """A scalar as text.  Numbers are accepted as written ('2026' for an id);
+        null, lists and mappings are not."""
+        if self.plain and type(node) is yaml.ScalarNode and node.tag == STR:
+            return node.value  # type: ignore[no-any-return]
+        if not self.safe(node):
+            return None
+        if not isinstance(node, yaml.ScalarNode) or node.tag == NULL or node.tag == BOOL:
+            if isinstance(node, yaml.SequenceNode):
+                kind = "a list"
+            elif isinstance(node, yaml.MappingNode):
+                kind = "a mapping"
+            else:
+                kind = "true/false" if node.tag == BOOL else "empty"
+            if node.tag == BOOL:
+                kind = "true/false"
+            self.report("wrong-type", f"{what} should be text, not {kind}", node, post_id)
+            return None
+        return str(node.value)
+
+    def sequence(
+        self, node: yaml.Node, what: str, post_id: str | None = None
+    ) -> list[yaml.Node] | None:
+        if not self.safe(node):
+            return None
+        if not isinstance(node, yaml.SequenceNode):
+            self.report("wrong-type", f"{what} should be a list", node, post_id)
+            return None
+        return list(node.value)
+
+    def strings(
+        self, node: yaml.Node, what: str, post_id: str | None = None
+    ) -> list[tuple[str, Loc]]:
+        """A string or a list of strings."""
+        if isinstance(node, yaml.ScalarNode) and node.tag not in (NULL, BOOL):
+            value = self.string(node, what, post_id)
+            return [] if value is None else [(value, self.doc.loc(node))]
+        items = self.sequence(node, what, post_id)
+        out = []
+        for item in items or ():
+            value = self.string(item, f"each of {what}", post_id)
+            if value is not None:
+                out.append((value, self.doc.loc(item)))
+        return out
+
+    def text(self, node: yaml.Node, what: str, post_id: str) -> str | None:
+        """Post text; warns when a hashtag after an unquoted text became a
+        YAML comment (``text: Join us #Tag`` loses ``#Tag``)."""
+        value = self.string(node, what, post_id)
+        if value is not None and isinstance(node, yaml.ScalarNode) and not node.style:
+            lines = self.doc.source_lines
+            end = node.end_mark
+            rest = lines[end.line][end.column :] if end.line < len(lines) else ""
+            lost = _LOST_HASHTAG.match(rest)
+            if lost:
+                self.report(
+                    "text-comment",
+                    f"{lost[1]} is read as a YAML comment, not as part of the text: "
+                    "quote the text to keep it",
+                    node,
+                    post_id,
+                )
+        return value
+
+    def boolean(self, node: yaml.Node, what: str, post_id: str | None = None) -> bool | None:
+        if not self.safe(node):
+            return None
+        if isinstance(node, yaml.ScalarNode) and node.tag == BOOL:
+            return str(node.value).lower() in ("true", "yes", "on", "y")
+        self.report("wrong-type", f"{what} should be true or false", node, post_id)
+        return None
+
+    def integer(self, node: yaml.Node, what: str) -> int | None:
+        if self.safe(node) and isinstance(node, yaml.ScalarNode) and node.tag == INT:
+            try:
+                return int(str(node.value).replace("_", ""), 0)
+            except ValueError:
+                pass
+        self.report("wrong-type", f"{what} should be a whole number", node)
+        return None
+
+    def timezone(self, entries: dict[str, yaml.Node], default: str) -> str:
+        """The time zone named in ``entries`` (``default`` when none is), or ""
+        when the name is not a time zone."""
+        if "timezone" not in entries:
+            return default
+        name = self.string(entries["timezone"], "timezone")
+        if name is None:
+            return ""
+        try:
+            zone(name)
+        except TimeError as e:
+            self.report(e.code, str(e), entries["timezone"])
+            return ""
+        return name
+
+    # --------------------------------------------------------------- config
+
+    def read_config(self) -> Config:
+        defaults = Config(path=self.doc.path, timezone=local_zone_name())
+        if self.doc.root is None:
+            return defaults
+        entries = self.mapping(self.doc.root, "the project configuration", CONFIG_KEYS)
+        if entries is None:
+            return defaults
+        timezone = self.timezone(entries, defaults.timezone) or defaults.timezone
+        posts_dir = defaults.posts_dir
+        if "posts" in entries and (value := self.string(entries["posts"], "posts")) is not None:
+            from megaphone.project.files import inside
+
+            root = self.doc.path.parent
+            if Path(value).is_absolute() or not inside(root / value, root):
+                self.report(
+                    "config",
+                    f"posts: {value!r} leads outside the project folder; megaphone reads only "
+                    "the project's own files",
+                    entries["posts"],
+                )
+            else:
+                posts_dir = value
+        accounts: list[Account] = []
+        for item in (
+            self.sequence(entries["accounts"], "accounts") or () if "accounts" in entries else ()
+        ):
+            account = self.account(item, {a.name for a in accounts})
+            if account is not None:
+                accounts.append(account)
+        limits = Limits()
+        if "limits" in entries and (lim := self.mapping(entries["limits"], "limits", LIMIT_KEYS)):
+            values = {k: self.integer(v, k) for k, v in lim.items()}
+            limits = Limits(**{k: v for k, v in values.items() if v is not None})
+        grace = self.duration(entries, "grace") or defaults.grace
+        ledger = self.string(entries["ledger"], "ledger") if "ledger" in entries else None
+        project_id = None
+        if "project" in entries and (raw := self.string(entries["project"], "project")):
+            if PROJECT_ID.fullmatch(raw):
+                project_id = raw
+            else:
+                self.report(
+                    "config",
+                    f"project: {raw!r} is not an id (letters, digits, '.', '_', '-'; at most 100)",
+                    entries["project"],
+                )
+        lease = self.duration(entries, "lease", minimum=1)
+        unknown = defaults.unknown
+        if "unknown" in entries and (raw := self.string(entries["unknown"], "unknown")):
+            if raw in ("resend", "hold"):
+                unknown = raw
+            else:
+                self.report(
+                    "config",
+                    f"unknown: {raw!r} is neither resend nor hold",
+                    entries["unknown"],
+                )
+        unknown_after = self.duration(entries, "unknown_after") or defaults.unknown_after
+        notify = self.notify(entries["notify"]) if "notify" in entries else ()
+        return Config(
+            self.doc.path,
+            timezone,
+            posts_dir,
+            tuple(accounts),
+            limits,
+            grace,
+            ledger,
+            project_id,
+            lease,
+            unknown,
+            unknown_after,
+            notify,
+        )
+
+    def notify(self, node: yaml.Node) -> tuple[NotifySpec, ...]:
+        """``notify:``: apprise URLs, or mappings of ``url``, ``events`` and
+        ``accounts``.  A URL holds tokens: no message ever quotes it."""
+        from megaphone.publish.notify import EVENTS, check_url
+
+        specs = []
+        for item in self.sequence(node, "notify") or ():
+            events = accounts = None
+            if isinstance(item, yaml.MappingNode):
+                entries = self.mapping(item, "a notify destination", NOTIFY_KEYS)
+                if entries is None:
+                    continue
+                if "url" not in entries:
+                    self.report("missing-field", "a notify destination needs its url", item)
+                    continue
+                url_node = entries["url"]
+                if "events" in entries:
+                    names = [
+                        self.string(n, "events")
+                        for n in self.sequence(entries["events"], "events") or ()
+                    ]
+                    bad = [n for n in names if n and n not in EVENTS]
+                    if bad:
+                        self.report(
+                            "config",
+                            f"notify events: {', '.join(map(repr, bad))} "
+                            f"(known: {', '.join(EVENTS)})",
+                            entries["events"],
+                        )
+                    events = frozenset(n for n in names if n in EVENTS)
+                if "accounts" in entries:
+                    accounts = frozenset(
+                        a
+                        for n in self.sequence(entries["accounts"], "accounts") or ()
+                        if (a := self.string(n, "accounts"))
+                    )
+            else:
+                url_node = item
+            self.doc.keep_secret(url_node)
+            if not isinstance(url_node, yaml.ScalarNode) or not isinstance(url_node.value, str):
+                self.report("wrong-type", "a notify destination's url should be text", url_node)
+                continue
+            url = url_node.value.strip()
+            why = check_url(url)
+            if why is not None:
+                self.report("config", f"notify: a destination's url is {why}", url_node)
+                continue
+            specs.append(NotifySpec(url, events, accounts))
+        return tuple(specs)
+
+    def duration(
+        self, entries: dict[str, yaml.Node], key: str, *, minimum: float = 0
+    ) -> timedelta | None:
+        """The duration under ``key`` (30s, 1h, 2d), or None (absent, or wrong:
+        reported)."""
+        if key not in entries or (raw := self.string(entries[key], key)) is None:
+            return None
+        from megaphone.time.timeline import parse_duration
+
+        parsed = parse_duration(raw)
+        if parsed is None or parsed.total_seconds() < minimum:
+            at_least = f" of at least {minimum:g} s" if minimum else ""
+            self.report(
+                "config",
+                f"{key}: {raw!r} is not a duration{at_least} (e.g. 30s, 1h, 2d)",
+                entries[key],
+            )
+            return None
+        return parsed
+
+    def account(self, node: yaml.Node, taken: set[str]) -> Account | None:
+        entries = self.mapping(node, "an account", ACCOUNT_KEYS)
+        if entries is None:
+            return None
+        if "name" not in entries:
+            self.report("missing-field", "an account needs a name", node)
+            return None
+        name = self.string(entries["name"], "name")
+        if name is None:
+            return None
+        if not ACCOUNT_NAME.fullmatch(name):
+            self.report(
+                "config",
+                f"account name {name!r}: use lower-case letters, digits and '-' (at most 64), "
+                "so that its credentials' variables (MEGAPHONE_<NAME>_…) are its own",
+                entries["name"],
+            )
+            return None
+        if name in taken:
+            self.report("config", f"account {name!r} is named twice", entries["name"])
+            return None
+        network = "x"
+        if (
+            "network" in entries
+            and (value := self.string(entries["network"], "network")) is not None
+        ):
+            if value not in network_names():
+                self.report(
+                    "config",
+                    f"network {value!r} is not supported yet "
+                    f"(supported: {', '.join(network_names())})",
+                    entries["network"],
+                )
+            network = value
+        handle = self.string(entries["handle"], "handle") if "handle" in entries else None
+        cap = self.integer(entries["daily_cap"], "daily_cap") if "daily_cap" in entries else None
+        api_url = self.string(entries["api_url"], "api_url") if "api_url" in entries else None
+        if "api_url" in entries:
+            self.doc.keep_secret(entries["api_url"])
+        if api_url is not None:
+            from megaphone.networks import api_url_problem, redact_url
+
+            why = api_url_problem(api_url)
+            if why is not None:
+                self.report("config", f"api_url {redact_url(api_url)}: {why}", entries["api_url"])
+                api_url = None
+        return Account(name, network, handle.lstrip("@") if handle else None, cap, api_url)
+
+    # ---------------------------------------------------------------- queue
+
+    def read_queue(self) -> Queue | None:
+        assert self.config is not None
+        if self.doc.root is None:
+            if self.doc.text is not None and not self.doc.problems:
+                self.report(
+                    "missing-field",
+                    "the file is empty: a queue needs 'posts'",
+                    Loc(self.doc.name, 1, 1),
+                )
+            return None
+        entries = self.mapping(self.doc.root, "the queue", schema.QUEUE_KEYS)
+        if entries is None:
+            return None
+        # An unknown time zone leaves the times of the file unread ("").
+        timezone = self.timezone(entries, self.config.timezone)
+        accounts = self.strings(entries["account"], "account") if "account" in entries else []
+        for name, name_loc in accounts:
+            self.check_account(name, name_loc, None)
+        hashtags: list[tuple[str, Loc]] = []
+        lang = None
+        if "defaults" in entries and (
+            defaults := self.mapping(entries["defaults"], "defaults", schema.DEFAULTS_KEYS)
+        ):
+            if "hashtags" in defaults:
+                hashtags = self.strings(defaults["hashtags"], "hashtags")
+            if "lang" in defaults:
+                lang = self.string(defaults["lang"], "lang")
+        if "posts" not in entries:
+            self.report(
+                "missing-field", "a queue needs 'posts': the list of its posts", self.doc.root
+            )
+            return Queue(self.doc.path, self.doc.name, ())
+        posts = []
+        context = _QueueContext(timezone, accounts, hashtags, lang, _names(accounts))
+        for node in self.sequence(entries["posts"], "posts") or ():
+            post = self.post(node, context)
+            if post is not None:
+                posts.append(post)
+        slots = self.slots(entries["slots"]) if "slots" in entries else ()
+        return Queue(self.doc.path, self.doc.name, tuple(posts), timezone, _names(accounts), slots)
+
+    def slots(self, node: yaml.Node) -> tuple[Slot, ...]:
+        from megaphone.time.slots import parse_slot
+
+        found: list[Slot] = []
+        for text, loc in self.strings(node, "slots"):
+            try:
+                found.extend(parse_slot(text))
+            except ValueError as e:
+                self.report("bad-slot", f"slots: {e}", loc)
+        return tuple(found)
+
+    def post(self, node: yaml.Node, ctx: _QueueContext) -> Post | None:
+        id_node = _value_of(node, "id")
+        post_id = str(id_node.value) if isinstance(id_node, yaml.ScalarNode) else None
+        entries = self.mapping(
+            node, lambda: f"post {post_id!r}" if post_id else "a post", schema.POST_KEYS, post_id
+        )
+        if entries is None:
+            return None
+        loc = self.doc.loc(node)
+        locs = _Locs(self.doc.name, entries)
+        if "id" not in entries:
+            self.report("missing-field", "a post needs an 'id', unique across the project", node)
+            return None
+        post_id = self.string(entries["id"], "id")
+        if not post_id or not post_id.strip():
+            if post_id is not None:
+                self.report("missing-field", "a post's id cannot be empty", entries["id"])
+            return None
+        post_id = post_id.strip()
+
+        draft = False
+        if "draft" in entries:
+            draft = bool(self.boolean(entries["draft"], "draft", post_id))
+
+        parts = self.parts(entries, node, post_id)
+
+        at = expires = None
+        if "at" in entries:
+            at = self.time(entries["at"], "at", ctx.timezone, post_id)
+        elif not draft:
+            self.report(
+                "missing-field",
+                f"post {post_id!r} needs 'at', the time to publish it (or draft: true)",
+                node,
+                post_id,
+            )
+        if "expires" in entries:
+            expires = self.time(entries["expires"], "expires", ctx.timezone, post_id)
+
+        if "accounts" in entries:
+            account_items = self.strings(entries["accounts"], "accounts", post_id)
+            for name, name_loc in account_items:
+                self.check_account(name, name_loc, post_id)
+        else:
+            account_items = ctx.accounts  # checked with the queue
+        if not account_items:
+            self.report(
+                "no-account",
+                f"post {post_id!r} has no account: "
+                "set 'account' on the queue or 'accounts' on the post",
+                node,
+                post_id,
+            )
+
+        hashtags = ctx.hashtags
+        if "hashtags" in entries:
+            hashtags = hashtags + self.strings(entries["hashtags"], "hashtags", post_id)
+        tags: list[str] = []
+        if hashtags:
+            folded: set[str] = set()
+            for tag, tag_loc in hashtags:
+                bare = tag.strip().lstrip("#\uff03")
+                if bare.casefold() not in folded:
+                    folded.add(bare.casefold())
+                    tags.append(bare)
+                locs.extra.setdefault(f"hashtag:{bare}", tag_loc)
+
+        lang = ctx.lang
+        if "lang" in entries:
+            lang = self.string(entries["lang"], "lang", post_id)
+        reply_to = (
+            self.string(entries["reply_to"], "reply_to", post_id) if "reply_to" in entries else None
+        )
+        quote = self.string(entries["quote"], "quote", post_id) if "quote" in entries else None
+
+        if parts is None:
+            return None
+        accounts = ctx.account_names if account_items is ctx.accounts else _names(account_items)
+        return tuple.__new__(  # Post, without its constructor's extra call: once per post
+            Post,
+            (
+                post_id,
+                loc,
+                self.doc.name,
+                accounts,
+                parts,
+                ctx.timezone,
+                at,
+                expires,
+                tuple(tags),
+                reply_to.strip() if reply_to else None,
+                quote.strip() if quote else None,
+                draft,
+                lang.strip() if lang else None,
+                "thread" in entries,
+                locs,
+            ),
+        )
+
+    def parts(
+        self, entries: dict[str, yaml.Node], node: yaml.Node, post_id: str
+    ) -> tuple[Part, ...] | None:
+        post_media = self.media(entries["media"], post_id) if "media" in entries else ()
+        media_loc = self.doc.loc(entries["media"]) if "media" in entries else None
+        if "text" in entries and "thread" in entries:
+            self.report(
+                "wrong-type",
+                f"post {post_id!r} has both 'text' and 'thread': keep one",
+                entries["thread"],
+                post_id,
+            )
+            return None
+        if "text" in entries:
+            text = self.text(entries["text"], "text", post_id)
+            if text is None:
+                return None
+            loc = self.doc.loc(entries["text"])
+            return (tuple.__new__(Part, (text.strip(), loc, post_media, media_loc)),)
+        if "thread" not in entries:
+            self.report(
+                "missing-field", f"post {post_id!r} needs 'text' (or 'thread')", node, post_id
+            )
+            return None
+        items = self.sequence(entries["thread"], "thread", post_id)
+        if items is None:
+            return None
+        if not items:
+            self.report("empty-text", "the thread has no parts", entries["thread"], post_id)
+            return None
+        parts: list[Part] = []
+        for i, item in enumerate(items, 1):
+            if isinstance(item, yaml.MappingNode):
+                fields = self.mapping(item, f"thread part {i}", schema.PART_KEYS, post_id)
+                if fields is None:
+                    continue
+                if "text" not in fields:
+                    self.report("missing-field", f"thread part {i} needs 'text'", item, post_id)
+                    continue
+                text = self.text(fields["text"], f"thread part {i}", post_id)
+                media = self.media(fields["media"], post_id) if "media" in fields else ()
+                part_media_loc = self.doc.loc(fields["media"]) if "media" in fields else None
+                text_node = fields["text"]
+            else:
+                text = self.text(item, f"thread part {i}", post_id)
+                media, part_media_loc, text_node = (), None, item
+            if text is None:
+                continue
+            if i == 1 and post_media:
+                if media:
+                    self.report(
+                        "wrong-type",
+                        "media given both for the post and for its first thread part: keep one",
+                        entries["media"],
+                        post_id,
+                    )
+                media, part_media_loc = post_media, media_loc
+            parts.append(Part(text.strip(), self.doc.loc(text_node), media, part_media_loc))
+        return tuple(parts)
+
+    def media(self, node: yaml.Node, post_id: str) -> tuple[Media, ...]:
+        out = []
+        for item in self.sequence(node, "media", post_id) or ():
+            if isinstance(item, yaml.ScalarNode) and item.tag == STR:
+                path = self.string(item, "media", post_id)
+                if path is not None:
+                    out.append(Media(path, None, self.doc.loc(item)))
+                continue
+            fields = self.mapping(item, "a media item", schema.MEDIA_KEYS, post_id)
+            if fields is None:
+                continue
+            if "path" not in fields:
+                self.report("missing-field", "a media item needs a 'path'", item, post_id)
+                continue
+            path = self.string(fields["path"], "path", post_id)
+            alt = self.string(fields["alt"], "alt", post_id) if "alt" in fields else None
+            if path is not None:
+                alt_loc = self.doc.loc(fields["alt"]) if "alt" in fields else None
+                out.append(Media(path, alt, self.doc.loc(fields["path"]), alt_loc))
+        return tuple(out)
+
+    def time(self, node: yaml.Node, what: str, timezone: str, post_id: str) -> datetime | None:
+        raw = self.string(node, what, post_id)
+        if raw is None or not timezone:
+            return None
+        try:
+            return parse_time(raw, timezone)
+        except TimeError as e:
+            self.report(e.code, f"{what}: {e}", node, post_id)
+            return None
+
+    def check_account(self, name: str, loc: Loc, post_id: str | None) -> None:
+        assert self.config is not None
+        known = [a.name for a in self.config.accounts]
+        if not known or name in known:
+            return
+        hint = did_you_mean(name, known, or_list=True)
+        self.report(
+            "unknown-account",
+            f"account {name!r} is not in the project configuration{hint}",
+            loc,
+            post_id,
+        )
+
+
+class _Locs(Mapping[str, Loc]):
+    """Where each field of a post is: kept as bare numbers, so that the YAML
+    nodes can go, and made into positions only when a message needs one."""
+
+    __slots__ = ("extra", "file", "marks")
+
+    def __init__(self, file: str, entries: dict[str, yaml.Node]) -> None:
+        self.file = file
+        self.marks = {k: (v.start_mark.line, v.start_mark.column) for k, v in entries.items()}
+        self.extra: dict[str, Loc] = {}
+
+    def __getitem__(self, key: str) -> Loc:
+        mark = self.marks.get(key)
+        return Loc(self.file, mark[0] + 1, mark[1] + 1) if mark else self.extra[key]
+
+    def get(self, key: str, default: Loc | None = None) -> Loc | None:  # type: ignore[override]
+        # Mapping.get would go through __getitem__ and a KeyError.
+        mark = self.marks.get(key)
+        if mark is not None:
+            return tuple.__new__(Loc, (self.file, mark[0] + 1, mark[1] + 1))
+        return self.extra.get(key, default)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.marks
+        yield from self.extra
+
+    def __len__(self) -> int:
+        return len(self.marks) + len(self.extra)
+
+
+def did_you_mean(name: str, known: Iterable[str], *, or_list: bool = False) -> str:
+    """ "; did you mean 'x'?" for the nearest of ``known`` to ``name``; else
+    the known names (with ``or_list``) or nothing."""
+    known = list(known)
+    guess = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if guess:
+        return f"; did you mean {guess[0]!r}?"
+    return f" (known: {', '.join(known)})" if or_list and known else ""
+
+
+def _value_of(node: yaml.Node, key: str) -> yaml.Node | None:
+    """The value of ``key`` in a mapping node, without any checking."""
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if k.value == key:
+                return v  # type: ignore[no-any-return]
+    return None
+
+
+def _names(items: list[tuple[str, Loc]]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(name for name, _ in items))
+
+
+@dataclass(frozen=True, slots=True)
+class _QueueContext:
+    timezone: str
+    accounts: list[tuple[str, Loc]]
+    hashtags: list[tuple[str, Loc]]
+    lang: str | None
+    account_names: tuple[str, ...]

@@ -1,0 +1,485 @@
+"""What the publishing commands do, without the command line: load the
+project, open the ledger, plan, publish or rehearse, and report."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from megaphone.errors import MegaphoneError, UsageError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
+
+    from megaphone.checks.validate import Report
+    from megaphone.model import Account, Post, Project
+    from megaphone.project.loader import Loaded
+    from megaphone.publish.publisher import Clock, Job, Outcome, Policy
+    from megaphone.store.ledger import Delivery, Ledger
+    from megaphone.store.view import Deliveries
+
+
+@dataclass
+class Context:
+    """A project, read and checked, for the publishing commands."""
+
+    loaded: Loaded
+    report: Report
+    now: datetime
+    environ: Mapping[str, str]
+
+    @property
+    def project(self) -> Project:
+        return self.loaded.project
+
+    def broken(self) -> list[str]:
+        """Errors of no post: a queue file or the configuration that cannot be
+        read, whose posts are not seen at all."""
+        return [
+            f"{p.loc}: {p.message}"
+            for p in self.report.problems
+            if p.post_id is None and p.severity == "error"
+        ]
+
+    def invalid_ids(self) -> set[str]:
+        return {p.post_id for p in self.report.problems if p.post_id and p.severity == "error"}
+
+    def posts(self) -> dict[str, Post]:
+        return {p.id: p for p in self.project.posts()}
+
+    def accounts(self) -> dict[str, Account]:
+        return {a.name: a for a in self.project.config.accounts}
+
+    def open_ledger(self, *, create: bool = True) -> Ledger | None:
+        """The ledger; None when ``create`` is false and there is none yet."""
+        from megaphone.store.ledger import Ledger
+
+        return Ledger.for_project(
+            self.project.root, self.project.config, self.environ, create=create
+        )
+
+
+def open_project(
+    project_dir: Path, *, environ: Mapping[str, str] | None = None, now: datetime | None = None
+) -> Context:
+    from megaphone.checks.validate import validate
+    from megaphone.project.loader import load, require_root
+
+    now = now or datetime.now(UTC)
+    root = require_root(project_dir)
+    loaded = load((), cwd=root, allow_empty=True)
+    return Context(
+        loaded, validate(loaded, now=now), now, os.environ if environ is None else environ
+    )
+
+
+# ---------------------------------------------------------------- publishing
+
+
+@dataclass
+class RunSummary:
+    outcomes: list[Outcome] = field(default_factory=list)
+    invalid: list[tuple[str, str]] = field(default_factory=list)  # (post id, account)
+    #: Errors outside any post (a file that cannot be read): its posts are
+    #: not even seen.
+    broken: list[str] = field(default_factory=list)
+
+    def count(self, state: str) -> int:
+        return sum(1 for o in self.outcomes if o.state == state)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all went well; 1 something failed, is unknown, was missed, or
+        could not be sent (invalid, no credentials); 75 only waits (a rate
+        limit or a retry later)."""
+        bad = ("failed", "unknown", "missed", "blocked")
+        if self.invalid or self.broken or any(o.state in bad for o in self.outcomes):
+            return 1
+        if any(o.state == "deferred" for o in self.outcomes):
+            return 75
+        return 0
+
+    def line(self) -> str:
+        states = (
+            "published",
+            "failed",
+            "unknown",
+            "blocked",
+            "missed",
+            "expired",
+            "deferred",
+            "skipped",
+        )
+        parts = [f"{self.count(s)} {s}" for s in states if self.count(s)]
+        if self.invalid:
+            parts.append(f"{len(self.invalid)} invalid (not sent)")
+        if self.broken:
+            parts.append(f"{len(self.broken)} file problem{'s' if len(self.broken) != 1 else ''}")
+        return ", ".join(parts) if parts else "nothing due"
+
+
+def select_jobs(
+    ctx: Context,
+    *,
+    ids: tuple[str, ...],
+    until: datetime | None,
+    account_names: tuple[str, ...],
+) -> tuple[list[Job], list[tuple[str, str]]]:
+    """The jobs of a run, and the (post, account) pairs left out as invalid."""
+    from megaphone.publish.publisher import plan
+
+    posts = ctx.project.posts()
+    known = {p.id for p in posts}
+    for post_id in ids:
+        if post_id not in known:
+            raise UsageError(f"no post has the id {post_id!r}")
+    for name in account_names:
+        if name not in ctx.accounts() and not any(name in p.accounts for p in posts):
+            raise UsageError(f"no account is named {name!r}")
+    jobs = plan(
+        posts, ctx.accounts(), now=ctx.now, until=until, ids=ids, account_names=account_names
+    )
+    invalid_ids = ctx.invalid_ids()
+    invalid = [(j.post.id, j.account.name) for j in jobs if j.post.id in invalid_ids]
+    return [j for j in jobs if j.post.id not in invalid_ids], invalid
+
+
+def publish(
+    ctx: Context,
+    jobs: list[Job],
+    *,
+    force: bool,
+    policy: Policy,
+    clock: Clock | None = None,
+    report: Callable[[Outcome], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+    connect: Callable[[Account], Any] | None = None,
+    skip_settled: bool = False,
+) -> list[Outcome]:
+    """Publish ``jobs`` for real: reconcile what an interrupted run left
+    first, then send.  ``skip_settled`` leaves out, without a word, the
+    posts the ledger has settled (published, failed... — a cron run would
+    otherwise list every past post each time)."""
+    from megaphone.publish.publisher import Publisher, connector
+    from megaphone.store.ledger import SETTLED
+
+    ledger = ctx.open_ledger()
+    assert ledger is not None
+    if skip_settled:
+        rows = {(d.post_id, d.account): d for d in ledger.all()}
+
+        def settled(job: Job) -> bool:
+            row = rows.get((job.post.id, job.account.name))
+            if row is None:
+                return False
+            if row.state in SETTLED:
+                return True
+            # missed or expired stay so unless the post was given a new time
+            return row.state in ("missed", "expired") and row.scheduled_at == job.post.at
+
+        jobs = [j for j in jobs if not settled(j)]
+    publisher = Publisher(
+        project=ctx.project,
+        ledger=ledger,
+        connect=connect or connector(ctx.project, ctx.environ),
+        policy=policy,
+        clock=clock,
+        report=report,
+        warn=warn,
+    )
+    try:
+        outcomes = publisher.reconcile_abandoned(ctx.posts())
+        outcomes += publisher.run(jobs, force=force)
+        # Told after the ledger recorded every outcome; never fails the run.
+        from megaphone.publish.notify import destinations, tell
+
+        tell(
+            destinations(ctx.project.config, ctx.environ, ctx.project.root),
+            outcomes,
+            config=ctx.project.config,
+            ledger=ledger,
+            project=ctx.project.root.name,
+            warn=warn or (lambda message: None),
+        )
+    finally:
+        publisher.close()
+        ledger.close()
+    return outcomes
+
+
+# ------------------------------------------------------------------ dry run
+
+
+@dataclass
+class PartPlan:
+    text: str
+    weighted: int
+    limit: int
+    media: list[tuple[str, str | None, str]]  # (path, alt, what: "image/png, 12 KB")
+    reply_to: str
+
+
+@dataclass
+class PostPlan:
+    job: Job
+    action: str  # send, missed, expired, skip, wait
+    reason: str = ""
+    parts: list[PartPlan] = field(default_factory=list)
+    quote: str | None = None
+    cap: str = ""  # e.g. "3 of 17 in 24 h"
+
+
+def rehearse(ctx: Context, jobs: list[Job], *, policy: Policy, force: bool) -> list[PostPlan]:
+    """What a run would do, touching nothing: no ledger written, no request."""
+    ledger = ctx.open_ledger(create=False)
+    try:
+        return _rehearse(ctx, jobs, ledger, policy=policy, force=force)
+    finally:
+        if ledger is not None:
+            ledger.close()
+
+
+def _rehearse(
+    ctx: Context, jobs: list[Job], ledger: Ledger | None, *, policy: Policy, force: bool
+) -> list[PostPlan]:
+    from megaphone.checks.media import find, sniff
+    from megaphone.store.view import shown_state
+    from megaphone.text import X_CONFIG, count
+    from megaphone.time.timeline import state as post_state
+
+    rows: dict[tuple[str, str], Delivery] = {}
+    if ledger is not None:
+        rows = {(d.post_id, d.account): d for d in ledger.all()}
+    sent_ids = {d.post_id for d in rows.values() if d.state == "published"}
+    used: dict[str, list[datetime]] = {}  # account -> times of parts sent (24 h window)
+    queue_paths = {p.id: q.path for q in ctx.project.queues for p in q.posts}
+    plans = []
+    for job in jobs:
+        post, account = job.post, job.account
+        # A post whose time has passed would go now: judged (late or not) now.
+        when = max(job.due, ctx.now) if not force else ctx.now
+        row = rows.get((post.id, account.name))
+        plan = PostPlan(job, "send")
+        # The one rule every command shows, at the time the post would go.
+        known: Deliveries | None = (
+            {post.id: ((account.name, shown_state(row.state, row.held, row.late_ok), row.digest),)}
+            if row is not None
+            else None
+        )
+        current = post_state(post, when, known, grace=policy.grace, account=account.name)
+        if current == "blocked" and row is not None:
+            plan.action, plan.reason = "blocked", f"held: {row.error or 'a person must act'}"
+        elif row is not None and row.state not in ("scheduled",):
+            plan.action, plan.reason = "skip", f"already {row.state}"
+        elif not force and current == "expired":
+            plan.action, plan.reason = "expired", "past its expiry: will be marked expired"
+        elif not force and current == "missed":
+            plan.action, plan.reason = "missed", "more late than the grace period"
+        plans.append(plan)
+        if plan.action != "send":
+            continue
+        texts = post.texts()
+        done = ledger.parts(post.id, account.name) if ledger is not None and row else {}
+        previous = _describe_ref(post.reply_to, sent_ids, [p.job.post.id for p in plans])
+        for i, (part, text) in enumerate(zip(post.parts, texts, strict=True)):
+            if i in done:
+                previous = f"part {i + 1} (already live)"
+                continue
+            media = []
+            for m in part.media:
+                what = "missing"
+                queue_path = queue_paths.get(post.id)
+                if queue_path is not None:
+                    path, why = find(queue_path, m.path, ctx.project.root)
+                    info = sniff(path) if why is None else None
+                    what = why or (
+                        f"{info.mime}, {_size(info.size)}" if info else "not a known media type"
+                    )
+                media.append((m.path, m.alt, what))
+            counted = count(text, X_CONFIG)
+            plan.parts.append(
+                PartPlan(
+                    text, counted.weighted_length, X_CONFIG.max_weighted_length, media, previous
+                )
+            )
+            previous = f"part {i + 1}"
+        plan.quote = _describe_ref(post.quote, sent_ids, [p.job.post.id for p in plans])
+        if account.daily_cap:
+            window = [
+                t for t in used.setdefault(account.name, []) if when - t < timedelta(hours=24)
+            ]
+            already = 0
+            if ledger is not None:
+                already = ledger.parts_since(account.name, when - timedelta(hours=24))
+            total = already + len(window) + len(plan.parts)
+            plan.cap = f"{total} of {account.daily_cap} in 24 h"
+            if total > account.daily_cap:
+                plan.cap += " — over the cap: the rest waits"
+            used[account.name] = window + [when] * len(plan.parts)
+    return plans
+
+
+def _describe_ref(ref: str | None, sent: set[str], before: list[str]) -> str:
+    if ref is None:
+        return ""
+    if "://" in ref:
+        return ref
+    if ref in sent:
+        return f"{ref} (live)"
+    if ref in before:
+        return f"{ref} (sent earlier in this run)"
+    return f"{ref} (not published yet: the post waits for it)"
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024:.0f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MB"
+
+
+# ------------------------------------------------------------------ status
+
+
+@dataclass
+class StatusRow:
+    post_id: str
+    account: str
+    state: str
+    at: datetime | None
+    queue: str
+    url: str | None = None
+    note: str = ""
+    attempts: int = 0
+    edited: bool = False
+
+
+def status_rows(ctx: Context, *, ledger: Ledger | None) -> list[StatusRow]:
+    """Every post of the queue files per account, with what the ledger knows;
+    and what the ledger knows of posts no longer in the files."""
+    from megaphone.publish.publisher import digest
+    from megaphone.store.view import shown_state
+    from megaphone.time.timeline import state as post_state
+
+    rows: dict[tuple[str, str], Delivery] = {}
+    if ledger is not None:
+        rows = {(d.post_id, d.account): d for d in ledger.all()}
+    out = []
+    invalid = ctx.invalid_ids()
+    grace = ctx.project.config.grace
+    for post in ctx.project.posts():
+        for account in post.accounts:
+            d = rows.pop((post.id, account), None)
+            known: Deliveries | None = (
+                {post.id: ((account, shown_state(d.state, d.held, d.late_ok), d.digest),)}
+                if d is not None
+                else None
+            )
+            state = post_state(post, ctx.now, known, grace=grace, account=account)
+            note = d.error or "" if d is not None else ""
+            if post.id in invalid:
+                note = "invalid: see megaphone validate"
+            elif state == "due":
+                note = note or "due: the next run publishes it"
+            elif state == "missed" and not note:
+                note = "more late than the grace period: the next run marks it missed"
+            edited = (
+                d is not None
+                and d.state == "published"
+                and d.digest is not None
+                and d.digest != digest(post)
+            )
+            if edited:
+                note = "edited since it was published: the change is not sent"
+            out.append(
+                StatusRow(
+                    post.id,
+                    account,
+                    state,
+                    post.at,
+                    post.queue,
+                    d.url if d else None,
+                    note,
+                    d.attempts if d else 0,
+                    edited,
+                )
+            )
+    for d in rows.values():
+        out.append(
+            StatusRow(
+                d.post_id,
+                d.account,
+                d.state,
+                d.scheduled_at,
+                d.queue or "",
+                d.url,
+                "no longer in the queue files",
+                d.attempts,
+            )
+        )
+    out.sort(key=lambda r: (r.at is None, r.at or ctx.now, r.post_id, r.account))
+    return out
+
+
+def accounts_of(ctx: Context, post_id: str, accounts: tuple[str, ...] = ()) -> list[str]:
+    post = ctx.posts().get(post_id)
+    names = list(post.accounts) if post else []
+    ledger = ctx.open_ledger(create=False)
+    if ledger is not None:
+        names += [d.account for d in ledger.of_post(post_id) if d.account not in names]
+        ledger.close()
+    if not names:
+        raise UsageError(f"no post has the id {post_id!r}")
+    for account in accounts:
+        if account not in names:
+            raise UsageError(
+                f"{post_id} is not posted by {account!r} (it is by {', '.join(names)})"
+            )
+    return list(dict.fromkeys(accounts)) if accounts else names
+
+
+def require_project_ledger(ctx: Context) -> Ledger:
+    ledger = ctx.open_ledger(create=False)
+    if ledger is None:
+        raise MegaphoneError("nothing has been published from this project yet (no ledger)")
+    return ledger
+
+
+def health(ctx: Context, *, hours: float, accounts: tuple[str, ...] = ()) -> tuple[bool, str]:
+    """For monitoring: whether all is well, and one line saying so — a post
+    failed, unknown or missed in the last ``hours``, or a worker whose
+    heartbeat is stale, is not."""
+    from megaphone.worker.loop import read_heartbeat
+
+    ledger = ctx.open_ledger(create=False)
+    if ledger is None:
+        return True, "nothing recorded yet"
+    since = ctx.now - timedelta(hours=hours)
+    try:
+        rows = [
+            d
+            for d in ledger.all()
+            if d.state in ("failed", "unknown", "missed")
+            and d.updated_at >= since
+            and (not accounts or d.account in accounts)
+        ]
+        found = read_heartbeat(ledger)
+    finally:
+        ledger.close()
+    problems = []
+    if rows:
+        counts: dict[str, int] = {}
+        for d in rows:
+            counts[d.state] = counts.get(d.state, 0) + 1
+        listed = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        ids = ", ".join(sorted({d.post_id for d in rows})[:5])
+        problems.append(f"{listed} in the last {hours:g} h ({ids})")
+    if found is not None:
+        beat, sweep = found
+        if not beat.stopped and not beat.alive(ctx.now, sweep):
+            problems.append(
+                f"the worker's heartbeat is stale (last at {beat.beat_at:%Y-%m-%d %H:%M} UTC)"
+            )
+    if problems:
+        return False, "; ".join(problems)
+    return True, f"no failed, unknown or missed post in the last {hours:g} h"

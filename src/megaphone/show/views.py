@@ -1,0 +1,101 @@
+"""What a reader will see of each post: the text as published, weighed, with
+its links, hashtags and mentions found, its media described, and the problems
+that belong to it.  Built once; rendered for the terminal or for Markdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from megaphone.checks.media import MediaInfo, find, sniff
+from megaphone.text import count, extract_hashtags, extract_mentions
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from megaphone.model import Account, Media, Post, Project
+    from megaphone.problems import Problem
+    from megaphone.text import Entity, TextCount
+
+
+@dataclass(frozen=True)
+class MediaView:
+    media: Media
+    info: MediaInfo | None  # None when the file is missing or of no known type
+
+
+@dataclass(frozen=True)
+class PartView:
+    text: str  # as published (NFC, hashtags appended)
+    count: TextCount
+    entities: tuple[Entity, ...]  # links, hashtags and mentions, in order
+    media: tuple[MediaView, ...]
+    problems: tuple[Problem, ...]
+
+
+@dataclass(frozen=True)
+class PostView:
+    post: Post
+    accounts: tuple[Account, ...]
+    parts: tuple[PartView, ...]
+    problems: tuple[Problem, ...]  # those about the post as a whole
+
+
+def build(project: Project, posts: list[Post], problems: list[Problem]) -> list[PostView]:
+    """Views of ``posts``, each with the problems found in it."""
+    by_post: dict[str, list[Problem]] = {}
+    for p in problems:
+        if p.post_id is not None:
+            by_post.setdefault(p.post_id, []).append(p)
+    queue_paths = {q.name: q.path for q in project.queues}
+    root = project.root.resolve()
+    sniffed: dict[Path, MediaInfo | None] = {}
+    views = []
+    for post in posts:
+        mine = by_post.get(post.id, [])
+        parts = []
+        claimed: set[int] = set()
+        for part, text in zip(post.parts, post.texts(), strict=True):
+            result = count(text)
+            found = [
+                *result.urls,
+                *extract_hashtags(result.normalized, urls=result.urls),
+                *extract_mentions(result.normalized),
+            ]
+            found.sort(key=lambda e: e.start)
+            media = tuple(
+                MediaView(m, _info(queue_paths.get(post.queue), m, root, sniffed))
+                for m in part.media
+            )
+            lines = {part.loc.line, *(m.loc.line for m in part.media)}
+            if part.media_loc is not None:
+                lines.add(part.media_loc.line)
+            own = tuple(p for p in mine if p.loc.line in lines and id(p) not in claimed)
+            claimed.update(id(p) for p in own)
+            parts.append(PartView(result.normalized, result, tuple(found), media, own))
+        rest = tuple(p for p in mine if id(p) not in claimed)
+        accounts = tuple(project.config.account(name) or _unnamed(name) for name in post.accounts)
+        views.append(PostView(post, accounts, tuple(parts), rest))
+    return views
+
+
+def _unnamed(name: str) -> Account:
+    from megaphone.model import Account
+
+    return Account(name)
+
+
+def _info(
+    queue_path: Path | None, media: Media, root: Path, cache: dict[Path, MediaInfo | None]
+) -> MediaInfo | None:
+    if queue_path is None:
+        return None
+    target, trouble = find(queue_path, media.path, root)
+    if trouble:
+        return None  # validation says why
+    if target not in cache:
+        try:
+            cache[target] = sniff(target)
+        except OSError:
+            cache[target] = None
+    return cache[target]

@@ -1,0 +1,1078 @@
+"""The ledger: what happened to each post, per account — the source of truth.
+
+An SQLite database in the project (``.megaphone/ledger.db``; WAL) by default,
+or any database SQLAlchemy reaches (a PostgreSQL URL serves several workers),
+through SQLAlchemy Core.  One row per post and account (a *delivery*) holds
+its state, attempts, last error and claim; one row per published thread part
+holds that part's remote id and URL, so that a thread that stopped at part 3
+resumes at part 3.  Every change of state is also appended to ``events``.
+
+Claiming is what keeps a post from going out twice: a delivery moves to
+``publishing`` in a committed transaction whose ``UPDATE … WHERE state =
+'scheduled'`` only one process can win.  A claim is a lease (see
+:mod:`megaphone.store.lease`): every write under it names its owner token in its
+``WHERE``, and the write made just before a part is sent also requires the
+lease not to have run out — a run that lost its claim learns it there and
+sends nothing.
+
+Every row carries its project's id: several projects may share one
+database, and each sees only its own posts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+from megaphone.errors import LeaseLost, LedgerError
+from megaphone.store.view import (
+    DEFAULT_PATH,
+    LEDGER_STATES,
+    LOCAL_ID,
+    default_url,
+    sqlite_path,
+)
+
+__all__ = ["DEFAULT_PATH", "Delivery", "Ledger", "PartRecord", "default_url", "sqlite_path"]
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from pathlib import Path
+
+    from sqlalchemy.engine import Connection, Engine
+
+    from megaphone.model import Config
+
+STATES = LEDGER_STATES
+#: States a delivery never leaves by itself (``retry`` and ``mark`` move it).
+SETTLED = ("published", "failed", "unknown", "skipped")
+#: The ledger's layout.  1: one project, claims by pid; 2: rows per
+#: project, claims as leases (owner token and expiry), the time a part in
+#: doubt was sent.
+SCHEMA_VERSION = 2
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every database."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("the ledger stores aware datetimes only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("project", sa.String(100), primary_key=True),
+    sa.Column("post_id", sa.String(200), primary_key=True),
+    sa.Column("account", sa.String(100), primary_key=True),
+    sa.Column("network", sa.String(20), nullable=False, default="x"),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("queue", sa.String(500)),
+    sa.Column("scheduled_at", UTCDateTime),
+    sa.Column("digest", sa.String(64)),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("error", sa.Text),
+    sa.Column("claimed_by", sa.String(200)),
+    sa.Column("claimed_at", UTCDateTime),
+    #: Until when the claim is its owner's, unless renewed.
+    sa.Column("lease_until", UTCDateTime),
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Column("late_ok", sa.Boolean, nullable=False, default=False),
+    #: Why a scheduled delivery is held until a person acts (refused or
+    #: missing credentials, another account's handle, a clock far off):
+    #: ``blocked`` for every command.  Cleared when it is claimed again.
+    sa.Column("held", sa.Text),
+    # The part whose request is (or may be) on its way: set just before it is
+    # sent, cleared once it is recorded.  After a crash it tells a part that
+    # may have gone out from one that was never sent.
+    sa.Column("in_flight", sa.Integer),
+    #: When the request of the part in flight (or in doubt) was sent: a
+    #: lookup of the account's posts since then settles an unknown outcome.
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("remote_id", sa.String(500)),
+    sa.Column("url", sa.String(500)),
+    sa.Column("published_at", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint(f"state IN ({', '.join(repr(s) for s in STATES)})", name="known_state"),
+)
+sa.Index("deliveries_state", deliveries.c.state)
+
+parts = sa.Table(
+    "parts",
+    metadata,
+    sa.Column("project", sa.String(100), primary_key=True),
+    sa.Column("post_id", sa.String(200), primary_key=True),
+    sa.Column("account", sa.String(100), primary_key=True),
+    sa.Column("idx", sa.Integer, primary_key=True),
+    sa.Column("remote_id", sa.String(500)),
+    sa.Column("url", sa.String(500)),
+    sa.Column("published_at", UTCDateTime, nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("project", sa.String(100), nullable=False),
+    sa.Column("post_id", sa.String(200), nullable=False),
+    sa.Column("account", sa.String(100), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("detail", sa.Text),
+)
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text),
+)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    project: str
+    post_id: str
+    account: str
+    network: str
+    state: str
+    queue: str | None
+    scheduled_at: datetime | None
+    digest: str | None
+    attempts: int
+    error: str | None
+    claimed_by: str | None
+    claimed_at: datetime | None
+    lease_until: datetime | None
+    next_attempt_at: datetime | None
+    late_ok: bool
+    held: str | None
+    in_flight: int | None
+    sent_at: datetime | None
+    remote_id: str | None
+    url: str | None
+    published_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class PartRecord:
+    idx: int
+    remote_id: str | None
+    url: str | None
+    published_at: datetime
+
+
+class Ledger:
+    """Every read and write of one project's rows in the ledger."""
+
+    @staticmethod
+    def for_project(
+        root: Path, config: Config, environ: Mapping[str, str], *, create: bool = True
+    ) -> Ledger | None:
+        """The project's ledger, where megaphone.yaml and the environment say
+        it is; None when ``create`` is false and there is none yet."""
+        from megaphone.store.view import ledger_url, project_id
+
+        url = ledger_url(root, config.ledger, environ)
+        _refuse_memory(url)
+        path = sqlite_path(url)
+        if not create and path is not None and not os.path.exists(path):
+            return None
+        project = project_id(root, config.project_id, url, create=create)
+        if project is None:
+            return None
+        return Ledger(url, project=project, create=create)
+
+    def __init__(self, url: str, *, project: str = LOCAL_ID, create: bool = True) -> None:
+        self.url = url
+        self.project = project
+        self._write_lock = threading.Lock()
+        _refuse_memory(url)
+        path = sqlite_path(url)
+        try:
+            if path is not None:
+                folder = os.path.dirname(path) or "."
+                if create:
+                    _make_folder(folder)
+                elif not os.path.exists(path):
+                    raise LedgerError(f"no ledger at {path}")
+                if os.path.exists(path) and not os.path.isfile(path):
+                    raise LedgerError(f"the ledger {path} is not a file")
+                # Writes begin IMMEDIATE (the write lock at once); reads begin
+                # deferred and, in WAL mode, never wait for a writer.
+                pool = {"pool_size": 4, "max_overflow": 32}
+                self.engine: Engine = sa.create_engine(url, connect_args={"timeout": 30}, **pool)
+                sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+                sa.event.listen(self.engine, "begin", _sqlite_begin_immediate)
+                self.reader: Engine = sa.create_engine(url, connect_args={"timeout": 30}, **pool)
+                sa.event.listen(self.reader, "connect", _sqlite_pragmas)
+                sa.event.listen(self.reader, "begin", _sqlite_begin)
+            else:
+                self.engine = sa.create_engine(url, pool_pre_ping=True)
+                self.reader = self.engine
+        except LedgerError:
+            raise
+        except (sa.exc.SQLAlchemyError, ImportError, ValueError) as e:
+            raise LedgerError(f"the ledger: {_short(e)}") from None
+        with self._reading() as c:
+            current = _version(c) == SCHEMA_VERSION
+        if not current:
+            with self._writing() as c:
+                _prepare(c, project)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction.  Threads of this process take turns on a lock
+        first: SQLite's own wait for its write lock sleeps in steps of up to
+        100 ms, which is for other processes only."""
+        try:
+            with self._write_lock, self.engine.begin() as c:
+                yield c
+        except sa.exc.SQLAlchemyError as e:
+            raise LedgerError(f"the ledger: {_short(e)}") from None
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        try:
+            with self.reader.connect() as c:
+                yield c
+        except sa.exc.SQLAlchemyError as e:
+            raise LedgerError(f"the ledger: {_short(e)}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self.reader.dispose()
+
+    def _key(self, post_id: str, account: str) -> tuple[Any, Any, Any]:
+        """The conditions that pick one delivery of this project."""
+        return (
+            deliveries.c.project == self.project,
+            deliveries.c.post_id == post_id,
+            deliveries.c.account == account,
+        )
+
+    # ---------------------------------------------------------------- reads
+
+    def get(self, post_id: str, account: str) -> Delivery | None:
+        with self._reading() as c:
+            row = c.execute(sa.select(deliveries).where(*self._key(post_id, account))).first()
+        return Delivery(**row._mapping) if row else None
+
+    def all(self) -> list[Delivery]:
+        with self._reading() as c:
+            rows = c.execute(
+                sa.select(deliveries).where(deliveries.c.project == self.project)
+            ).all()
+        return [Delivery(**r._mapping) for r in rows]
+
+    def of_post(self, post_id: str) -> list[Delivery]:
+        with self._reading() as c:
+            rows = c.execute(
+                sa.select(deliveries).where(
+                    deliveries.c.project == self.project, deliveries.c.post_id == post_id
+                )
+            ).all()
+        return [Delivery(**r._mapping) for r in rows]
+
+    def parts(self, post_id: str, account: str) -> dict[int, PartRecord]:
+        with self._reading() as c:
+            rows = c.execute(
+                sa.select(parts.c.idx, parts.c.remote_id, parts.c.url, parts.c.published_at)
+                .where(
+                    parts.c.project == self.project,
+                    parts.c.post_id == post_id,
+                    parts.c.account == account,
+                )
+                .order_by(parts.c.idx)
+            ).all()
+        return {r.idx: PartRecord(r.idx, r.remote_id, r.url, r.published_at) for r in rows}
+
+    def parts_since(self, account: str, since: datetime) -> int:
+        """Posts (thread parts count one each) the account published since ``since``."""
+        with self._reading() as c:
+            count = c.execute(
+                sa.select(sa.func.count())
+                .select_from(parts)
+                .where(
+                    parts.c.project == self.project,
+                    parts.c.account == account,
+                    parts.c.published_at >= since,
+                )
+            ).scalar()
+        return int(count or 0)
+
+    def events(self, post_id: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(events).where(events.c.project == self.project).order_by(events.c.id)
+        if post_id is not None:
+            query = query.where(events.c.post_id == post_id)
+        with self._reading() as c:
+            return [dict(r._mapping) for r in c.execute(query).all()]
+
+    def get_meta(self, key: str) -> str | None:
+        with self._reading() as c:
+            value: str | None = c.execute(
+                sa.select(meta.c.value).where(meta.c.key == self._meta_key(key))
+            ).scalar()
+        return value
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._writing() as c:
+            _upsert_meta(c, self._meta_key(key), value)
+
+    def _meta_key(self, key: str) -> str:
+        return f"{self.project}:{key}"
+
+    # --------------------------------------------------------------- writes
+
+    def ensure(
+        self,
+        post_id: str,
+        account: str,
+        *,
+        network: str,
+        queue: str,
+        scheduled_at: datetime | None,
+        digest: str,
+        now: datetime,
+    ) -> None:
+        """A delivery row for the post and account, ``scheduled`` if new.  A
+        post that was missed or expired and has since been given a new time
+        is scheduled again."""
+        key = self._key(post_id, account)
+        with self._writing() as c:
+            row = c.execute(
+                sa.select(deliveries.c.state, deliveries.c.scheduled_at).where(*key)
+            ).first()
+            if row is None:
+                self._new_row(
+                    c,
+                    post_id,
+                    account,
+                    now,
+                    network=network,
+                    queue=queue,
+                    scheduled_at=scheduled_at,
+                    digest=digest,
+                )
+                return
+            values: dict[str, Any] = {}
+            if row.state in ("scheduled", "missed", "expired") and row.scheduled_at != scheduled_at:
+                values["scheduled_at"] = scheduled_at
+                if row.state != "scheduled":
+                    values.update(state="scheduled", error=None, late_ok=False)
+            if row.state == "scheduled":
+                values["digest"] = digest
+                values["queue"] = queue
+            if values:
+                values["updated_at"] = now
+                c.execute(
+                    deliveries.update()
+                    .where(*key, deliveries.c.state == row.state)
+                    .values(**values)
+                )
+                if values.get("state") == "scheduled":
+                    self._event(c, post_id, account, now, "scheduled", "given a new time")
+
+    def claim(
+        self,
+        post_id: str,
+        account: str,
+        *,
+        token: str,
+        now: datetime,
+        lease_until: datetime,
+        digest: str | None = None,
+        ignore_backoff: bool = False,
+        create: Mapping[str, Any] | None = None,
+        in_flight: int | None = None,
+    ) -> Delivery | None:
+        """Move a scheduled delivery to ``publishing`` for ``token``, its
+        lease until ``lease_until``; None when another process holds it or it
+        is not (or not yet) to be sent.
+
+        ``create``: the row's values (network, queue, scheduled_at, digest),
+        to make it first when it is new.  ``in_flight``: the part about to be
+        sent right after (one write fewer than :meth:`sending`)."""
+        condition = [*self._key(post_id, account), deliveries.c.state == "scheduled"]
+        if not ignore_backoff:
+            condition.append(
+                sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now)
+            )
+        values: dict[str, Any] = {
+            "state": "publishing",
+            "claimed_by": token,
+            "claimed_at": now,
+            "lease_until": lease_until,
+            "attempts": deliveries.c.attempts + 1,
+            "held": None,
+            "updated_at": now,
+        }
+        if digest is not None:
+            values["digest"] = digest
+        if in_flight is not None:
+            values.update(in_flight=in_flight, sent_at=now)
+        with self._writing() as c:
+            if create is not None:
+                self._new_row(c, post_id, account, now, **create)
+            result = c.execute(deliveries.update().where(*condition).values(**values))
+            if result.rowcount != 1:
+                return None
+            self._event(c, post_id, account, now, "publishing", token)
+            row = c.execute(sa.select(deliveries).where(*self._key(post_id, account))).one()
+        return Delivery(**row._mapping)
+
+    def _held(self, post_id: str, account: str, token: str) -> list[Any]:
+        """The conditions of a write under a claim: still this owner's."""
+        return [
+            *self._key(post_id, account),
+            deliveries.c.state == "publishing",
+            deliveries.c.claimed_by == token,
+        ]
+
+    def _live(self, post_id: str, account: str, token: str, now: datetime) -> list[Any]:
+        """…and its lease not run out: the condition of the write made just
+        before a part is sent (the fence)."""
+        return [*self._held(post_id, account, token), deliveries.c.lease_until > now]
+
+    def renew(
+        self, post_id: str, account: str, *, token: str, now: datetime, lease_until: datetime
+    ) -> bool:
+        """Extend the lease of a claim this owner still holds (and whose
+        lease has not run out); False when it is no longer this owner's."""
+        with self._writing() as c:
+            result = c.execute(
+                deliveries.update()
+                .where(*self._live(post_id, account, token, now))
+                .values(lease_until=lease_until)
+            )
+        return result.rowcount == 1
+
+    def take_over(
+        self,
+        post_id: str,
+        account: str,
+        *,
+        old_token: str | None,
+        token: str,
+        now: datetime,
+        lease_until: datetime,
+        owner_gone: bool = False,
+    ) -> bool:
+        """Take an abandoned ``publishing`` claim, to reconcile it: its lease
+        has run out — or ``owner_gone``, when the caller saw for itself that
+        the owner's process is no more."""
+        condition = [
+            *self._key(post_id, account),
+            deliveries.c.state == "publishing",
+            deliveries.c.claimed_by.is_(None)
+            if old_token is None
+            else deliveries.c.claimed_by == old_token,
+        ]
+        if not owner_gone:
+            condition.append(
+                sa.or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until <= now)
+            )
+        with self._writing() as c:
+            result = c.execute(
+                deliveries.update()
+                .where(*condition)
+                .values(claimed_by=token, claimed_at=now, lease_until=lease_until, updated_at=now)
+            )
+            if result.rowcount != 1:
+                return False
+            self._event(c, post_id, account, now, "publishing", f"taken over from {old_token}")
+        return True
+
+    def reclaim(
+        self,
+        post_id: str,
+        account: str,
+        *,
+        from_state: str,
+        token: str,
+        now: datetime,
+        lease_until: datetime,
+        why: str | None = None,
+    ) -> bool:
+        """Claim a settled delivery (``unknown``) to resolve it."""
+        with self._writing() as c:
+            result = c.execute(
+                deliveries.update()
+                .where(*self._key(post_id, account), deliveries.c.state == from_state)
+                .values(
+                    state="publishing",
+                    claimed_by=token,
+                    claimed_at=now,
+                    lease_until=lease_until,
+                    updated_at=now,
+                )
+            )
+            if result.rowcount != 1:
+                return False
+            self._event(c, post_id, account, now, "publishing", why or f"resolving {from_state}")
+        return True
+
+    def attempt_failed(
+        self,
+        post_id: str,
+        account: str,
+        *,
+        token: str,
+        error: str,
+        now: datetime,
+        lease_until: datetime,
+    ) -> None:
+        """An attempt failed in a way safe to retry, and the claim is kept for
+        the next attempt."""
+        with self._writing() as c:
+            result = c.execute(
+                deliveries.update()
+                .where(*self._held(post_id, account, token))
+                .values(
+                    attempts=deliveries.c.attempts + 1,
+                    error=error,
+                    lease_until=lease_until,
+                    in_flight=None,
+                    updated_at=now,
+                )
+            )
+            if result.rowcount != 1:
+                raise LeaseLost(f"{post_id} ({account}): another run holds it now")
+            self._event(c, post_id, account, now, "publishing", f"retrying: {error}")
+
+    def sending(
+        self,
+        post_id: str,
+        account: str,
+        idx: int,
+        *,
+        token: str,
+        now: datetime,
+        lease_until: datetime,
+    ) -> None:
+        """Part ``idx`` is about to be sent: the fence.  Raises
+        :class:`LeaseLost` when the claim is no longer this owner's, or its
+        lease ran out — then nothing may be sent."""
+        with self._writing() as c:
+            result = c.execute(
+                deliveries.update()
+                .where(*self._live(post_id, account, token, now))
+                .values(in_flight=idx, sent_at=now, lease_until=lease_until, updated_at=now)
+            )
+        if result.rowcount != 1:
+            raise LeaseLost(
+                f"{post_id} ({account}): this run's claim ran out or was taken over; "
+                "it sends nothing more and leaves the post to the run that holds it"
+            )
+
+    def record_part(
+        self,
+        post_id: str,
+        account: str,
+        idx: int,
+        *,
+        token: str,
+        remote_id: str | None,
+        url: str | None,
+        now: datetime,
+        lease_until: datetime,
+        next_in_flight: int | None = None,
+        publish: tuple[str | None, str | None] | None = None,
+    ) -> None:
+        """A thread part is live: recorded at once, so it is never sent again
+        — even by a run that lost its claim meanwhile (what is live is a
+        fact the new holder needs).  In the same write, under the claim: the
+        next part about to be sent (``next_in_flight``: a fence, like
+        :meth:`sending`), or, for the last part, the post published with
+        ``publish`` (its remote id and URL)."""
+        with self._writing() as c:
+            c.execute(
+                _insert_ignore(c, parts).values(
+                    project=self.project,
+                    post_id=post_id,
+                    account=account,
+                    idx=idx,
+                    remote_id=remote_id,
+                    url=url,
+                    published_at=now,
+                )
+            )
+            condition = (
+                self._live(post_id, account, token, now)
+                if next_in_flight is not None
+                else self._held(post_id, account, token)
+            )
+            result = c.execute(
+                deliveries.update()
+                .where(*condition)
+                .values(
+                    in_flight=next_in_flight,
+                    sent_at=now if next_in_flight is not None else None,
+                    lease_until=lease_until,
+                    updated_at=now,
+                )
+            )
+            if result.rowcount != 1:
+                self._event(
+                    c,
+                    post_id,
+                    account,
+                    now,
+                    "publishing",
+                    f"part {idx + 1} live at {url} (sent by a run that had lost its claim)",
+                )
+                lost = True
+            else:
+                lost = False
+                if publish is not None:
+                    self._finish(
+                        c,
+                        post_id,
+                        account,
+                        token=token,
+                        state="published",
+                        now=now,
+                        remote_id=publish[0],
+                        url=publish[1],
+                    )
+        if lost:
+            raise LeaseLost(
+                f"{post_id} ({account}): part {idx + 1} is live, but this run's claim ran out "
+                "or was taken over; it leaves the rest to the run that holds it"
+            )
+
+    def release_interrupted(
+        self,
+        post_id: str,
+        account: str,
+        *,
+        token: str,
+        now: datetime,
+        nothing_sent: str = "scheduled",
+        why: str = "interrupted",
+    ) -> str:
+        """A run stopped mid-post (Ctrl-C, SIGTERM, a bug): ``unknown`` if a
+        part's request may have left, else ``nothing_sent`` (scheduled
+        again, or failed for a bug)."""
+        with self._writing() as c:
+            in_flight = c.execute(
+                sa.select(deliveries.c.in_flight).where(*self._held(post_id, account, token))
+            ).scalar()
+            if in_flight is None:
+                state, error = nothing_sent, f"{why} before a part was sent"
+            else:
+                state = "unknown"
+                error = f"{why} while part {in_flight + 1} was being sent; " + what_to_do(post_id)
+            self._finish(c, post_id, account, token=token, state=state, now=now, error=error)
+        return state
+
+    def finish(
+        self,
+        post_id: str,
+        account: str,
+        *,
+        token: str,
+        state: str,
+        now: datetime,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+        remote_id: str | None = None,
+        url: str | None = None,
+        held: bool = False,
+    ) -> bool:
+        """Release a claim with the delivery's new state; False when the
+        claim is not this owner's any more (nothing is written).  ``held``:
+        a scheduled delivery that waits for a person (``blocked``)."""
+        with self._writing() as c:
+            return self._finish(
+                c,
+                post_id,
+                account,
+                token=token,
+                state=state,
+                now=now,
+                error=error,
+                next_attempt_at=next_attempt_at,
+                remote_id=remote_id,
+                url=url,
+                held=held,
+            )
+
+    def _finish(
+        self,
+        c: Connection,
+        post_id: str,
+        account: str,
+        *,
+        token: str,
+        state: str,
+        now: datetime,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+        remote_id: str | None = None,
+        url: str | None = None,
+        held: bool = False,
+    ) -> bool:
+        assert state in STATES
+        values: dict[str, Any] = {
+            "state": state,
+            "claimed_by": None,
+            "lease_until": None,
+            "error": error,
+            "held": (error or "held") if held else None,
+            "next_attempt_at": next_attempt_at,
+            "updated_at": now,
+        }
+        if state != "unknown":
+            values.update(in_flight=None, sent_at=None)  # nothing is in doubt
+        if state == "published":
+            values.update(remote_id=remote_id, url=url, published_at=now)
+        result = c.execute(
+            deliveries.update().where(*self._held(post_id, account, token)).values(**values)
+        )
+        if result.rowcount != 1:
+            return False
+        self._event(c, post_id, account, now, "blocked" if held else state, error or url)
+        return True
+
+    def settle(
+        self,
+        post_id: str,
+        account: str,
+        *,
+        state: str,
+        now: datetime,
+        error: str | None = None,
+        only_from: Iterable[str] = ("scheduled",),
+    ) -> bool:
+        """Move an unclaimed delivery to ``state`` (``missed``, ``expired``)."""
+        with self._writing() as c:
+            result = c.execute(
+                deliveries.update()
+                .where(*self._key(post_id, account), deliveries.c.state.in_(list(only_from)))
+                .values(state=state, error=error, updated_at=now)
+            )
+            if result.rowcount != 1:
+                return False
+            self._event(c, post_id, account, now, state, error)
+        return True
+
+    def note(
+        self, post_id: str, account: str, *, error: str, now: datetime, held: bool = False
+    ) -> None:
+        """Why a scheduled delivery was not sent this time (it stays
+        scheduled; ``held``: until a person acts — ``blocked``)."""
+        with self._writing() as c:
+            c.execute(
+                deliveries.update()
+                .where(*self._key(post_id, account), deliveries.c.state == "scheduled")
+                .values(error=error, held=error if held else None, updated_at=now)
+            )
+
+    def retry(self, post_id: str, account: str, *, now: datetime) -> Delivery:
+        """Send a failed, unknown, missed or expired delivery again at the next
+        run, late or not; thread parts already live are kept."""
+        with self._writing() as c:
+            result = c.execute(
+                deliveries.update()
+                .where(
+                    *self._key(post_id, account),
+                    deliveries.c.state.in_(["failed", "unknown", "missed", "expired", "skipped"]),
+                )
+                .values(
+                    state="scheduled",
+                    error=None,
+                    attempts=0,
+                    next_attempt_at=None,
+                    late_ok=True,
+                    claimed_by=None,
+                    lease_until=None,
+                    in_flight=None,
+                    sent_at=None,
+                    updated_at=now,
+                )
+            )
+            if result.rowcount == 1:
+                self._event(c, post_id, account, now, "scheduled", "retry")
+        if result.rowcount != 1:
+            row = self.get(post_id, account)
+            state = row.state if row else "not in the ledger"
+            raise LedgerError(
+                f"{post_id} ({account}) is {state}: only a failed, unknown, missed, "
+                "expired or skipped post can be retried"
+            )
+        delivery = self.get(post_id, account)
+        assert delivery is not None
+        return delivery
+
+    def mark(
+        self,
+        post_id: str,
+        account: str,
+        *,
+        state: str,
+        now: datetime,
+        abandoned: Callable[[Delivery], bool],
+        url: str | None = None,
+        remote_id: str | None = None,
+        network: str = "x",
+        queue: str | None = None,
+        scheduled_at: datetime | None = None,
+        digest: str | None = None,
+    ) -> None:
+        """Set a delivery's state by hand (what the user checked on the
+        network).  ``abandoned`` tells whether a ``publishing`` claim's
+        holder is gone; a live one is never overridden."""
+        if state not in ("published", "skipped", "failed", "scheduled"):
+            raise LedgerError(f"a post cannot be marked {state}")
+        key = self._key(post_id, account)
+        with self._writing() as c:
+            row = c.execute(sa.select(deliveries).where(*key)).first()
+            if row is None:
+                self._new_row(
+                    c,
+                    post_id,
+                    account,
+                    now,
+                    network=network,
+                    queue=queue,
+                    scheduled_at=scheduled_at,
+                    digest=digest,
+                )
+            elif row.state == "publishing" and not abandoned(Delivery(**row._mapping)):
+                raise LedgerError(
+                    f"{post_id} ({account}) is being published right now; try again later"
+                )
+            values: dict[str, Any] = {
+                "state": state,
+                "claimed_by": None,
+                "lease_until": None,
+                "error": None,
+                "next_attempt_at": None,
+                "in_flight": None,
+                "sent_at": None,
+                "updated_at": now,
+            }
+            if state == "published":
+                values["published_at"] = now
+                if url is not None:
+                    values.update(url=url, remote_id=remote_id)
+            c.execute(deliveries.update().where(*key).values(**values))
+            self._event(c, post_id, account, now, state, f"marked by hand {url or ''}".strip())
+
+    # ------------------------------------------------------------- helpers
+
+    def _new_row(
+        self, c: Connection, post_id: str, account: str, now: datetime, **values: Any
+    ) -> None:
+        """A delivery seen for the first time: ``scheduled`` (unless another
+        process made it just now)."""
+        inserted = c.execute(
+            _insert_ignore(c, deliveries).values(
+                project=self.project,
+                post_id=post_id,
+                account=account,
+                state="scheduled",
+                attempts=0,
+                late_ok=False,
+                created_at=now,
+                updated_at=now,
+                **values,
+            )
+        )
+        if inserted.rowcount:
+            self._event(c, post_id, account, now, "scheduled", None)
+
+    def _event(
+        self,
+        c: Connection,
+        post_id: str,
+        account: str,
+        at: datetime,
+        state: str,
+        detail: str | None,
+    ) -> None:
+        c.execute(
+            events.insert().values(
+                project=self.project,
+                post_id=post_id,
+                account=account,
+                at=at,
+                state=state,
+                detail=detail,
+            )
+        )
+
+
+def _refuse_memory(url: str) -> None:
+    if url.startswith("sqlite") and (
+        url in ("sqlite://", "sqlite:///") or ":memory:" in url or "mode=memory" in url
+    ):
+        raise LedgerError(
+            "the ledger cannot be an in-memory database: it would forget every post "
+            "when the run ends; give a file (ledger: .megaphone/ledger.db) or a server URL"
+        )
+
+
+def _make_folder(folder: str) -> None:
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise LedgerError(f"cannot keep the ledger in {folder}: it is a file, not a folder")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise LedgerError(f"cannot make the ledger's folder {folder}: {e.strerror or e}") from None
+
+
+def _version(c: Connection) -> int | None:
+    """The ledger's schema version (None: no tables yet, or schema 1's
+    first writes); refuses a layout newer than this megaphone knows."""
+    version: int | None = None
+    if sa.inspect(c).has_table("meta"):
+        raw = c.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+        if raw is not None:
+            try:
+                version = int(raw)
+            except ValueError:
+                raise LedgerError(
+                    f"the ledger's schema version {raw!r} is not one megaphone knows"
+                ) from None
+    if version is not None and version > SCHEMA_VERSION:
+        raise LedgerError(
+            f"the ledger was written by a newer megaphone (schema {version}; this one knows "
+            f"up to {SCHEMA_VERSION}): upgrade megaphone to use it"
+        )
+    return version
+
+
+def _prepare(c: Connection, project: str) -> None:
+    """Make the tables, or bring an older layout up to this one (in the
+    write transaction ``c``: one process does it, the others wait)."""
+    version = _version(c)
+    if version == SCHEMA_VERSION:
+        return
+    if version == 1 or (version is None and sa.inspect(c).has_table("deliveries")):
+        _migrate_v1(c, project)
+    metadata.create_all(c)
+    _upsert_meta(c, "schema_version", str(SCHEMA_VERSION))
+
+
+def _migrate_v1(c: Connection, project: str) -> None:
+    """Schema 1 held one project's rows: they become ``project``'s."""
+    old = {
+        "deliveries": [
+            "post_id",
+            "account",
+            "network",
+            "state",
+            "queue",
+            "scheduled_at",
+            "digest",
+            "attempts",
+            "error",
+            "claimed_by",
+            "claimed_at",
+            "next_attempt_at",
+            "late_ok",
+            "in_flight",
+            "remote_id",
+            "url",
+            "published_at",
+            "created_at",
+            "updated_at",
+        ],
+        "parts": ["post_id", "account", "idx", "remote_id", "url", "published_at"],
+        "events": ["post_id", "account", "at", "state", "detail"],
+    }
+    c.exec_driver_sql("DROP INDEX IF EXISTS deliveries_state")
+    for table in old:
+        c.exec_driver_sql(f"ALTER TABLE {table} RENAME TO {table}_v1")
+    metadata.create_all(c)
+    for table, columns in old.items():
+        names = ", ".join(columns)
+        order = " ORDER BY id" if table == "events" else ""
+        c.execute(
+            sa.text(
+                f"INSERT INTO {table} (project, {names}) "
+                f"SELECT :project, {names} FROM {table}_v1{order}"
+            ),
+            {"project": project},
+        )
+        c.exec_driver_sql(f"DROP TABLE {table}_v1")
+
+
+def what_to_do(post_id: str) -> str:
+    """What a person does about a post whose outcome is unknown."""
+    return (
+        f"check it on the network, then 'megaphone retry {post_id}' or "
+        f"'megaphone mark {post_id} published --url URL'"
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, open transactions (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(conn: Connection) -> None:
+    # BEGIN IMMEDIATE: a writing transaction takes the write lock at once, so
+    # two claims never both read "scheduled" and both write.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def _insert_ignore(c: Connection, table: sa.Table) -> Any:
+    name = c.dialect.name
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing()
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    return table.insert()
+
+
+def _upsert_meta(c: Connection, key: str, value: str) -> None:
+    updated = c.execute(meta.update().where(meta.c.key == key).values(value=value))
+    if not updated.rowcount:
+        c.execute(_insert_ignore(c, meta).values(key=key, value=value))
+
+
+def _short(error: Exception) -> str:
+    text = str(getattr(error, "orig", None) or error)
+    return text.splitlines()[0] if text else type(error).__name__

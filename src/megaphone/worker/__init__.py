@@ -1,0 +1,1 @@
+"""The long-running worker that publishes each post at its minute."""

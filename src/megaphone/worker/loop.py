@@ -1,0 +1,666 @@
+"""The worker: a long-running process that publishes each post at its minute.
+
+- The queue files and the ledger are the truth: at start, and whenever a file
+  changes, the schedule is rebuilt from them (APScheduler keeps it in memory
+  only: one date job per post and account).
+- The folder is polled for changes (a ``stat`` of each file every second: it
+  works on every filesystem, network mounts and container volumes included).
+  A file with errors is reported, and its last good version keeps its
+  schedule: one bad file never stops the others.
+- Each job goes through the same publisher as ``publish --due``, claims
+  included, so cron and a worker (or two workers) never send a post twice.
+- A sweep every few seconds does what ``publish --due`` does — posts due and
+  not sent (after downtime, a rate limit, a retry, a reply waiting for its
+  post), runs interrupted by a crash — and writes a heartbeat to the ledger.
+- Stopping (SIGTERM, Ctrl-C) lets the post in flight finish; a second Ctrl-C
+  aborts (whatever was in flight is reconciled by the next run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from megaphone.errors import MegaphoneError
+from megaphone.model import Account, Project, Queue
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+    from pathlib import Path
+
+    from megaphone.checks.validate import Facts
+    from megaphone.model import Config, Post
+    from megaphone.problems import Problem
+    from megaphone.project.yamldoc import Document
+    from megaphone.publish.publisher import Outcome, Policy, Publisher
+    from megaphone.store.ledger import Ledger
+
+#: Where the worker's heartbeat is kept in the ledger.
+HEARTBEAT_KEY = "worker"
+#: A heartbeat older than this many sweeps means the worker is gone.
+STALE_AFTER = 3
+#: A post due this long and still not sent is told to the team ("stuck").
+STUCK_AFTER = timedelta(minutes=15)
+
+
+@dataclass
+class _File:
+    """What the worker knows of one queue file."""
+
+    path: Path
+    stamp: tuple[int, int, int]
+    doc: Document
+    queue: Queue | None
+    facts: list[Facts]
+    #: The stamp whose errors were last reported (each is told once).
+    told: tuple[int, int, int] | None = None
+
+
+@dataclass
+class Heartbeat:
+    pid: int
+    host: str
+    started_at: datetime
+    beat_at: datetime
+    dry_run: bool
+    next: list[tuple[str, str, datetime]] = field(default_factory=list)
+    stopped: bool = False
+
+    def alive(self, now: datetime, sweep: float) -> bool:
+        return not self.stopped and (now - self.beat_at).total_seconds() < sweep * STALE_AFTER
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "pid": self.pid,
+                "host": self.host,
+                "started_at": self.started_at.isoformat(),
+                "beat_at": self.beat_at.isoformat(),
+                "dry_run": self.dry_run,
+                "stopped": self.stopped,
+                "next": [[p, a, t.isoformat()] for p, a, t in self.next],
+                "sweep": SWEEP_SECONDS,
+            }
+        )
+
+    @staticmethod
+    def from_json(raw: str) -> tuple[Heartbeat, float]:
+        d = json.loads(raw)
+        beat = Heartbeat(
+            d["pid"],
+            d["host"],
+            datetime.fromisoformat(d["started_at"]),
+            datetime.fromisoformat(d["beat_at"]),
+            d.get("dry_run", False),
+            [(p, a, datetime.fromisoformat(t)) for p, a, t in d.get("next", [])],
+            d.get("stopped", False),
+        )
+        return beat, float(d.get("sweep", SWEEP_SECONDS))
+
+
+SWEEP_SECONDS = 10.0
+POLL_SECONDS = 1.0
+
+
+def read_heartbeat(ledger: Ledger) -> tuple[Heartbeat, float] | None:
+    raw = ledger.get_meta(HEARTBEAT_KEY)
+    if not raw:
+        return None
+    try:
+        return Heartbeat.from_json(raw)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class Worker:
+    """Publishes a project's posts at their time until told to stop."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        environ: Mapping[str, str],
+        log: Callable[[dict[str, Any]], None],
+        policy: Policy | None = None,
+        dry_run: bool = False,
+        poll: float = POLL_SECONDS,
+        sweep: float = SWEEP_SECONDS,
+        connect: Callable[[Account], Any] | None = None,
+    ) -> None:
+        from megaphone.publish.publisher import Policy as PolicyType
+
+        self.root = root
+        self.environ = environ
+        self.log = log
+        self.policy = policy or PolicyType()
+        self.dry_run = dry_run
+        self.poll = poll
+        self.sweep_every = sweep
+        self._connect = connect
+        self.stop_event = threading.Event()
+        self.stopping = False
+        self._lock = threading.RLock()  # guards the snapshot below
+        self._files: dict[Path, _File] = {}
+        self._good: dict[Path, Queue] = {}
+        self._config: Config | None = None
+        self._active: tuple[Queue, ...] = ()
+        self._config_stamp: tuple[int, int, int] | None = None
+        self._posts: dict[str, Post] = {}
+        self._accounts: dict[str, Account] = {}
+        self._account_locks: dict[str, threading.Lock] = {}
+        self._held: dict[str, datetime] = {}  # account -> until (rate limit, credentials)
+        self._ledger: Ledger | None = None
+        self._publisher: Publisher | None = None
+        self._scheduler: Any = None
+        self._started_at = datetime.now(UTC)
+        self._interrupts = 0
+        #: Outcomes not told to the team yet (sent at the next sweep).
+        self._to_tell: list[Outcome] = []
+        self._previous_stop: Any = None
+        #: Jobs of the scheduler's running now.
+        self._busy = 0
+        self._running = threading.Condition()
+        #: The notification destinations, for the configuration they came from.
+        self._targets: tuple[Config, list[Any]] | None = None
+
+    # --------------------------------------------------------------- run
+
+    def run(self) -> int:
+        """Start, publish until told to stop, and stop cleanly.  Exit status."""
+        from megaphone.store.lock import ProjectLock
+
+        lock = ProjectLock(self.root / ".megaphone" / "worker.lock", "megaphone worker")
+        lock.acquire()
+        try:
+            self._install_signals()
+            self.start()
+            while not self.stop_event.wait(self.poll):
+                self.check_files()
+            self.stop()
+        finally:
+            lock.release()
+        return 0
+
+    def start(self) -> None:
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self._scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(16)},
+            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+        )
+        self.check_files(force=True)
+        if not self.dry_run:
+            self._open_publisher()
+        self._scheduler.start()
+        if self._previous_stop is not None:
+            notice, self._previous_stop = self._previous_stop, None
+            self._tell(datetime.now(UTC), [notice])
+        self._scheduler.add_job(
+            self.sweep,
+            "interval",
+            seconds=self.sweep_every,
+            id="sweep",
+            next_run_time=datetime.now(UTC),
+        )
+        self._say(
+            "started",
+            message=(
+                f"{len(self._posts)} posts, {self.pending()} to publish"
+                + (" (dry run: nothing is sent)" if self.dry_run else "")
+            ),
+        )
+
+    def stop(self) -> None:
+        self.stopping = True
+        self._say("stopping", message="finishing the post in flight")
+        if self._scheduler is not None:
+            # No job starts any more; the ones running finish first.  Only
+            # then the scheduler is shut down: its shutdown holds the job
+            # store's lock while it waits, and a running job that reads the
+            # schedule (the heartbeat's next jobs) would wait for ever.
+            self._scheduler.pause()
+            with self._running:
+                self._running.wait_for(lambda: self._busy == 0)
+            self._scheduler.shutdown(wait=True)
+        if self._ledger is not None:
+            self._heartbeat(stopped=True)
+        if self._publisher is not None:
+            self._publisher.close()
+        if self._ledger is not None:
+            self._ledger.close()
+        self._say("stopped")
+
+    def _install_signals(self) -> None:
+        def terminate(signum: int, frame: object) -> None:
+            self.stop_event.set()
+
+        def interrupt(signum: int, frame: object) -> None:
+            self._interrupts += 1
+            if self._interrupts > 1:
+                self._say("aborted", message="the post in flight is reconciled by the next run")
+                os._exit(130)
+            self.stop_event.set()
+
+        signal.signal(signal.SIGTERM, terminate)
+        signal.signal(signal.SIGINT, interrupt)
+
+    def _project(self) -> Project:
+        assert self._config is not None
+        return Project(self.root, self._config, self._active)
+
+    def _open_publisher(self) -> None:
+        from megaphone.publish.publisher import Publisher, connector
+        from megaphone.store.ledger import Ledger
+
+        project = self._project()
+        self._ledger = Ledger.for_project(self.root, project.config, self.environ)
+        assert self._ledger is not None
+        found = read_heartbeat(self._ledger)
+        if found is not None and not found[0].stopped and not found[0].dry_run:
+            from megaphone.publish.notify import Notice
+
+            beat = found[0]
+            self._previous_stop = Notice(
+                "worker-stopped",
+                f"the worker (pid {beat.pid} on {beat.host}) stopped without a clean stop; "
+                f"it was last seen at {beat.beat_at:%Y-%m-%d %H:%M:%S} UTC, and is running again",
+            )
+        self._publisher = Publisher(
+            project=project,
+            ledger=self._ledger,
+            connect=self._connect or connector(project, self.environ),
+            policy=self.policy,
+            warn=lambda message: self._say("warning", message=message),
+        )
+
+    # ------------------------------------------------------------ files
+
+    def _stamp(self, path: Path) -> tuple[int, int, int] | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def check_files(self, *, force: bool = False) -> bool:
+        """Look for changed, new and removed files; rebuild the schedule
+        when there are.  Whether anything changed."""
+        from megaphone.project.loader import locate
+
+        try:
+            inputs = locate((), cwd=self.root, allow_empty=True)
+        except MegaphoneError as e:
+            self._say("file-error", message=str(e))
+            return False
+        config_stamp = self._stamp(inputs.config_path) if inputs.config_path else None
+        stamps = {p: self._stamp(p) for p in inputs.files}
+        changed = (
+            force
+            or config_stamp != self._config_stamp
+            or set(stamps) != set(self._files)
+            or any(self._files[p].stamp != s for p, s in stamps.items() if p in self._files)
+        )
+        if not changed:
+            return False
+        config_changed = force or config_stamp != self._config_stamp
+        self._config_stamp = config_stamp
+        self.reload(inputs, stamps, config_changed=config_changed)
+        return True
+
+    def reload(
+        self, inputs: Any, stamps: dict[Path, tuple[int, int, int] | None], *, config_changed: bool
+    ) -> None:
+        from megaphone.checks.validate import PostChecker, report
+        from megaphone.project.loader import read_queue_file
+
+        config = inputs.config
+        if inputs.config_doc is not None and any(
+            p.severity == "error" for p in inputs.config_doc.problems
+        ):
+            if config_changed:  # told once per version of the file
+                for p in inputs.config_doc.problems:
+                    self._say("file-error", message=f"{p.loc}: {p.message}", file=str(p.loc.file))
+            if self._config is not None:
+                config = self._config  # the last good configuration stays
+        first = self._config is None
+        if self._config is not None and config != self._config:
+            self._files.clear()  # every file is judged again under the new configuration
+            self._say("reloaded", message="project configuration changed")
+        self._config = config
+        queue_paths = {f.queue.name: f.path for f in self._files.values() if f.queue}
+        checker = PostChecker(config, self.root, queue_paths, datetime.now(UTC))
+        new_files: dict[Path, _File] = {}
+        changed_names: list[str] = []
+        for path, stamp in stamps.items():
+            if stamp is None:
+                continue
+            known = self._files.get(path)
+            if known is not None and known.stamp == stamp:
+                new_files[path] = known
+                continue
+            doc, queue = read_queue_file(path, cwd=self.root, config=config, root=self.root)
+            if queue is not None:
+                queue_paths[queue.name] = queue.path
+            facts = [checker.check(post) for post in queue.posts] if queue else []
+            new_files[path] = _File(path, stamp, doc, queue, facts, None)
+            changed_names.append(doc.name)
+        removed = [f.doc.name for p, f in self._files.items() if p not in new_files]
+        for path in list(self._good):
+            if path not in new_files:
+                del self._good[path]
+        file_problems = [p for f in new_files.values() for p in f.doc.problems]
+        whole = report(
+            file_problems, [x for f in new_files.values() for x in f.facts], len(new_files)
+        )
+        errors: dict[str, list[Problem]] = {}
+        for p in whole.problems:
+            if p.severity == "error":
+                errors.setdefault(p.loc.file, []).append(p)
+        active: list[Queue] = []
+        for path, f in new_files.items():
+            bad = errors.get(f.doc.name, [])
+            if not bad:
+                if f.queue is not None:
+                    self._good[path] = f.queue
+                    active.append(f.queue)
+                continue
+            if f.told != f.stamp:  # each version's problems are told once
+                f.told = f.stamp
+                for p in bad[:5]:
+                    self._say("file-error", message=f"{p.loc}: {p.message}", file=f.doc.name)
+                if len(bad) > 5:
+                    self._say("file-error", message=f"… and {len(bad) - 5} more", file=f.doc.name)
+                if path in self._good:
+                    self._say(
+                        "file-error",
+                        message="its last good version keeps its schedule until it is fixed",
+                        file=f.doc.name,
+                    )
+            if path in self._good:
+                active.append(self._good[path])
+            elif f.queue is not None:
+                invalid = {p.post_id for p in bad if p.post_id}
+                if None in {p.post_id for p in bad}:
+                    continue  # the file itself is unreadable: nothing of it is trusted
+                kept = tuple(p for p in f.queue.posts if p.id not in invalid)
+                active.append(Queue(f.queue.path, f.queue.name, kept))
+        with self._lock:
+            self._files = new_files
+            self._active = tuple(active)
+            self._posts = {p.id: p for q in active for p in q.posts}
+            self._accounts = {a.name: a for a in config.accounts}
+        if self._publisher is not None:
+            self._publisher.use(self._project())
+        if not first and (changed_names or removed or config_changed):
+            self._say(
+                "reloaded",
+                message=", ".join(
+                    [f"changed {n}" for n in changed_names] + [f"removed {n}" for n in removed]
+                )
+                or "configuration",
+            )
+        self._schedule()
+
+    # --------------------------------------------------------- schedule
+
+    def _schedule(self) -> None:
+        """Make the scheduler's jobs match the posts to publish."""
+        from megaphone.store.view import peek_project
+
+        assert self._config is not None
+        states = peek_project(self.root, self._config, self.environ) or {}
+        desired: dict[str, tuple[str, str, datetime]] = {}
+        with self._lock:
+            for post in self._posts.values():
+                if post.draft or post.at is None:
+                    continue
+                rows = {a: s for a, s, _ in states.get(post.id, ())}
+                for account in post.accounts:
+                    if rows.get(account, "scheduled") not in ("scheduled", "publishing"):
+                        continue
+                    desired[_job_id(post.id, account)] = (post.id, account, post.at)
+        scheduler = self._scheduler
+        existing = {job.id: job for job in scheduler.get_jobs() if job.id.startswith("post:")}
+        for job_id in existing.keys() - desired.keys():
+            scheduler.remove_job(job_id)
+            post_id, account = _split(job_id)
+            self._say("cancelled", post=post_id, account=account)
+        for job_id, (post_id, account, at) in desired.items():
+            job = existing.get(job_id)
+            if job is not None and getattr(job.trigger, "run_date", None) == at:
+                continue
+            scheduler.add_job(
+                self.fire,
+                "date",
+                run_date=at,
+                args=(post_id, account),
+                id=job_id,
+                replace_existing=True,
+            )
+            if job is not None:
+                self._say("rescheduled", post=post_id, account=account, at=at)
+            elif scheduler.running:
+                self._say("scheduled", post=post_id, account=account, at=at)
+
+    def pending(self) -> int:
+        if self._scheduler is None:
+            return 0
+        return sum(1 for j in self._scheduler.get_jobs() if j.id.startswith("post:"))
+
+    def next_jobs(self, n: int = 5) -> list[tuple[str, str, datetime]]:
+        jobs = [j for j in self._scheduler.get_jobs() if j.id.startswith("post:")]
+        jobs.sort(key=lambda j: j.next_run_time)
+        out = []
+        for job in jobs[:n]:
+            post_id, account = _split(job.id)
+            out.append((post_id, account, job.next_run_time.astimezone(UTC)))
+        return out
+
+    # ------------------------------------------------------------- jobs
+
+    def fire(self, post_id: str, account_name: str) -> None:
+        """A post's time has come (a scheduler thread)."""
+        with self._job():
+            try:
+                self._fire(post_id, account_name)
+            except Exception as e:  # a bug must not kill the worker; say it
+                self._say(
+                    "error",
+                    post=post_id,
+                    account=account_name,
+                    message=f"internal error: {type(e).__name__}: {e}",
+                )
+
+    @contextlib.contextmanager
+    def _job(self) -> Iterator[None]:
+        """A job of the scheduler's at work (``stop`` waits for them)."""
+        with self._running:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._running:
+                self._busy -= 1
+                self._running.notify_all()
+
+    def _fire(self, post_id: str, account_name: str) -> None:
+        from megaphone.publish.publisher import Job
+
+        with self._lock:
+            post = self._posts.get(post_id)
+            account = self._accounts.get(account_name) or Account(account_name)
+            lock = self._account_locks.setdefault(account_name, threading.Lock())
+        if post is None or account_name not in post.accounts or self.stopping:
+            return
+        held = self._held.get(account_name)
+        if held is not None and held > datetime.now(UTC):
+            return  # the sweep sends it once the hold is over
+        with lock:
+            if self.dry_run:
+                self._would_send(post, account)
+                return
+            assert self._publisher is not None
+            outcome = self._publisher.deliver(Job(post, account, post.at or datetime.now(UTC)))
+            self._told(outcome)
+            if outcome.stop_account:
+                self._held[account_name] = datetime.now(UTC) + timedelta(
+                    seconds=max(self.sweep_every, 60)
+                )
+
+    def _told(self, outcome: Outcome) -> None:
+        with self._lock:
+            self._to_tell.append(outcome)
+        if outcome.state == "skipped":
+            return
+        if outcome.state == "waiting":
+            return  # the sweep sends it once the post it answers is live
+        self._say(
+            outcome.state,
+            post=outcome.post_id,
+            account=outcome.account,
+            url=outcome.url,
+            late=outcome.late.total_seconds() if outcome.late is not None else None,
+            message=outcome.message or None,
+            parts=outcome.parts if outcome.parts > 1 else None,
+        )
+
+    def _would_send(self, post: Post, account: Account) -> None:
+        texts = post.texts()
+        for i, text in enumerate(texts):
+            media = ", ".join(f"{m.path} (alt: {m.alt or 'none'})" for m in post.parts[i].media)
+            self._say(
+                "would-send",
+                post=post.id,
+                account=account.name,
+                part=f"{i + 1}/{len(texts)}" if len(texts) > 1 else None,
+                message=text.replace("\n", " ") + (f" + {media}" if media else ""),
+            )
+
+    def sweep(self) -> None:
+        """What ``publish --due`` does, for posts whose job has passed; and
+        the heartbeat."""
+        with self._job():
+            try:
+                self._sweep()
+            except Exception as e:
+                self._say("error", message=f"internal error: {type(e).__name__}: {e}")
+
+    def _sweep(self) -> None:
+        if self.stopping:
+            return
+        now = datetime.now(UTC)
+        if self._publisher is not None:
+            with self._lock:
+                posts = dict(self._posts)
+            for outcome in self._publisher.reconcile_abandoned(posts):
+                self._told(outcome)
+            self._heartbeat()
+            self._tell(now)
+        if self.dry_run:
+            return
+        from megaphone.store.view import peek_project
+
+        assert self._config is not None
+        states = peek_project(self.root, self._config, self.environ) or {}
+        pending = {j.id for j in self._scheduler.get_jobs() if j.id.startswith("post:")}
+        for post, account in self._due(now):
+            if _job_id(post.id, account) in pending:
+                continue
+            rows = {a: s for a, s, _ in states.get(post.id, ())}
+            if rows.get(account, "scheduled") == "scheduled":
+                self.fire(post.id, account)
+
+    def _due(self, now: datetime) -> Iterator[tuple[Post, str]]:
+        with self._lock:
+            posts = sorted(
+                (p for p in self._posts.values() if not p.draft and p.at and p.at <= now),
+                key=lambda p: p.at or now,
+            )
+        for post in posts:
+            for account in post.accounts:
+                yield post, account
+
+    def _tell(self, now: datetime, extra: list[Any] | None = None) -> None:
+        """Notify the team of what the worker's jobs and sweeps found since
+        the last time (each post and state once), and of posts due for
+        longer than STUCK_AFTER that are still not sent."""
+        from megaphone.publish.notify import Notice, destinations, tell
+
+        config = self._config
+        assert config is not None
+        with self._lock:
+            outcomes, self._to_tell = self._to_tell, []
+        if self._targets is None or self._targets[0] is not config:
+            # Looked up again only when the configuration changes.
+            self._targets = (config, destinations(config, self.environ, self.root))
+        targets = self._targets[1]
+        if not targets:
+            return
+        from megaphone.store.view import peek_project
+
+        notices = list(extra or ())
+        networks = {a.name: a.network for a in config.accounts}
+        states = peek_project(self.root, config, self.environ) or {}
+        for post, account in self._due(now - STUCK_AFTER):
+            rows = {a: s for a, s, _ in states.get(post.id, ())}
+            if rows.get(account, "scheduled") in ("scheduled", "retry"):
+                notices.append(
+                    Notice(
+                        "stuck",
+                        f"due since {post.at:%Y-%m-%d %H:%M} UTC and still not sent",
+                        post.id,
+                        account,
+                        networks.get(account, "x"),
+                    )
+                )
+        tell(
+            targets,
+            outcomes,
+            config=config,
+            ledger=self._ledger,
+            project=self.root.name,
+            warn=lambda message: self._say("warning", message=message),
+            extra=notices,
+        )
+
+    def _heartbeat(self, *, stopped: bool = False) -> None:
+        if self._ledger is None:
+            return
+        beat = Heartbeat(
+            os.getpid(),
+            socket.gethostname(),
+            self._started_at,
+            datetime.now(UTC),
+            self.dry_run,
+            self.next_jobs() if self._scheduler is not None and not stopped else [],
+            stopped,
+        )
+        self._ledger.set_meta(HEARTBEAT_KEY, beat.to_json())
+
+    # -------------------------------------------------------------- log
+
+    def _say(self, event: str, **fields: Any) -> None:
+        record: dict[str, Any] = {"time": datetime.now(UTC), "event": event}
+        record.update({k: v for k, v in fields.items() if v is not None})
+        self.log(record)
+
+
+_SEP = "\x1f"  # in no account name or post id
+
+
+def _job_id(post_id: str, account: str) -> str:
+    return f"post:{account}{_SEP}{post_id}"
+
+
+def _split(job_id: str) -> tuple[str, str]:
+    account, _, post_id = job_id.removeprefix("post:").partition(_SEP)
+    return post_id, account
