@@ -35,7 +35,9 @@ CONFIG = """\
 timezone: America/Los_Angeles
 accounts:
   - name: utla
+    network: x
   - name: reclaim-la
+    network: x
 """
 
 

@@ -2,8 +2,9 @@
 (megaphone.networks.Network), with faults on demand — for the publisher's
 contract tests, which every adapter runs too (tests/test_contract.py).
 
-Its own small rules are registered as the network ``memory`` by the tests
-that use it, to show that a network is one registry line away."""
+Its own small rules (tests/memorynet/rules.py) are registered as the network
+``memory`` by the tests that use it, to show that a network is one folder and
+one registry line away."""
 
 from __future__ import annotations
 
@@ -15,26 +16,11 @@ from typing import TYPE_CHECKING
 
 from megaphone.errors import OutcomeUnknown, RateLimited, ReadFailed, ServerError
 from megaphone.networks import PostRequest, RemotePost, RemoteUser
-from megaphone.networks.base import Capabilities, NetworkRules
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 URL = "https://memory.example/{user}/posts/{id}"
-
-
-def _parse(url: str) -> str | None:
-    prefix, _, post_id = url.rpartition("/posts/")
-    return post_id if prefix.startswith("https://memory.example/") and post_id.isdigit() else None
-
-
-RULES = NetworkRules(
-    name="memory",
-    title="Memory",
-    caps=Capabilities(quotes=True, threads=True, rejects_duplicate_text=False),
-    credential_fields=("TOKEN",),
-    parse_post_url=_parse,
-)
 
 
 @dataclass

@@ -56,6 +56,7 @@ def test_json_format(project: Write, run: Run, frozen_now: object) -> None:
         "line": 5,
         "column": 11,
         "post_id": "hello",
+        "network": "x",
     }
 
 
@@ -85,7 +86,8 @@ def test_usage_errors_exit_2(project: Write, run: Run) -> None:
 
 
 def test_default_folder_comes_from_the_config(project: Write, run: Run, frozen_now: object) -> None:
-    root = project({"megaphone.yaml": "timezone: UTC\nposts: queues\n", "queues/a.yaml": GOOD})
+    config = "timezone: UTC\nposts: queues\naccounts: [{name: utla, network: x}]\n"
+    root = project({"megaphone.yaml": config, "queues/a.yaml": GOOD})
     result = run("validate", cwd=root / "queues")
     assert result.exit_code == 0
     assert "1 post in 1 file" in result.output

@@ -86,7 +86,7 @@ class XWorld:
         return [t.id for t in self.fakex.posted()]
 
 
-CONFIG = "timezone: UTC\naccounts:\n  - name: utla\n    daily_cap: 17\n"
+CONFIG = "timezone: UTC\naccounts:\n  - name: utla\n    network: x\n    daily_cap: 17\n"
 THREAD = (
     "account: utla\nposts:\n  - id: story\n    at: 2026-11-29 11:58\n"
     "    thread: ['One (1/3)', 'Two (2/3)', 'Three (3/3)']\n"

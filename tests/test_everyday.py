@@ -18,7 +18,13 @@ from tests.conftest import ROOT, sign_in
 from tests.fakex import FakeX, User
 from tests.test_publish import publish
 
-CONFIG = "timezone: America/Los_Angeles\naccounts:\n  - name: utla\n    handle: utlanow\n"
+CONFIG = (
+    "timezone: America/Los_Angeles\n"
+    "accounts:\n"
+    "  - name: utla\n"
+    "    network: x\n"
+    "    handle: utlanow\n"
+)
 ONE = "account: utla\nposts:\n  - {id: one, at: 2026-11-29 03:59, text: Hello.}\n"
 QUEUE = (
     "account: utla\nposts:\n"

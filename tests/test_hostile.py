@@ -23,7 +23,7 @@ from tests.fakex import FakeX, User
 from tests.test_publish import publish, state
 from tests.test_x_adapter import creds
 
-CONFIG = "timezone: UTC\naccounts:\n  - name: utla\n"
+CONFIG = "timezone: UTC\naccounts:\n  - name: utla\n    network: x\n"
 ONE = "account: utla\nposts:\n  - {id: one, at: 2026-11-29 11:59, text: Hello.}\n"
 
 
@@ -302,7 +302,7 @@ def test_a_posts_folder_outside_the_project_is_refused(project, run, tmp_path: P
     root = project({"megaphone.yaml": CONFIG + "posts: ../elsewhere\n"}, good=ONE)
     result = run("validate", cwd=root)
     assert result.exit_code == 1
-    assert "megaphone.yaml" in result.output and "4:8 error" in result.output
+    assert "megaphone.yaml" in result.output and "5:8 error" in result.output
     assert "outside the project" in result.output
 
 
@@ -312,10 +312,10 @@ def test_urls_with_credentials_are_redacted_and_plain_http_is_refused(
     root = project(
         {
             "megaphone.yaml": CONFIG.replace(
-                "  - name: utla\n",
-                "  - name: utla\n    api_url: https://proxyuser:hunter2@proxy.example\n"
-                "  - name: other\n    api_url: http://10.1.2.3/api\n"
-                "  - name: third\n    api_url: file:///etc/passwd\n",
+                "  - name: utla\n    network: x\n",
+                "  - name: utla\n    network: x\n    api_url: https://proxyuser:hunter2@proxy.example\n"
+                "  - name: other\n    network: x\n    api_url: http://10.1.2.3/api\n"
+                "  - name: third\n    network: x\n    api_url: file:///etc/passwd\n",
             )
         },
         good=ONE,
@@ -338,7 +338,9 @@ def test_urls_with_credentials_are_redacted_and_plain_http_is_refused(
 def test_account_names_that_would_share_credentials_are_refused(
     project, run, names: tuple[str, str]
 ) -> None:
-    config = "timezone: UTC\naccounts:\n" + "".join(f"  - name: {n}\n" for n in names)
+    config = "timezone: UTC\naccounts:\n" + "".join(
+        f"  - name: {n}\n    network: x\n" for n in names
+    )
     root = project({"megaphone.yaml": config}, good=ONE)
     result = run("validate", cwd=root)
     assert result.exit_code == 1

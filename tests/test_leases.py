@@ -30,7 +30,7 @@ def _due() -> str:
 
 
 def make(root: Path, *, lease: str | None = None, media: bool = True) -> Path:
-    config = "timezone: UTC\naccounts:\n  - name: utla\n"
+    config = "timezone: UTC\naccounts:\n  - name: utla\n    network: x\n"
     if lease:
         config += f"lease: {lease}\n"
     (root / "megaphone.yaml").write_text(config)

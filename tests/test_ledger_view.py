@@ -13,7 +13,7 @@ from tests.conftest import sign_in
 from tests.fakex import FakeX
 from tests.test_publish import publish
 
-CONFIG = "timezone: UTC\nproject: union\naccounts:\n  - name: utla\n"
+CONFIG = "timezone: UTC\nproject: union\naccounts:\n  - name: utla\n    network: x\n"
 ONE = "account: utla\nposts:\n  - {id: one, at: 2026-11-29 11:59, text: Hello.}\n"
 
 

@@ -137,7 +137,7 @@ def test_the_table_is_large_enough() -> None:
 
 def test_a_zone_named_is_echoed_back(project, run, frozen_now) -> None:
     root = project(
-        {"megaphone.yaml": "timezone: America/Los_Angeles\naccounts:\n  - name: utla\n"},
+        {"megaphone.yaml": "timezone: America/Los_Angeles\naccounts: [{name: utla, network: x}]\n"},
         campaign="account: utla\nposts:\n  - {id: a, at: 2026-12-09 09:00, text: A.}\n",
     )
     result = run("add", "campaign", "Town hall.", "--at", "dec 2 9am EST", cwd=root)

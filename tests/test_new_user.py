@@ -14,7 +14,15 @@ from tests.conftest import sign_in
 from tests.fakex import FakeX, User
 from tests.test_publish import publish, state
 
-CONFIG = "timezone: UTC\naccounts:\n  - name: utla\n    handle: UTLAnow\n  - name: reclaim-la\n"
+CONFIG = (
+    "timezone: UTC\n"
+    "accounts:\n"
+    "  - name: utla\n"
+    "    network: x\n"
+    "    handle: UTLAnow\n"
+    "  - name: reclaim-la\n"
+    "    network: x\n"
+)
 ONE = "account: utla\nposts:\n  - {id: one, at: 2026-11-29 11:59, text: Hello.}\n"
 QUEUE = "account: utla\nposts:\n  - {id: a, at: 2026-12-01 09:00, text: A.}\n"
 
@@ -63,7 +71,7 @@ def test_the_right_account_in_another_case_publishes(
 def test_an_account_without_a_handle_is_held_if_its_sign_in_changes(
     fakex: FakeX, project, run, clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = "timezone: UTC\naccounts:\n  - name: utla\n"
+    config = "timezone: UTC\naccounts:\n  - name: utla\n    network: x\n"
     root = project(
         {"megaphone.yaml": config},
         one=ONE + "  - {id: two, at: 2026-11-29 11:59, text: Again.}\n",

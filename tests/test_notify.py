@@ -17,7 +17,14 @@ from tests.conftest import sign_in
 from tests.fakex import FakeX, User
 from tests.test_publish import publish
 
-CONFIG = "timezone: UTC\naccounts:\n  - name: utla\n  - name: reclaim-la\n"
+CONFIG = (
+    "timezone: UTC\n"
+    "accounts:\n"
+    "  - name: utla\n"
+    "    network: x\n"
+    "  - name: reclaim-la\n"
+    "    network: x\n"
+)
 TOKEN = "s3cr3t-webhook-token"
 
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from megaphone.cli.main import cli
 from megaphone.errors import UsageError
-from megaphone.show.render import display_url
+from megaphone.networks.x.rules import RULES as X_RULES
 from megaphone.time.timeline import parse_when, relative
 from tests.conftest import GOOD, NOW, Write, png_bytes
 
@@ -22,8 +22,8 @@ SNAPSHOTS = Path(__file__).parent / "snapshots"
 CONFIG = """\
 timezone: America/Los_Angeles
 accounts:
-  - {name: utla, handle: UTLAnow, daily_cap: 2}
-  - {name: reclaim-la, handle: ReclaimLASchls}
+  - {name: utla, network: x, handle: UTLAnow, daily_cap: 2}
+  - {name: reclaim-la, network: x, handle: ReclaimLASchls}
 """
 
 QUEUE = """\
@@ -173,6 +173,7 @@ def test_calendar_month(example: Path, show: Callable[..., Result]) -> None:
 
 
 def test_display_url() -> None:
+    display_url = X_RULES.display_link
     assert display_url("https://www.example.org/a") == "example.org/a"
     assert (
         display_url("https://example.org/events/town-hall-on-funding") == "example.org/events/tow…"

@@ -20,8 +20,10 @@ CONFIG = """\
 timezone: UTC
 accounts:
   - name: utla
+    network: x
     handle: utlanow
   - name: reclaim-la
+    network: x
 """
 
 THREAD = """\

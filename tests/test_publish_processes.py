@@ -28,7 +28,7 @@ def make_project(root: Path, *, posts_per_account: int) -> dict[tuple[str, str],
     accounts; returns the texts of each (post id, account)."""
     at = (datetime.now(UTC) - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
     (root / "megaphone.yaml").write_text(
-        "timezone: UTC\naccounts:\n" + "".join(f"  - name: {a}\n" for a in ACCOUNTS)
+        "timezone: UTC\naccounts:\n" + "".join(f"  - name: {a}\n    network: x\n" for a in ACCOUNTS)
     )
     (root / "posts").mkdir()
     (root / "posts" / "car.png").write_bytes(png_bytes())

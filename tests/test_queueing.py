@@ -23,7 +23,14 @@ from megaphone.time.natural import resolve
 from megaphone.time.slots import parse_slot
 from tests.conftest import NOW, png_bytes
 
-CONFIG = "timezone: America/Los_Angeles\naccounts:\n  - name: utla\n  - name: reclaim-la\n"
+CONFIG = (
+    "timezone: America/Los_Angeles\n"
+    "accounts:\n"
+    "  - name: utla\n"
+    "    network: x\n"
+    "  - name: reclaim-la\n"
+    "    network: x\n"
+)
 
 ODD = """\
 # Campaign queue — kept by hand.

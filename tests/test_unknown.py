@@ -20,7 +20,7 @@ from tests.conftest import sign_in
 from tests.fakex import FakeX, User
 from tests.test_publish import publish, state
 
-CONFIG = "timezone: UTC\naccounts:\n  - name: utla\n"
+CONFIG = "timezone: UTC\naccounts:\n  - name: utla\n    network: x\n"
 ONE = "account: utla\nposts:\n  - {id: one, at: 2026-11-29 11:59, text: Hello.}\n"
 
 

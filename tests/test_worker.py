@@ -21,7 +21,14 @@ import pytest
 from megaphone.store.ledger import Ledger, default_url
 from tests.fakex import FakeX
 
-CONFIG = "timezone: UTC\naccounts:\n  - name: utla\n  - name: reclaim-la\n"
+CONFIG = (
+    "timezone: UTC\n"
+    "accounts:\n"
+    "  - name: utla\n"
+    "    network: x\n"
+    "  - name: reclaim-la\n"
+    "    network: x\n"
+)
 
 
 def at(seconds: float) -> str:

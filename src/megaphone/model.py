@@ -103,12 +103,17 @@ class Queue(NamedTuple):
 
 class Account(NamedTuple):
     name: str
-    network: str = "x"
+    #: The network's name in the registry (``x``); "" when not configured.
+    network: str = ""
     handle: str | None = None
-    #: The most posts a day the account should publish (X's free tier: 17).
+    #: The most posts a day the account should publish (default: the
+    #: network's own, e.g. X's free tier: 17).
     daily_cap: int | None = None
     #: Where the network's API is (a proxy, a test server); default its own.
     api_url: str | None = None
+    #: The longest text the account's server takes, when it says so itself
+    #: (a Mastodon instance); None: the network's default.
+    max_characters: int | None = None
 
 
 class Limits(NamedTuple):

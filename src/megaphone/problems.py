@@ -31,6 +31,8 @@ class Problem:
     message: str
     loc: Loc
     post_id: str | None = None
+    #: The network whose rule it is (None: a rule of every network).
+    network: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -41,6 +43,7 @@ class Problem:
             "line": self.loc.line,
             "column": self.loc.column,
             "post_id": self.post_id,
+            "network": self.network,
         }
 
 
@@ -120,6 +123,8 @@ CODES: dict[str, tuple[Severity, str]] = {
 }
 
 
-def problem(code: str, message: str, loc: Loc, post_id: str | None = None) -> Problem:
+def problem(
+    code: str, message: str, loc: Loc, post_id: str | None = None, network: str | None = None
+) -> Problem:
     """A problem with its code's severity."""
-    return Problem(code, CODES[code][0], message, loc, post_id)
+    return Problem(code, CODES[code][0], message, loc, post_id, network)

@@ -186,7 +186,7 @@ def _check_files_packed(work: _Work) -> _Packed:
 
 
 def _pack_problem(p: Problem) -> tuple[Any, ...]:
-    return (p.code, str(p.severity), p.message, tuple(p.loc), p.post_id)
+    return (p.code, str(p.severity), p.message, tuple(p.loc), p.post_id, p.network)
 
 
 def _pack_facts(f: Facts) -> tuple[Any, ...]:
@@ -198,7 +198,7 @@ def _pack_facts(f: Facts) -> tuple[Any, ...]:
         f.draft,
         [_pack_problem(p) for p in f.problems],
         [(name, ref, tuple(loc)) for name, ref, loc in f.refs],
-        [(a, digest, tuple(loc), index) for a, digest, loc, index in f.texts],
+        [(a, digest, tuple(loc), index, title) for a, digest, loc, index, title in f.texts],
         [(spelling, tuple(loc)) for spelling, loc in f.tags],
         f.is_thread,
     )
@@ -210,8 +210,8 @@ def _unpack(packed: _Packed) -> tuple[list[Problem], list[Facts], list[tuple[str
 
 
 def _unpack_problem(p: tuple[Any, ...]) -> Problem:
-    code, severity, message, loc, post_id = p
-    return Problem(code, Severity(severity), message, Loc(*loc), post_id)
+    code, severity, message, loc, post_id, network = p
+    return Problem(code, Severity(severity), message, Loc(*loc), post_id, network)
 
 
 def _unpack_facts(f: tuple[Any, ...]) -> Facts:
@@ -224,7 +224,7 @@ def _unpack_facts(f: tuple[Any, ...]) -> Facts:
         draft,
         [_unpack_problem(p) for p in problems],
         [(name, ref, Loc(*loc)) for name, ref, loc in refs],
-        [(a, digest, Loc(*loc), index) for a, digest, loc, index in texts],
+        [(a, digest, Loc(*loc), index, title) for a, digest, loc, index, title in texts],
         [(spelling, Loc(*loc)) for spelling, loc in tags],
         is_thread,
     )

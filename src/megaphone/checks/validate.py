@@ -1,40 +1,37 @@
-"""The rules: everything the network would refuse, and what a reader would
-trip over, found before anything is sent."""
+"""The checks: everything a network would refuse, and what a reader would
+trip over, found before anything is sent.  What every network shares is
+checked here; each network's own rules (its count, what it refuses in a
+text or in media, its post URLs) come from its ``rules`` module, applied
+once per network a post goes to."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import TYPE_CHECKING, NamedTuple
 
-from megaphone.checks.media import LIMITS, MAX_ALT_LENGTH, MAX_IMAGES, MediaInfo, find, sniff
+from megaphone.checks.media import MediaInfo, find, sniff
+from megaphone.networks import REGISTRY
+from megaphone.networks import groups as network_groups
+from megaphone.networks import rules as network_rules
+from megaphone.networks.base import MediaItem
 from megaphone.problems import Loc, Problem, problem
 from megaphone.project.loader import did_you_mean
-from megaphone.text import (
-    X_CONFIG,
-    TextCount,
-    count,
-    extract_hashtags,
-    extract_mentions,
-    is_valid_hashtag,
-)
-from megaphone.text.extract import INVALID_CHARS, Entity
+from megaphone.text import extract_hashtags, extract_mentions, extract_urls
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from megaphone.model import Config, Media, Part, Post
+    from megaphone.networks import Group
+    from megaphone.networks.base import Measure, NetworkRules
     from megaphone.project.loader import Loaded
     from megaphone.store.view import Deliveries
+    from megaphone.text import Entity
 
-MAX_USERNAME_LENGTH = 15
-_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
-_STATUS_URL = re.compile(
-    r"https?://(?:www\.|mobile\.)?(?:x|twitter)\.com/(?:\w{1,15}|i/web)/status/\d{1,20}(?:[/?#]\S*)?",
-    re.IGNORECASE,
-)
 _LANG_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
 
 
@@ -68,9 +65,10 @@ class Facts(NamedTuple):
     problems: list[Problem]
     #: references to posts of the project: (field, id, where)
     refs: list[tuple[str, str, Loc]]
-    #: text as published, per account: (account, key of the text, where,
-    #: which part of the post)
-    texts: list[tuple[str, tuple[int, int], Loc, int]]
+    #: text as published, per account of a network that refuses a text
+    #: posted twice: (account, key of the text, where, which part of the
+    #: post, the network's name)
+    texts: list[tuple[str, tuple[int, int], Loc, int, str]]
     #: hashtags as spelt: (spelling, where)
     tags: list[tuple[str, Loc]]
     is_thread: bool
@@ -213,13 +211,13 @@ def _repeated_texts(kept: list[Facts]) -> list[Problem]:
     for f in kept:
         if f.draft:
             continue
-        for account, text, loc, index in f.texts:
+        for account, text, loc, index, title in f.texts:
             first = seen.setdefault((account, text), loc)
             if first is not loc:
                 where = _where_id(f.id, index, is_thread=f.is_thread)
                 message = (
                     f"account {account!r} already posts this text ({where}; first at {first}): "
-                    "X rejects duplicates"
+                    f"{title} rejects duplicates"
                 )
                 out.append(problem("duplicate-text", message, loc, f.id))
     return out
@@ -240,7 +238,9 @@ class PostChecker:
         #: What the ledger says of each post (None without a ledger).
         self.ledger = ledger
         self.root = root.resolve()
+        self.config = config
         self.limits = config.limits
+        self._groups: dict[tuple[str, ...], list[Group]] = {}
         self.queue_paths = queue_paths
         self._media: dict[Path, MediaInfo | None] = {}
         self.facts: Facts
@@ -265,8 +265,10 @@ class PostChecker:
         self.post(post)
         return self.facts
 
-    def add(self, code: str, message: str, loc: Loc, post: Post) -> None:
-        self.facts.problems.append(problem(code, message, loc, post.id))
+    def add(
+        self, code: str, message: str, loc: Loc, post: Post, network: str | None = None
+    ) -> None:
+        self.facts.problems.append(problem(code, message, loc, post.id, network))
 
     # ------------------------------------------------------------ per post
 
@@ -284,149 +286,110 @@ class PostChecker:
                 post.field_loc("lang"),
                 post,
             )
-        for tag in post.hashtags:
-            if not _tag_ok(tag):
-                self.add(
-                    "invalid-hashtag",
-                    f"#{tag} is not a hashtag X recognises "
-                    "(letters, digits and _; not only digits)",
-                    post.field_loc(f"hashtag:{tag}"),
-                    post,
-                )
+        if post.hashtags:
+            groups = self.groups(post.accounts)
+            named = len({g.rules.name for g in groups}) > 1
+            for tag in post.hashtags:
+                seen: set[str] = set()
+                for g in groups:
+                    if g.rules.name in seen:
+                        continue
+                    seen.add(g.rules.name)
+                    found = g.rules.check_hashtag(tag)
+                    if found is not None:
+                        loc = post.field_loc(f"hashtag:{tag}")
+                        message = _on(g.rules, g, named) + found.message
+                        self.add(found.code, message, loc, post, g.rules.name)
+
+    def groups(self, accounts: tuple[str, ...]) -> list[Group]:
+        """The networks a post goes to (see :func:`megaphone.networks.groups`)."""
+        found = self._groups.get(accounts)
+        if found is None:
+            found = self._groups[accounts] = network_groups(self.config, accounts)
+        return found
 
     def text(self, post: Post, part: Part, text: str, index: int, *, appended: bool) -> None:
         if not part.text.strip():
             self.add("empty-text", f"{_where(post, index)} has no text", part.loc, post)
             return
-        result = count(text)
-        if result.weighted_length > result.max_length:
-            message = self._too_long(_where(post, index), text, result, appended)
-            self.add("text-too-long", message, part.loc, post)
-        if result.has_invalid_characters:
-            bad = sorted({f"U+{ord(c):04X}" for c in text if c in INVALID_CHARS})
-            self.add(
-                "invalid-characters",
-                f"{_where(post, index)} holds characters X refuses: {', '.join(bad)}",
-                part.loc,
-                post,
-            )
-        urls = result.urls
-        tags = extract_hashtags(result.normalized, urls=urls)
+        where = _where(post, index)
+        groups = self.groups(post.accounts)
+        named = len({g.rules.name for g in groups}) > 1
+        first: Measure | None = None
+        for g in groups:
+            rules = g.rules
+            measure = rules.measure(text, g.limits)
+            if first is None:
+                first = measure
+            tag = _on(rules, g, named)
+            if measure.length > measure.limit:
+                message = self._too_long(where, rules, measure, appended)
+                self.add("text-too-long", tag + message, part.loc, post, rules.name)
+            for f in rules.check_text(measure, where):
+                self.add(f.code, tag + f.message, part.loc, post, rules.name)
+            if rules.caps.rejects_duplicate_text and not post.draft:
+                key = _text_key(measure.text.strip())
+                self.facts.texts.extend((a, key, part.loc, index, rules.title) for a in g.accounts)
+        if first is None:  # no network known: what every network shares
+            normalized = unicodedata.normalize("NFC", text)
+            urls: Sequence[Entity] = extract_urls(normalized)
+        else:
+            normalized, urls = first.text, first.links
+        tags = extract_hashtags(normalized, urls=list(urls))
         limits = self.limits
         if len(tags) > limits.max_hashtags:
             self.add(
                 "too-many-hashtags",
-                f"{_where(post, index)} has {len(tags)} hashtags "
-                f"(the project's limit is {limits.max_hashtags})",
+                f"{where} has {len(tags)} hashtags (the project's limit is {limits.max_hashtags})",
                 part.loc,
                 post,
             )
         self.facts.tags.extend((tag.text, part.loc) for tag in tags)
-        mentions = extract_mentions(result.normalized)
-        for m in mentions:
-            if len(m.text) > MAX_USERNAME_LENGTH:
+        if "@" in normalized or "\uff20" in normalized:
+            mentions = extract_mentions(normalized)
+            if len(mentions) > limits.max_mentions:
                 self.add(
-                    "invalid-mention",
-                    f"@{m.text} cannot be an X username (at most {MAX_USERNAME_LENGTH} characters)",
+                    "too-many-mentions",
+                    f"{where} mentions {len(mentions)} accounts (the project's "
+                    f"limit is {limits.max_mentions})",
                     part.loc,
                     post,
                 )
-        if len(mentions) > limits.max_mentions:
-            self.add(
-                "too-many-mentions",
-                f"{_where(post, index)} mentions {len(mentions)} accounts (the project's "
-                f"limit is {limits.max_mentions})",
-                part.loc,
-                post,
-            )
-        for u in urls:
-            if "://" not in u.text:
-                self.add(
-                    "bare-domain",
-                    f"{u.text} is a link on X, though it has no https:// (it counts "
-                    f"{X_CONFIG.transformed_url_length} characters and opens http://{u.text})",
-                    part.loc,
-                    post,
-                )
-        normalized = result.normalized
-        if "://" in normalized and normalized.count("://") != sum(
-            u.text.count("://") for u in urls
-        ):
-            # Some '://' is not inside a link found.
-            self.unlinked(post, part, normalized, urls)
-        if not post.draft:
-            key = _text_key(result.normalized.strip())
-            self.facts.texts.extend((a, key, part.loc, index) for a in post.accounts)
 
-    def unlinked(self, post: Post, part: Part, text: str, urls: list[Entity]) -> None:
-        """Things written as links that will not be links."""
-        # Where the '://' of each link found stands: those are fine.
-        linked = {u.start + i for u in urls if (i := u.text.find("://")) >= 0}
-        link_starts = {u.start for u in urls}
-        sep = text.find("://")
-        while sep > 0:
-            if sep in linked:
-                sep = text.find("://", sep + 3)
-                continue
-            start = sep
-            while start > 0 and text[start - 1] in _SCHEME_CHARS:
-                start -= 1
-            scheme = text[start:sep].lstrip("0123456789+.-")
-            start = sep - len(scheme)
-            sep = text.find("://", sep + 3)
-            if not scheme:
-                continue
-            if scheme.lower() not in ("http", "https"):
-                message = f"{scheme}:// links are not linked by X: only http and https are"
-            elif start not in link_starts:
-                written = text[start:].split(maxsplit=1)[0]
-                message = f"{written} will not become a link: X cannot read its address"
-            else:
-                continue
-            self.add("bad-link", message, part.loc, post)
-
-    def _too_long(self, where: str, text: str, result: TextCount, appended: bool) -> str:
-        why = []
-        bare = [u.text for u in result.urls if "://" not in u.text]
-        if bare:
-            why.append(
-                f"{', '.join(repr(b) for b in bare[:3])} counts as a "
-                f"{X_CONFIG.transformed_url_length}-character link"
-            )
-        heavy = sorted({c for c in result.normalized if _weighs_two(c)} - {" "})
-        if heavy:
-            shown = " ".join(heavy[:8]) + (" ..." if len(heavy) > 8 else "")
-            why.append(f"these characters weigh 2 each: {shown}")
+    def _too_long(self, where: str, rules: NetworkRules, measure: Measure, appended: bool) -> str:
+        why = rules.explain(measure)
         if appended:
             why.append("the hashtags added to the post count too")
         reason = f" ({'; '.join(why)})" if why else ""
-        return (
-            f"{where} weighs {result.weighted_length}/{result.max_length}, "
-            f"{result.over_by} over{reason}"
-        )
+        verb = "weighs" if measure.unit == "weighted characters" else "counts"
+        return f"{where} {verb} {measure.length}/{measure.limit}, {measure.over_by} over{reason}"
 
     def media(self, post: Post, part: Part) -> None:
         if not part.media:
             return
-        kinds: list[str] = []
+        items: list[MediaItem] = []
+        written: list[Media] = []
         for item in part.media:
             info = self._one_medium(post, item)
             if info is not None:
-                kinds.append(info.kind)
-        images = kinds.count("image")
-        single = [k for k in kinds if k != "image"]
-        loc = part.media_loc or part.loc
-        if single and len(kinds) > 1:
-            self.add(
-                "media-count",
-                f"a {single[0]} must be the only media of its post (this one has {len(kinds)})",
-                loc,
-                post,
-            )
-        elif images > MAX_IMAGES:
-            self.add(
-                "media-count", f"{images} images: a post takes at most {MAX_IMAGES}", loc, post
-            )
+                items.append(MediaItem(item.path, info, item.alt))
+                written.append(item)
+        groups = self.groups(post.accounts)
+        named = len({g.rules.name for g in groups}) > 1
+        seen: set[str] = set()
+        for g in groups:
+            if g.rules.name in seen:
+                continue  # media limits are the network's, not the account's
+            seen.add(g.rules.name)
+            tag = _on(g.rules, g, named)
+            for index, f in g.rules.check_media(items):
+                if index is None:
+                    loc = part.media_loc or part.loc
+                elif f.code == "alt-too-long":
+                    loc = written[index].alt_loc or written[index].loc
+                else:
+                    loc = written[index].loc
+                self.add(f.code, tag + f.message, loc, post, g.rules.name)
 
     def _one_medium(self, post: Post, item: Media) -> MediaInfo | None:
         target, trouble = find(self._queue_path(post), item.path, self.root)
@@ -458,27 +421,11 @@ class PostChecker:
                 post,
             )
             return None
-        limit, shown = LIMITS[info.kind]
-        if info.size > limit:
-            self.add(
-                "media-too-large",
-                f"{item.path} is {info.size / 1024 / 1024:.1f} MB: a "
-                f"{info.kind} may be at most {shown}",
-                item.loc,
-                post,
-            )
         if info.kind in ("image", "gif") and not (item.alt and item.alt.strip()):
             self.add(
                 "alt-missing",
                 f"{item.path} needs alt text ('alt'): describe it for readers who cannot see it",
                 item.loc,
-                post,
-            )
-        if item.alt and len(item.alt) > MAX_ALT_LENGTH:
-            self.add(
-                "alt-too-long",
-                f"alt text is {len(item.alt)} characters: at most {MAX_ALT_LENGTH}",
-                item.alt_loc or item.loc,
                 post,
             )
         return info
@@ -545,16 +492,36 @@ class PostChecker:
                 continue
             loc = post.field_loc(name)
             if "://" in ref:
-                if not _STATUS_URL.fullmatch(ref):
-                    self.add(
-                        "bad-reference",
-                        f"{name}: {ref} is not the URL of a post on X "
-                        "(https://x.com/NAME/status/NUMBER)",
-                        loc,
-                        post,
-                    )
+                self.remote_reference(post, name, ref, loc)
                 continue
             self.facts.refs.append((name, ref, loc))
+
+    def remote_reference(self, post: Post, name: str, ref: str, loc: Loc) -> None:
+        """A reply or quote of a post already on a network: every network
+        the post goes to must be the one it is on."""
+        groups = self.groups(post.accounts)
+        seen: set[str] = set()
+        for g in groups:
+            rules = g.rules
+            if rules.name in seen or rules.parse_post_url(ref) is not None:
+                continue
+            seen.add(rules.name)
+            elsewhere = [
+                network_rules(n).title
+                for n in REGISTRY
+                if n != rules.name and network_rules(n).parse_post_url(ref) is not None
+            ]
+            if elsewhere:
+                message = (
+                    f"{name}: {ref} is a post on {elsewhere[0]}; it cannot be answered or "
+                    f"quoted from {rules.title}"
+                )
+            else:
+                message = (
+                    f"{name}: {ref} is not the URL of a post on {rules.title} "
+                    f"({rules.post_url_example})"
+                )
+            self.add("bad-reference", message, loc, post, rules.name)
 
 
 def _text_key(text: str) -> tuple[int, int]:
@@ -573,14 +540,9 @@ def _where_id(post_id: str, index: int, *, is_thread: bool) -> str:
     return f"part {index + 1} of thread {post_id!r}" if is_thread else f"post {post_id!r}"
 
 
-@cache
-def _tag_ok(tag: str) -> bool:
-    return is_valid_hashtag("#" + tag)
-
-
-def _weighs_two(c: str) -> bool:
-    o = ord(c)
-    return not any(lo <= o <= hi for lo, hi in X_CONFIG.light_ranges)
+def _on(rules: NetworkRules, group: Group, named: bool) -> str:
+    """What starts a network's message when a post goes to several."""
+    return f"{rules.title}: " if named else ""
 
 
 def _show(when: datetime, tz_name: str | None = None) -> str:

@@ -275,6 +275,8 @@ def _print_plans(plans: list[PostPlan], ctx: Context) -> None:
                 _say(f"    over the limit by {part.weighted - part.limit}", "failed")
         if plan.cap:
             _echo(f"  daily cap: {plan.cap}")
+        if plan.idempotency:
+            _echo(f"  idempotency: {plan.idempotency}")
     s = "s" if sending != 1 else ""
     _echo(f"dry run: {sending} post{s} would be sent; nothing was sent or recorded")
 

@@ -8,13 +8,15 @@ the rest of megaphone sees only these types and the errors of
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from datetime import datetime
     from pathlib import Path
 
-    from megaphone.networks.base import NetworkRules
+    from megaphone.model import Config
+    from megaphone.networks.base import AccountLimits, NetworkRules
     from megaphone.project.credentials import Credentials
 
 #: Seconds to wait to connect, and for an answer, before giving up.
@@ -162,6 +164,34 @@ def rules(network: str) -> NetworkRules:
         )
     found: NetworkRules = importlib.import_module(package + ".rules").RULES
     return found
+
+
+class Group(NamedTuple):
+    """The accounts of one post on one network, with the same limits: a
+    text is measured once per group."""
+
+    rules: NetworkRules
+    limits: AccountLimits
+    accounts: list[str]
+
+
+def groups(config: Config, accounts: Iterable[str]) -> list[Group]:
+    """The networks ``accounts`` are on, in the order first named, each
+    with its accounts.  Accounts not configured, or on a network megaphone
+    does not know, are left out (the configuration's check names them)."""
+    from megaphone.networks.base import AccountLimits
+
+    by_key: dict[tuple[str, AccountLimits], Group] = {}
+    for name in accounts:
+        account = config.account(name)
+        if account is None or account.network not in REGISTRY:
+            continue
+        limits = AccountLimits(account.max_characters)
+        key = (account.network, limits)
+        if key not in by_key:
+            by_key[key] = Group(rules(account.network), limits, [])
+        by_key[key].accounts.append(name)
+    return list(by_key.values())
 
 
 def post_id_from_url(network: str, url: str) -> str | None:

@@ -1,14 +1,25 @@
-"""What every network declares about itself, as plain values: its
-capabilities and the pure rules the rest of megaphone asks of it.  Nothing
-here imports a network's client library."""
+"""What every network declares about itself: its capabilities and the pure
+rules the rest of megaphone asks of it — how it measures a text, what it
+refuses in a text or in media, which post URLs are its own.
+
+A network's rules live in ``networks/<name>/rules.py`` as one subclass of
+:class:`NetworkRules`.  They are pure: importing them loads no client
+library, so ``validate`` and ``preview`` stay fast and work offline."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Sequence
+
+    from megaphone.checks.media import MediaInfo
+    from megaphone.text import Entity
+
+
+_SCHEME = re.compile(r"^(?:https?://)?(?:www\.)?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -17,25 +28,186 @@ class Capabilities:
 
     quotes: bool = True
     threads: bool = True
+    #: Whether a post says which language it is in (``lang:`` is sent).
+    languages: bool = False
+    #: How a reply names what it answers: "parent" (X, Mastodon) or
+    #: "parent+root" (Bluesky: the thread's first post as well).
+    reply_model: str = "parent"
     #: The network refuses a post whose text the account posted already.
     rejects_duplicate_text: bool = False
     #: The most posts a day an account should publish by default (None: no cap).
     default_daily_cap: int | None = None
-    #: Media a post may carry at most.
-    max_media: int = 4
+    #: How a send is made safe to repeat: "lookup" (no key: after an unclear
+    #: outcome the post is looked for), "key" (a key sent with the request
+    #: that the server remembers), "record" (the post's own id, chosen here).
+    idempotency: str = "lookup"
 
 
 @dataclass(frozen=True)
+class AccountLimits:
+    """Limits that vary per account (a Mastodon instance's
+    ``max_characters``), from the account's configuration.  None: the
+    network's own default."""
+
+    max_characters: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """A text as one network counts it."""
+
+    #: The length in the network's unit, and its limit.
+    length: int
+    limit: int
+    #: What is counted ("characters", "weighted characters", "graphemes").
+    unit: str
+    #: Where (an index into ``text``) the part that fits ends.
+    fits_until: int
+    #: The text as the network will hold it (NFC).
+    text: str
+    #: The links the network will make of it.
+    links: Sequence[Entity] = ()
+    #: Characters the network refuses outright.
+    refused: str = ""
+
+    @property
+    def over_by(self) -> int:
+        return max(0, self.length - self.limit)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Something a network would refuse, or that would surprise a reader:
+    a problem code of :mod:`megaphone.problems` and its message."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class MediaItem:
+    """One medium of a post as the rules see it: how the queue file names
+    it, what the file holds, its alt text."""
+
+    path: str
+    info: MediaInfo
+    alt: str | None
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    """A network's limits on the media of one post."""
+
+    #: kind ("image", "gif", "video") -> largest size in bytes.
+    max_bytes: dict[str, int] = field(default_factory=dict)
+    max_images: int = 4
+    #: A video or GIF must be the only medium of its post.
+    single_video: bool = True
+    #: Longest alt text, in characters.
+    max_alt: int = 1000
+    #: Image and GIF need alt text (megaphone's rule everywhere).
+    alt_required: bool = True
+
+
 class NetworkRules:
-    """One network's pure rules (see megaphone.networks for the registry)."""
+    """One network's pure rules.  A subclass per network, registered in
+    :data:`megaphone.networks.REGISTRY`."""
 
     #: The name in megaphone.yaml (``network: x``).
-    name: str
+    name: ClassVar[str]
     #: The name people know it by.
-    title: str
-    caps: Capabilities
+    title: ClassVar[str]
+    caps: ClassVar[Capabilities]
+    media_limits: ClassVar[MediaLimits]
     #: The variables an account's credentials are read from
     #: (``MEGAPHONE_<NAME>_<FIELD>``).
-    credential_fields: tuple[str, ...]
-    #: The id of the post at a URL of this network, or None.
-    parse_post_url: Callable[[str], str | None]
+    credential_fields: ClassVar[tuple[str, ...]]
+    #: What a post URL of this network looks like, for messages.
+    post_url_example: ClassVar[str]
+    #: How many characters a link counts whatever its length (None: as written).
+    link_length: ClassVar[int | None] = None
+    #: The module whose ``flow(account, credentials, environ)`` signs an
+    #: account in (``megaphone auth``); None: no sign-in flow.
+    auth_module: ClassVar[str | None] = None
+
+    def measure(self, text: str, limits: AccountLimits | None = None) -> Measure:
+        raise NotImplementedError
+
+    def explain(self, measure: Measure) -> list[str]:
+        """Why a text counts more than it seems to (for a too-long message)."""
+        return []
+
+    def check_text(self, measure: Measure, where: str) -> list[Finding]:
+        """What this network refuses, or will not make what was meant of,
+        in a text (its length is checked by the caller)."""
+        return []
+
+    def check_hashtag(self, tag: str) -> Finding | None:
+        return None
+
+    def check_media(self, items: Sequence[MediaItem]) -> list[tuple[int | None, Finding]]:
+        """Media findings: (index of the item, or None for the set, finding)."""
+        out: list[tuple[int | None, Finding]] = []
+        limits = self.media_limits
+        kinds = [m.info.kind for m in items]
+        for i, m in enumerate(items):
+            largest = limits.max_bytes.get(m.info.kind)
+            if largest is not None and m.info.size > largest:
+                out.append(
+                    (
+                        i,
+                        Finding(
+                            "media-too-large",
+                            f"{m.path} is {m.info.size / 1024 / 1024:.1f} MB: a {m.info.kind} "
+                            f"may be at most {_mb(largest)} on {self.title}",
+                        ),
+                    )
+                )
+            if m.alt and len(m.alt) > limits.max_alt:
+                out.append(
+                    (
+                        i,
+                        Finding(
+                            "alt-too-long",
+                            f"alt text is {len(m.alt)} characters: {self.title} takes at most "
+                            f"{limits.max_alt}",
+                        ),
+                    )
+                )
+        single = [k for k in kinds if k != "image"]
+        if limits.single_video and single and len(kinds) > 1:
+            message = (
+                f"a {single[0]} must be the only media of its post (this one has {len(kinds)})"
+            )
+            out.append((None, Finding("media-count", message)))
+        elif kinds.count("image") > limits.max_images:
+            message = (
+                f"{kinds.count('image')} images: a post on {self.title} takes at most "
+                f"{limits.max_images}"
+            )
+            out.append((None, Finding("media-count", message)))
+        return out
+
+    def parse_post_url(self, url: str) -> str | None:
+        """The id of the post at ``url`` when it is a post of this network."""
+        return None
+
+    #: How much of a link the network shows ("…" included).
+    link_display_length: ClassVar[int] = 30
+
+    def display_link(self, url: str) -> str:
+        """A link as the network shows it."""
+        return shorten_link(url, self.link_display_length)
+
+
+def shorten_link(url: str, length: int = 30) -> str:
+    """A link as networks show it: no scheme, no "www.", cut with "…" to
+    ``length`` characters."""
+    shown = _SCHEME.sub("", url)
+    if len(shown) > length:
+        shown = shown[: length - 1] + "…"
+    return shown
+
+
+def _mb(n: int) -> str:
+    return f"{n // (1024 * 1024)} MB" if n % (1024 * 1024) == 0 else f"{n / 1024 / 1024:.1f} MB"

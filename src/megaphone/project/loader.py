@@ -562,19 +562,25 @@ class Reader:
         if name in taken:
             self.report("config", f"account {name!r} is named twice", entries["name"])
             return None
-        network = "x"
-        if (
-            "network" in entries
-            and (value := self.string(entries["network"], "network")) is not None
-        ):
+        network = ""
+        supported = ", ".join(network_names())
+        if "network" not in entries:
+            self.report(
+                "config",
+                f"account {name!r} needs its network (network: one of {supported})",
+                entries["name"],
+            )
+        elif (value := self.string(entries["network"], "network")) is not None:
+            value = value.strip().lower()  # "X" is x
             if value not in network_names():
                 self.report(
                     "config",
-                    f"network {value!r} is not supported yet "
-                    f"(supported: {', '.join(network_names())})",
+                    f"network {value!r} is not supported yet (supported: {supported})"
+                    + did_you_mean(value, list(network_names())),
                     entries["network"],
                 )
-            network = value
+            else:
+                network = value
         handle = self.string(entries["handle"], "handle") if "handle" in entries else None
         cap = self.integer(entries["daily_cap"], "daily_cap") if "daily_cap" in entries else None
         api_url = self.string(entries["api_url"], "api_url") if "api_url" in entries else None
@@ -836,9 +842,13 @@ class Reader:
     def check_account(self, name: str, loc: Loc, post_id: str | None) -> None:
         assert self.config is not None
         known = [a.name for a in self.config.accounts]
-        if not known or name in known:
+        if name in known:
             return
-        hint = did_you_mean(name, known, or_list=True)
+        hint = (
+            did_you_mean(name, known, or_list=True)
+            if known
+            else ": it has no accounts yet (add one under 'accounts:', with its network)"
+        )
         self.report(
             "unknown-account",
             f"account {name!r} is not in the project configuration{hint}",

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from megaphone.checks.validate import Report
     from megaphone.model import Account, Post, Project
+    from megaphone.networks.base import NetworkRules
     from megaphone.project.loader import Loaded
     from megaphone.publish.publisher import Clock, Job, Outcome, Policy
     from megaphone.store.ledger import Delivery, Ledger
@@ -230,6 +231,8 @@ class PostPlan:
     parts: list[PartPlan] = field(default_factory=list)
     quote: str | None = None
     cap: str = ""  # e.g. "3 of 17 in 24 h"
+    #: How a send of it is made safe to repeat, and the key it would use.
+    idempotency: str = ""
 
 
 def rehearse(ctx: Context, jobs: list[Job], *, policy: Policy, force: bool) -> list[PostPlan]:
@@ -246,8 +249,8 @@ def _rehearse(
     ctx: Context, jobs: list[Job], ledger: Ledger | None, *, policy: Policy, force: bool
 ) -> list[PostPlan]:
     from megaphone.checks.media import find, sniff
+    from megaphone.networks import groups
     from megaphone.store.view import shown_state
-    from megaphone.text import X_CONFIG, count
     from megaphone.time.timeline import state as post_state
 
     rows: dict[tuple[str, str], Delivery] = {}
@@ -282,6 +285,12 @@ def _rehearse(
         if plan.action != "send":
             continue
         texts = post.texts()
+        found = groups(ctx.project.config, [account.name])
+        if not found:
+            plan.action, plan.reason = "failed", f"account {account.name!r} has no known network"
+            continue
+        group = found[0]
+        plan.idempotency = _idempotency(group.rules, row)
         done = ledger.parts(post.id, account.name) if ledger is not None and row else {}
         previous = _describe_ref(post.reply_to, sent_ids, [p.job.post.id for p in plans])
         for i, (part, text) in enumerate(zip(post.parts, texts, strict=True)):
@@ -299,12 +308,8 @@ def _rehearse(
                         f"{info.mime}, {_size(info.size)}" if info else "not a known media type"
                     )
                 media.append((m.path, m.alt, what))
-            counted = count(text, X_CONFIG)
-            plan.parts.append(
-                PartPlan(
-                    text, counted.weighted_length, X_CONFIG.max_weighted_length, media, previous
-                )
-            )
+            measure = group.rules.measure(text, group.limits)
+            plan.parts.append(PartPlan(text, measure.length, measure.limit, media, previous))
             previous = f"part {i + 1}"
         plan.quote = _describe_ref(post.quote, sent_ids, [p.job.post.id for p in plans])
         if account.daily_cap:
@@ -320,6 +325,20 @@ def _rehearse(
                 plan.cap += " — over the cap: the rest waits"
             used[account.name] = window + [when] * len(plan.parts)
     return plans
+
+
+def _idempotency(rules: NetworkRules, row: Delivery | None) -> str:
+    """How the dry run says a send is made safe to repeat."""
+    how = rules.caps.idempotency
+    if how == "lookup":
+        return (
+            f"none ({rules.title} takes no key: after an unclear outcome the post is looked "
+            "up before it is sent again)"
+        )
+    if row is not None and row.idem_key:
+        return f"{row.idem_key} (stored for part {(row.in_flight or 0) + 1}, sent again as is)"
+    what = "a record key" if how == "record" else "an Idempotency-Key"
+    return f"{what} per part, made and stored in the ledger before its first send"
 
 
 def _describe_ref(ref: str | None, sent: set[str], before: list[str]) -> str:

@@ -32,21 +32,11 @@ if TYPE_CHECKING:
     from megaphone.store.view import Deliveries
     from megaphone.time.timeline import Day
 
-DISPLAY_URL_LENGTH = 23  # what X shows of a link, "…" included
-
 
 def visible(text: str) -> str:
     """``text`` with control characters (but newline and tab) replaced by
     visible stand-ins, one for one."""
     return _visible(text, keep_newlines=True)
-
-
-def display_url(url: str) -> str:
-    """A link as X shows it: no scheme, no "www.", cut with "…"."""
-    shown = re.sub(r"^(?:https?://)?(?:www\.)?", "", url, flags=re.IGNORECASE)
-    if len(shown) > DISPLAY_URL_LENGTH:
-        shown = shown[: DISPLAY_URL_LENGTH - 1] + "…"
-    return shown
 
 
 def when(post: Post, now: datetime) -> str:
@@ -143,13 +133,29 @@ def length_style(count: int, limit: int) -> str:
     return "green"
 
 
+def counters(part: PartView) -> Styled:
+    """A part's length on each network it goes to: ``233/280`` for one,
+    ``X 291/280 ✗ · Mastodon 268/500`` for several."""
+    out = Styled()
+    many = len(part.counts) > 1
+    for i, c in enumerate(part.counts):
+        m = c.measure
+        if i:
+            out.append(" · ", "dim")
+        label = f"{c.rules.title} {m.length}/{m.limit}" if many else f"{m.length}/{m.limit}"
+        if many and m.over_by:
+            label += " ✗"
+        out.append(label, length_style(m.length, m.limit))
+    return out
+
+
 def styled_text(part: PartView) -> Styled:
     """The text of a part as a reader sees it: links shortened, entities
     coloured, and whatever is over the limit struck through in red, after a
     ⟫ that shows where, colour or not."""
     text = part.text
     out = Styled()
-    cut = part.count.valid_end
+    cut = part.cut
     pos = 0
     marked = False
 
@@ -178,7 +184,9 @@ def styled_text(part: PartView) -> Styled:
             mark()
             over = " red strike"
         shown = (
-            display_url(entity.text) if entity.kind == "url" else text[entity.start : entity.end]
+            part.display_link(entity.text)
+            if entity.kind == "url"
+            else text[entity.start : entity.end]
         )
         out.append(visible(shown), styles[entity.kind] + over)
         pos = entity.end
@@ -236,11 +244,7 @@ def card(view: PostView, now: datetime, width: int) -> list[Styled]:
             extra += [describe_problem(p) for p in view.problems]
         for line in extra:
             body.append("\n").extend(line)
-        count = part.count
-        counter = Styled(
-            f"{count.weighted_length}/{count.max_length}",
-            length_style(count.weighted_length, count.max_length),
-        )
+        counter = counters(part)
         title = Styled(visible(post.id), "bold") if i == 0 else Styled(f"{i + 1}/{n}")
         out.extend(box_lines(body, title, counter, width, border=_border(view, part, now)))
         if i < n - 1:
@@ -393,9 +397,12 @@ def markdown(views: list[PostView], now: datetime) -> str:
             prefix = f"**{i}/{len(view.parts)}** " if len(view.parts) > 1 else ""
             lines = md_text(part).split("\n")
             out.append("> " + prefix + "\n> ".join(lines))
-            status = f"{part.count.weighted_length}/{part.count.max_length}"
-            if part.count.over_by:
-                status += f" — **{part.count.over_by} over**"
+            status = " · ".join(
+                (f"{c.rules.title} " if len(part.counts) > 1 else "")
+                + f"{c.measure.length}/{c.measure.limit}"
+                + (f" — **{c.measure.over_by} over**" if c.measure.over_by else "")
+                for c in part.counts
+            )
             out.append(f">\n> `{status}`\n")
             for m in part.media:
                 out.append(

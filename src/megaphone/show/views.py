@@ -4,18 +4,21 @@ that belong to it.  Built once; rendered for the terminal or for Markdown."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from megaphone.checks.media import MediaInfo, find, sniff
-from megaphone.text import count, extract_hashtags, extract_mentions
+from megaphone.networks import groups
+from megaphone.text import extract_hashtags, extract_mentions, extract_urls
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from megaphone.model import Account, Media, Post, Project
+    from megaphone.networks.base import Measure, NetworkRules
     from megaphone.problems import Problem
-    from megaphone.text import Entity, TextCount
+    from megaphone.text import Entity
 
 
 @dataclass(frozen=True)
@@ -25,12 +28,36 @@ class MediaView:
 
 
 @dataclass(frozen=True)
+class Count:
+    """A part's text as one network counts it."""
+
+    rules: NetworkRules
+    measure: Measure
+
+
+@dataclass(frozen=True)
 class PartView:
     text: str  # as published (NFC, hashtags appended)
-    count: TextCount
+    #: One count per network the post goes to (none when no account of it
+    #: is configured).
+    counts: tuple[Count, ...]
     entities: tuple[Entity, ...]  # links, hashtags and mentions, in order
     media: tuple[MediaView, ...]
     problems: tuple[Problem, ...]
+
+    @property
+    def cut(self) -> int:
+        """Where the text stops fitting on the strictest network it goes to
+        (its length when it fits everywhere)."""
+        return min((c.measure.fits_until for c in self.counts), default=len(self.text))
+
+    def display_link(self, url: str) -> str:
+        """A link as the first network of the post shows it."""
+        if self.counts:
+            return self.counts[0].rules.display_link(url)
+        from megaphone.networks.base import shorten_link
+
+        return shorten_link(url)
 
 
 @dataclass(frozen=True)
@@ -55,12 +82,18 @@ def build(project: Project, posts: list[Post], problems: list[Problem]) -> list[
         mine = by_post.get(post.id, [])
         parts = []
         claimed: set[int] = set()
+        networks = groups(project.config, post.accounts)
         for part, text in zip(post.parts, post.texts(), strict=True):
-            result = count(text)
+            counts = tuple(Count(g.rules, g.rules.measure(text, g.limits)) for g in networks)
+            if counts:
+                normalized, urls = counts[0].measure.text, list(counts[0].measure.links)
+            else:
+                normalized = unicodedata.normalize("NFC", text)
+                urls = extract_urls(normalized)
             found = [
-                *result.urls,
-                *extract_hashtags(result.normalized, urls=result.urls),
-                *extract_mentions(result.normalized),
+                *urls,
+                *extract_hashtags(normalized, urls=urls),
+                *extract_mentions(normalized),
             ]
             found.sort(key=lambda e: e.start)
             media = tuple(
@@ -72,7 +105,7 @@ def build(project: Project, posts: list[Post], problems: list[Problem]) -> list[
                 lines.add(part.media_loc.line)
             own = tuple(p for p in mine if p.loc.line in lines and id(p) not in claimed)
             claimed.update(id(p) for p in own)
-            parts.append(PartView(result.normalized, result, tuple(found), media, own))
+            parts.append(PartView(normalized, counts, tuple(found), media, own))
         rest = tuple(p for p in mine if id(p) not in claimed)
         accounts = tuple(project.config.account(name) or _unnamed(name) for name in post.accounts)
         views.append(PostView(post, accounts, tuple(parts), rest))

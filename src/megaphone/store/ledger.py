@@ -53,10 +53,8 @@ if TYPE_CHECKING:
 STATES = LEDGER_STATES
 #: States a delivery never leaves by itself (``retry`` and ``mark`` move it).
 SETTLED = ("published", "failed", "unknown", "skipped")
-#: The ledger's layout.  1: one project, claims by pid; 2: rows per
-#: project, claims as leases (owner token and expiry), the time a part in
-#: doubt was sent.
-SCHEMA_VERSION = 2
+#: The ledger's layout (see MIGRATIONS for what each version brought).
+SCHEMA_VERSION = 3
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -87,6 +85,11 @@ deliveries = sa.Table(
     sa.Column("project", sa.String(100), primary_key=True),
     sa.Column("post_id", sa.String(200), primary_key=True),
     sa.Column("account", sa.String(100), primary_key=True),
+    #: Which version of the post (a language variant); "" for the post itself.
+    sa.Column("variant", sa.String(50), primary_key=True, default="", server_default=""),
+    #: Which time of a repeating post, as ISO 8601 UTC; "" for a post that
+    #: goes out once.
+    sa.Column("occurrence", sa.String(40), primary_key=True, default="", server_default=""),
     sa.Column("network", sa.String(20), nullable=False, default="x"),
     sa.Column("state", sa.String(20), nullable=False),
     sa.Column("queue", sa.String(500)),
@@ -108,6 +111,10 @@ deliveries = sa.Table(
     # sent, cleared once it is recorded.  After a crash it tells a part that
     # may have gone out from one that was never sent.
     sa.Column("in_flight", sa.Integer),
+    #: The idempotency key of the part in flight, made and stored before its
+    #: first send and sent with every retry of it (None: the network takes
+    #: none, see Capabilities.idempotency).
+    sa.Column("idem_key", sa.String(200)),
     #: When the request of the part in flight (or in doubt) was sent: a
     #: lookup of the account's posts since then settles an unknown outcome.
     sa.Column("sent_at", UTCDateTime),
@@ -126,9 +133,16 @@ parts = sa.Table(
     sa.Column("project", sa.String(100), primary_key=True),
     sa.Column("post_id", sa.String(200), primary_key=True),
     sa.Column("account", sa.String(100), primary_key=True),
+    sa.Column("variant", sa.String(50), primary_key=True, default="", server_default=""),
+    sa.Column("occurrence", sa.String(40), primary_key=True, default="", server_default=""),
     sa.Column("idx", sa.Integer, primary_key=True),
     sa.Column("remote_id", sa.String(500)),
     sa.Column("url", sa.String(500)),
+    #: What the network needs of the part later, beyond its id (a Bluesky
+    #: cid, to reply to it), as text.
+    sa.Column("remote_extra", sa.Text),
+    #: The key the part was sent with.
+    sa.Column("idem_key", sa.String(200)),
     sa.Column("published_at", UTCDateTime, nullable=False),
 )
 
@@ -139,6 +153,8 @@ events = sa.Table(
     sa.Column("project", sa.String(100), nullable=False),
     sa.Column("post_id", sa.String(200), nullable=False),
     sa.Column("account", sa.String(100), nullable=False),
+    sa.Column("variant", sa.String(50), nullable=False, default="", server_default=""),
+    sa.Column("occurrence", sa.String(40), nullable=False, default="", server_default=""),
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Column("state", sa.String(20), nullable=False),
     sa.Column("detail", sa.Text),
@@ -157,6 +173,8 @@ class Delivery:
     project: str
     post_id: str
     account: str
+    variant: str
+    occurrence: str
     network: str
     state: str
     queue: str | None
@@ -171,6 +189,7 @@ class Delivery:
     late_ok: bool
     held: str | None
     in_flight: int | None
+    idem_key: str | None
     sent_at: datetime | None
     remote_id: str | None
     url: str | None
@@ -969,60 +988,70 @@ def _version(c: Connection) -> int | None:
     return version
 
 
+#: The ledger's versions, and what each one brought.  Every change so far
+#: adds columns (with defaults that keep older rows valid), widens one or
+#: widens a primary key, so one step brings any older layout up to date:
+#: each table is rebuilt in the current layout and the columns both layouts
+#: have are copied over (see README, "The ledger's migrations").  A change
+#: that is not of that kind adds its own step here.
+MIGRATIONS: dict[int, str] = {
+    2: "rows per project; claims as leases (lease_until); sent_at; held; remote ids of 500",
+    3: "an idempotency key per part; a variant and an occurrence in every key",
+}
+
+
 def _prepare(c: Connection, project: str) -> None:
     """Make the tables, or bring an older layout up to this one (in the
     write transaction ``c``: one process does it, the others wait)."""
     version = _version(c)
     if version == SCHEMA_VERSION:
         return
-    if version == 1 or (version is None and sa.inspect(c).has_table("deliveries")):
-        _migrate_v1(c, project)
+    if version is not None or sa.inspect(c).has_table("deliveries"):
+        _rebuild(c, project, version or 1)
     metadata.create_all(c)
     _upsert_meta(c, "schema_version", str(SCHEMA_VERSION))
+    if version is not None and version < SCHEMA_VERSION:
+        _upsert_meta(c, f"migrated_from_{version}", datetime.now(UTC).isoformat())
 
 
-def _migrate_v1(c: Connection, project: str) -> None:
-    """Schema 1 held one project's rows: they become ``project``'s."""
-    old = {
-        "deliveries": [
-            "post_id",
-            "account",
-            "network",
-            "state",
-            "queue",
-            "scheduled_at",
-            "digest",
-            "attempts",
-            "error",
-            "claimed_by",
-            "claimed_at",
-            "next_attempt_at",
-            "late_ok",
-            "in_flight",
-            "remote_id",
-            "url",
-            "published_at",
-            "created_at",
-            "updated_at",
-        ],
-        "parts": ["post_id", "account", "idx", "remote_id", "url", "published_at"],
-        "events": ["post_id", "account", "at", "state", "detail"],
-    }
+def _rebuild(c: Connection, project: str, version: int) -> None:
+    """Bring the tables of layout ``version`` to the current one: each is
+    renamed, made anew, and the columns both have copied over; a column
+    the old layout lacks takes its default (``project``: this project's
+    id, for a ledger of schema 1, which held one project)."""
+    inspector = sa.inspect(c)
     c.exec_driver_sql("DROP INDEX IF EXISTS deliveries_state")
-    for table in old:
-        c.exec_driver_sql(f"ALTER TABLE {table} RENAME TO {table}_v1")
+    old_columns: dict[str, list[str]] = {}
+    for table in ("deliveries", "parts", "events"):
+        if not inspector.has_table(table):
+            continue
+        old_columns[table] = [col["name"] for col in inspector.get_columns(table)]
+        c.exec_driver_sql(f"ALTER TABLE {table} RENAME TO {table}_v{version}")
+        if c.dialect.name == "postgresql":
+            # The primary key's index keeps its name: free it for the new table.
+            c.exec_driver_sql(
+                f"ALTER INDEX IF EXISTS {table}_pkey RENAME TO {table}_v{version}_pkey"
+            )
     metadata.create_all(c)
-    for table, columns in old.items():
-        names = ", ".join(columns)
+    for table, columns in old_columns.items():
+        new = metadata.tables[table]
+        # Events get new ids (in their order): the new table's sequence
+        # must know every id it holds.
+        common = [n for n in columns if n in new.c and n != "id"]
+        names = ", ".join(common)
+        extra, values = "", {}
+        if "project" not in columns:
+            extra, values = ", project", {"project": project}
+        select = ", ".join(common) + (", :project" if extra else "")
         order = " ORDER BY id" if table == "events" else ""
         c.execute(
             sa.text(
-                f"INSERT INTO {table} (project, {names}) "
-                f"SELECT :project, {names} FROM {table}_v1{order}"
+                f"INSERT INTO {table} ({names}{extra}) "
+                f"SELECT {select} FROM {table}_v{version}{order}"
             ),
-            {"project": project},
+            values,
         )
-        c.exec_driver_sql(f"DROP TABLE {table}_v1")
+        c.exec_driver_sql(f"DROP TABLE {table}_v{version}")
 
 
 def what_to_do(post_id: str) -> str:

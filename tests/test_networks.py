@@ -1,0 +1,143 @@
+"""Each network judges a post by its own rules: validate, preview and the dry
+run measure the text once per network a post goes to, name the network
+when a post goes to several, and keep X's behaviour for X alone.  The
+second network is the tests' own (tests/memorynet), one registry line away."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from megaphone import networks
+from megaphone.networks.base import AccountLimits
+
+CONFIG = """\
+timezone: UTC
+accounts:
+  - {name: utla, network: x}
+  - {name: memo, network: memory}
+"""
+
+
+@pytest.fixture(autouse=True)
+def memory_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(networks.REGISTRY, "memory", "tests.memorynet")
+
+
+def queue(text: str, accounts: str = "[utla, memo]", extra: str = "") -> str:
+    return (
+        f"account: {accounts}\nposts:\n  - id: both\n    at: 2026-12-01 09:00\n"
+        f"    text: {json.dumps(text)}\n{extra}"
+    )
+
+
+def problems(run, root) -> list[dict[str, object]]:
+    result = run("validate", "--format", "json", cwd=root)
+    found: list[dict[str, object]] = json.loads(result.stdout)
+    return found
+
+
+def test_the_text_is_measured_once_per_network(project, run, frozen_now) -> None:
+    root = project({"megaphone.yaml": CONFIG}, q=queue("a" * 290))
+    [too_long] = problems(run, root)
+    assert too_long["code"] == "text-too-long" and too_long["network"] == "x"
+    assert str(too_long["message"]).startswith("X: post 'both' weighs 290/280")
+    human = run("validate", cwd=root).output
+    assert "X: post 'both' weighs 290/280, 10 over" in human
+    # Memory takes 300 characters: nothing to say of it.
+    root = project({"megaphone.yaml": CONFIG}, q=queue("a" * 290, accounts="memo"))
+    assert problems(run, root) == []
+
+
+def test_a_post_to_one_network_does_not_name_it(project, run, frozen_now) -> None:
+    root = project({"megaphone.yaml": CONFIG}, q=queue("a" * 290, accounts="utla"))
+    [too_long] = problems(run, root)
+    assert str(too_long["message"]).startswith("post 'both' weighs 290/280")
+
+
+def test_preview_shows_one_count_per_network(project, run, frozen_now) -> None:
+    root = project({"megaphone.yaml": CONFIG}, q=queue("a" * 290))
+    out = run("preview", cwd=root).output
+    assert "X 290/280 ✗ · Memory 290/300" in out
+    assert "⟫" in out  # the strictest failing cut: X's
+    md = run("preview", "--format", "markdown", cwd=root).output
+    assert "X 290/280 — **10 over** · Memory 290/300" in md
+
+
+def test_only_networks_that_refuse_duplicates_say_so(project, run, frozen_now) -> None:
+    twice = (
+        "account: memo\nposts:\n  - {id: a, at: 2026-12-01 09:00, text: Same words.}\n"
+        "  - {id: b, at: 2026-12-02 09:00, text: Same words.}\n"
+    )
+    root = project({"megaphone.yaml": CONFIG}, q=twice)
+    assert problems(run, root) == []
+    root = project({"megaphone.yaml": CONFIG}, q=twice.replace("account: memo", "account: utla"))
+    [dup] = problems(run, root)
+    assert dup["code"] == "duplicate-text" and "X rejects duplicates" in str(dup["message"])
+
+
+def test_a_reference_to_another_networks_post_is_an_error(project, run, frozen_now) -> None:
+    extra = "    reply_to: https://x.com/UTLAnow/status/123\n"
+    root = project({"megaphone.yaml": CONFIG}, q=queue("An answer.", extra=extra))
+    [bad] = problems(run, root)
+    assert bad["code"] == "bad-reference" and bad["network"] == "memory"
+    assert "is a post on X; it cannot be answered or quoted from Memory" in str(bad["message"])
+    extra = "    quote: https://memory.example/utlanow/posts/7\n"
+    root = project({"megaphone.yaml": CONFIG}, q=queue("A quote.", accounts="memo", extra=extra))
+    assert problems(run, root) == []
+
+
+def test_media_limits_are_each_networks(project, run, frozen_now, tmp_path) -> None:
+    from tests.conftest import png_bytes
+
+    images = "".join(f"      - {{path: media/{i}.png, alt: A picture.}}\n" for i in range(3))
+    extra = "    media:\n" + images
+    files: dict[str, str | bytes] = {"megaphone.yaml": CONFIG}
+    files.update({f"posts/media/{i}.png": png_bytes() for i in range(3)})
+    root = project(files, q=queue("Three pictures.", extra=extra))
+    [count] = problems(run, root)
+    assert count["code"] == "media-count" and count["network"] == "memory"
+    assert str(count["message"]) == "Memory: 3 images: a post on Memory takes at most 2"
+
+
+def test_hashtags_are_judged_by_each_network(project, run, frozen_now) -> None:
+    extra = "    hashtags: ['2026']\n"
+    root = project({"megaphone.yaml": CONFIG}, q=queue("Numbers.", accounts="memo", extra=extra))
+    assert problems(run, root) == []  # Memory has no rule on hashtags
+    root = project({"megaphone.yaml": CONFIG}, q=queue("Numbers.", accounts="utla", extra=extra))
+    assert [p["code"] for p in problems(run, root)] == ["invalid-hashtag"]
+
+
+def test_an_account_needs_its_network(project, run, frozen_now) -> None:
+    config = "timezone: UTC\naccounts:\n  - name: utla\n"
+    root = project({"megaphone.yaml": config}, q=queue("Hello.", accounts="utla"))
+    result = run("validate", cwd=root)
+    assert result.exit_code == 1
+    assert "account 'utla' needs its network (network: one of x, memory)" in result.output
+    root = project(
+        {"megaphone.yaml": "timezone: UTC\naccounts: [{name: utla, network: X}]\n"},
+        q=queue("Hello.", accounts="utla"),
+    )
+    assert run("validate", cwd=root).exit_code == 0  # the name, in any case
+
+
+def test_a_project_without_accounts_says_so(project, run, frozen_now) -> None:
+    root = project({"megaphone.yaml": "timezone: UTC\n"}, q=queue("Hello.", accounts="utla"))
+    [unknown] = problems(run, root)
+    assert unknown["code"] == "unknown-account"
+    assert "it has no accounts yet" in str(unknown["message"])
+
+
+def test_an_accounts_own_limit_is_used() -> None:
+    from tests.memorynet.rules import RULES
+
+    assert RULES.measure("a" * 400).limit == 300
+    assert RULES.measure("a" * 400, AccountLimits(max_characters=500)).limit == 500
+
+
+def test_the_dry_run_measures_per_network(project, run, frozen_now, monkeypatch) -> None:
+    root = project({"megaphone.yaml": CONFIG}, q=queue("Hello, both."))
+    out = run("publish", "--dry-run", "--now", "both", cwd=root).output
+    assert "12/280" in out and "12/300" in out
+    assert "idempotency: none (X takes no key" in out
