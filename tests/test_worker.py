@@ -333,3 +333,24 @@ def test_after_downtime_due_posts_go_out_and_old_ones_are_missed(
     assert [t.sent_text for t in fakex.posted()] == [
         "Due ten minutes ago, still within the grace period."
     ]
+
+
+def test_a_post_a_person_retries_goes_out_from_the_worker(
+    fakex: FakeX, env: dict[str, str], root: Path, workers: list[WorkerProcess]
+) -> None:
+    """`megaphone retry` makes a failed post "retry" in the ledger: the
+    running worker must see it as still to publish, like every command."""
+    from click.testing import CliRunner
+
+    from megaphone.cli.main import cli
+
+    (root / "posts" / "a.yaml").write_text(queue_file(("refused", at(1), "Refused once.")))
+    fakex.fault("POST", "/2/tweets", "status", status=400, times=1)
+    w = WorkerProcess(root, env)
+    workers.append(w)
+    w.wait_for(lambda e: e["event"] == "failed" and e["post"] == "refused")
+    result = CliRunner().invoke(cli, ["-C", str(root), "retry", "refused"])
+    assert result.exit_code == 0, result.output
+    w.wait_for(lambda e: e["event"] == "published" and e["post"] == "refused", timeout=20)
+    assert [t.sent_text for t in fakex.posted()] == ["Refused once."]
+    w.stop()

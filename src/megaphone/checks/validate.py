@@ -467,6 +467,7 @@ class PostChecker:
     def settled(self, post: Post, rows: tuple[tuple[str, str, str | None], ...]) -> bool:
         """Flag a post edited after it was published; say whether the ledger
         has settled it for every account (published, missed...)."""
+        from megaphone.publish.decide import still_open
         from megaphone.store.view import content_digest
 
         current = None
@@ -482,9 +483,7 @@ class PostChecker:
                         post,
                     )
         states = {account: state for account, state, _ in rows}
-        return all(
-            states.get(a, "scheduled") not in ("scheduled", "publishing") for a in post.accounts
-        )
+        return not any(still_open(states.get(a)) for a in post.accounts)
 
     def references(self, post: Post) -> None:
         for name, ref in (("reply_to", post.reply_to), ("quote", post.quote)):

@@ -478,7 +478,8 @@ def mark(
         megaphone mark petition-thread published --url https://x.com/UTLAnow/status/1
         megaphone mark stay-in-the-know skipped
     """
-    from megaphone.networks import post_id_from_url
+    from megaphone.networks import REGISTRY
+    from megaphone.networks import rules as network_rules
     from megaphone.publish.publisher import digest
 
     ctx = _context(project_dir)
@@ -497,12 +498,18 @@ def mark(
     try:
         for name in names:
             configured = ctx.project.config.account(name)
-            network = configured.network if configured else "x"  # not configured: X
-            remote_id = post_id_from_url(network, url) if url else None
+            if configured is None or configured.network not in REGISTRY:
+                raise UsageError(f"account {name!r} is not configured in megaphone.yaml")
+            network = configured.network
+            known = network_rules(network)
+            remote_id = known.parse_post_url(url) if url else None
             if url and remote_id is None:
-                raise UsageError(f"--url: {url} is not the URL of a post on {network}")
-            owner = _url_account(url) if url else None
-            handle = configured.handle if configured else None
+                raise UsageError(
+                    f"--url: {url} is not the URL of a post on {known.title} "
+                    f"({known.post_url_example})"
+                )
+            owner = known.post_author(url) if url else None
+            handle = configured.handle
             if owner and handle and owner.lower() != handle.lower():
                 raise UsageError(f"--url: {url} is a post of @{owner}, not of {name} (@{handle})")
             ledger.mark(
@@ -521,14 +528,6 @@ def mark(
             _echo(f"{post_id} ({name}): marked {state}")
     finally:
         ledger.close()
-
-
-def _url_account(url: str) -> str | None:
-    """The account a post URL names (``x.com/NAME/status/…``), if it names one."""
-    import re
-
-    m = re.match(r"https?://(?:www\.|mobile\.)?(?:x|twitter)\.com/(\w{1,15})/status/", url)
-    return m.group(1) if m and m.group(1).lower() != "i" else None
 
 
 # ------------------------------------------------------------------ history
@@ -740,45 +739,33 @@ def check(project_dir: Path, names: tuple[str, ...]) -> None:
 @click.argument("name")
 @project_option
 def auth(name: str, project_dir: Path) -> None:
-    """Sign an account in with X's PIN flow and save its tokens to .env.
+    """Sign an account in on its network and save its tokens to .env.
 
-    Needs the app's MEGAPHONE_<NAME>_API_KEY and _API_SECRET (environment or
-    .env).  Opens nothing by itself: visit the link shown, sign in as the
-    account, and type the PIN X shows.  .env is written with mode 0600.
+    X: needs the app's MEGAPHONE_<NAME>_API_KEY and _API_SECRET (environment
+    or .env); visit the link shown, sign in as the account, and type the PIN
+    X shows.  Opens nothing by itself.  .env is written with mode 0600.
 
     \b
     Example:
         megaphone auth utla
     """
-    from megaphone.networks import Timeouts
-    from megaphone.networks.x.auth import PinFlow
+    from megaphone.networks import Timeouts, sign_in
     from megaphone.project.credentials import CredentialStore, env_prefix, write_env_values
 
     ctx = _context(project_dir)
     account = ctx.project.config.account(name)
     if account is None:
         raise UsageError(f"no account is named {name!r} in megaphone.yaml")
-    if account.network != "x":
-        raise UsageError(f"auth knows X only, not {account.network}")
     store = CredentialStore(ctx.project.root, ctx.environ)
     prefix = env_prefix(name)
-    key, _ = store.get(prefix + "API_KEY")
-    secret, _ = store.get(prefix + "API_SECRET")
-    if not key or not secret:
-        raise MegaphoneError(
-            f"set {prefix}API_KEY and {prefix}API_SECRET (the app's keys) in the "
-            "environment or .env first"
-        )
-    api_url, _ = store.get(prefix + "API_URL")
-    flow = PinFlow(key, secret, api_url=api_url or account.api_url, timeouts=Timeouts())
-    _echo(f"Open this link, sign in as the account, and allow the app:\n  {flow.url}")
-    pin = click.prompt("PIN", hide_input=False).strip()
-    token, token_secret, username = flow.finish(pin)
+    flow = sign_in(account, lambda f: store.get(prefix + f)[0], prefix, timeouts=Timeouts())
+    _echo(flow.instructions)
+    answer = click.prompt(flow.prompt, hide_input=False).strip()
+    signed = flow.finish(answer)
     path = write_env_values(
-        ctx.project.root,
-        {prefix + "ACCESS_TOKEN": token, prefix + "ACCESS_SECRET": token_secret},
+        ctx.project.root, {prefix + field: value for field, value in signed.values.items()}
     )
-    who = f" as @{username}" if username else ""
+    who = f" as @{signed.username}" if signed.username else ""
     _echo(f"signed in{who}; tokens saved to {path.name} (readable by you only)")
 
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from datetime import datetime
     from pathlib import Path
 
-    from megaphone.model import Config
+    from megaphone.model import Account, Config
     from megaphone.networks.base import AccountLimits, NetworkRules
     from megaphone.project.credentials import Credentials
 
@@ -42,6 +42,9 @@ class RemotePost:
     #: The post it replies to, as the network says (None: not a reply, or
     #: not said).
     reply_to: str | None = None
+    #: What the network needs of the post later, beyond its id (a Bluesky
+    #: cid, to reply to it), as text; kept in the ledger.
+    extra: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,12 @@ class PostRequest:
     media_ids: tuple[str, ...] = ()
     reply_to: str | None = None
     quote: str | None = None
+    #: The language of the text (a BCP 47 tag), for networks that take it.
+    lang: str | None = None
+    #: The idempotency key of this part: made and stored in the ledger
+    #: before its first send, the same on every retry (None: the network
+    #: takes none; see Capabilities.idempotency).
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,50 @@ class Network(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """What a sign-in gives back: credential fields (``ACCESS_TOKEN``…) and
+    their values, for ``.env``, and who signed in."""
+
+    values: dict[str, str]
+    username: str | None = None
+
+
+class AuthFlow(Protocol):
+    """A network's sign-in, for ``megaphone auth NAME``: show
+    :attr:`instructions`, ask for :attr:`prompt`, then :meth:`finish`."""
+
+    instructions: str
+    prompt: str
+
+    def finish(self, answer: str) -> SignedIn: ...
+
+
+def sign_in(
+    account: Account,
+    lookup: Callable[[str], str | None],
+    prefix: str,
+    *,
+    timeouts: Timeouts | None = None,
+) -> AuthFlow:
+    """Begin the sign-in of ``account`` on its network (``lookup``: the value
+    of one of its credential fields; ``prefix``: how their variables begin,
+    for messages)."""
+    import importlib
+
+    from megaphone.errors import MegaphoneError
+
+    found = rules(account.network)
+    if found.auth_module is None:
+        fields = ", ".join(prefix + f for f in found.credential_fields)
+        raise MegaphoneError(
+            f"{found.title} has no sign-in here: set {fields} in the environment or .env"
+        )
+    module = importlib.import_module(found.auth_module)
+    flow: AuthFlow = module.start(account, lookup, prefix, timeouts=timeouts or Timeouts())
+    return flow
 
 
 def redact_url(url: str) -> str:

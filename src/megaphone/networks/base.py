@@ -192,6 +192,19 @@ class NetworkRules:
         """The id of the post at ``url`` when it is a post of this network."""
         return None
 
+    def new_key(self) -> str | None:
+        """A new idempotency key for one part, stored before its first send
+        (None: the network takes none)."""
+        if self.caps.idempotency == "lookup":
+            return None
+        import uuid
+
+        return uuid.uuid4().hex
+
+    def post_author(self, url: str) -> str | None:
+        """The handle a post URL of this network names, when it names one."""
+        return None
+
     #: How much of a link the network shows ("…" included).
     link_display_length: ClassVar[int] = 30
 

@@ -142,7 +142,7 @@ def notices_of(outcomes: Iterable[Outcome], networks: Mapping[str, str]) -> list
                 o.message or event,
                 o.post_id,
                 o.account,
-                networks.get(o.account, "x"),
+                networks.get(o.account, ""),
                 o.url,
             )
         )

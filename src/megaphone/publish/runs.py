@@ -250,8 +250,7 @@ def _rehearse(
 ) -> list[PostPlan]:
     from megaphone.checks.media import find, sniff
     from megaphone.networks import groups
-    from megaphone.store.view import shown_state
-    from megaphone.time.timeline import state as post_state
+    from megaphone.publish.decide import FINAL, Row, decide
 
     rows: dict[tuple[str, str], Delivery] = {}
     if ledger is not None:
@@ -266,21 +265,20 @@ def _rehearse(
         when = max(job.due, ctx.now) if not force else ctx.now
         row = rows.get((post.id, account.name))
         plan = PostPlan(job, "send")
-        # The one rule every command shows, at the time the post would go.
-        known: Deliveries | None = (
-            {post.id: ((account.name, shown_state(row.state, row.held, row.late_ok), row.digest),)}
-            if row is not None
-            else None
-        )
-        current = post_state(post, when, known, grace=policy.grace, account=account.name)
-        if current == "blocked" and row is not None:
+        # The one rule, at the time the post would go (a held post is
+        # shown held: the run tries it again, and says why if it fails).
+        facts = None if row is None else Row(row.state, False, bool(row.late_ok), None)
+        decision = decide(post, when, facts, grace=policy.grace, force=force, asked=True)
+        if row is not None and row.held and decision.verdict == "send":
             plan.action, plan.reason = "blocked", f"held: {row.error or 'a person must act'}"
-        elif row is not None and row.state not in ("scheduled",):
+        elif decision.verdict in FINAL and row is not None:
             plan.action, plan.reason = "skip", f"already {row.state}"
-        elif not force and current == "expired":
+        elif decision.verdict == "expired":
             plan.action, plan.reason = "expired", "past its expiry: will be marked expired"
-        elif not force and current == "missed":
+        elif decision.verdict == "missed":
             plan.action, plan.reason = "missed", "more late than the grace period"
+        elif decision.verdict == "publishing":
+            plan.action, plan.reason = "skip", "another run is publishing it"
         plans.append(plan)
         if plan.action != "send":
             continue
@@ -376,9 +374,9 @@ class StatusRow:
 def status_rows(ctx: Context, *, ledger: Ledger | None) -> list[StatusRow]:
     """Every post of the queue files per account, with what the ledger knows;
     and what the ledger knows of posts no longer in the files."""
+    from megaphone.publish.decide import state as post_state
     from megaphone.publish.publisher import digest
     from megaphone.store.view import shown_state
-    from megaphone.time.timeline import state as post_state
 
     rows: dict[tuple[str, str], Delivery] = {}
     if ledger is not None:

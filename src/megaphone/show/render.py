@@ -19,8 +19,9 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from megaphone.publish.decide import state
 from megaphone.show.output import visible as _visible
-from megaphone.time.timeline import relative, state
+from megaphone.time.timeline import relative
 from megaphone.time.zones import zone
 
 if TYPE_CHECKING:

@@ -429,6 +429,7 @@ class Ledger:
         ignore_backoff: bool = False,
         create: Mapping[str, Any] | None = None,
         in_flight: int | None = None,
+        idem_key: str | None = None,
     ) -> Delivery | None:
         """Move a scheduled delivery to ``publishing`` for ``token``, its
         lease until ``lease_until``; None when another process holds it or it
@@ -436,7 +437,8 @@ class Ledger:
 
         ``create``: the row's values (network, queue, scheduled_at, digest),
         to make it first when it is new.  ``in_flight``: the part about to be
-        sent right after (one write fewer than :meth:`sending`)."""
+        sent right after (one write fewer than :meth:`sending`), and
+        ``idem_key`` the key it is sent with."""
         condition = [*self._key(post_id, account), deliveries.c.state == "scheduled"]
         if not ignore_backoff:
             condition.append(
@@ -454,7 +456,7 @@ class Ledger:
         if digest is not None:
             values["digest"] = digest
         if in_flight is not None:
-            values.update(in_flight=in_flight, sent_at=now)
+            values.update(in_flight=in_flight, sent_at=now, idem_key=idem_key)
         with self._writing() as c:
             if create is not None:
                 self._new_row(c, post_id, account, now, **create)
@@ -593,15 +595,23 @@ class Ledger:
         token: str,
         now: datetime,
         lease_until: datetime,
+        idem_key: str | None = None,
     ) -> None:
-        """Part ``idx`` is about to be sent: the fence.  Raises
-        :class:`LeaseLost` when the claim is no longer this owner's, or its
-        lease ran out — then nothing may be sent."""
+        """Part ``idx`` is about to be sent (with ``idem_key``, stored here
+        before the first send): the fence.  Raises :class:`LeaseLost` when
+        the claim is no longer this owner's, or its lease ran out — then
+        nothing may be sent."""
         with self._writing() as c:
             result = c.execute(
                 deliveries.update()
                 .where(*self._live(post_id, account, token, now))
-                .values(in_flight=idx, sent_at=now, lease_until=lease_until, updated_at=now)
+                .values(
+                    in_flight=idx,
+                    idem_key=idem_key,
+                    sent_at=now,
+                    lease_until=lease_until,
+                    updated_at=now,
+                )
             )
         if result.rowcount != 1:
             raise LeaseLost(
@@ -621,14 +631,19 @@ class Ledger:
         now: datetime,
         lease_until: datetime,
         next_in_flight: int | None = None,
+        next_key: str | None = None,
         publish: tuple[str | None, str | None] | None = None,
+        idem_key: str | None = None,
+        extra: str | None = None,
     ) -> None:
         """A thread part is live: recorded at once, so it is never sent again
         — even by a run that lost its claim meanwhile (what is live is a
         fact the new holder needs).  In the same write, under the claim: the
         next part about to be sent (``next_in_flight``: a fence, like
-        :meth:`sending`), or, for the last part, the post published with
-        ``publish`` (its remote id and URL)."""
+        :meth:`sending`, with ``next_key``), or, for the last part, the post
+        published with ``publish`` (its remote id and URL).  ``idem_key``:
+        the key the part went with; ``extra``: what the network needs of it
+        later (a Bluesky cid)."""
         with self._writing() as c:
             c.execute(
                 _insert_ignore(c, parts).values(
@@ -638,6 +653,8 @@ class Ledger:
                     idx=idx,
                     remote_id=remote_id,
                     url=url,
+                    remote_extra=extra,
+                    idem_key=idem_key,
                     published_at=now,
                 )
             )
@@ -651,6 +668,7 @@ class Ledger:
                 .where(*condition)
                 .values(
                     in_flight=next_in_flight,
+                    idem_key=next_key if next_in_flight is not None else None,
                     sent_at=now if next_in_flight is not None else None,
                     lease_until=lease_until,
                     updated_at=now,

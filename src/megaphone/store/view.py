@@ -24,7 +24,7 @@ LEDGER_STATES = (
     "skipped",
 )
 #: Every state a command shows: the ledger's, and those of the one rule
-#: (megaphone.time.timeline.state) for posts it has not settled.
+#: (megaphone.publish.decide.state) for posts it has not settled.
 SHOWN_STATES = (*LEDGER_STATES, "due", "draft", "blocked")
 
 DEFAULT_PATH = ".megaphone/ledger.db"

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from megaphone.model import Post
-    from megaphone.store.view import Deliveries
 
 _DURATION = re.compile(r"([+-]?)(\d{1,9})\s*(s|sec|m|min|h|d|w)", re.IGNORECASE)
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -89,39 +88,6 @@ def relative(when: datetime, now: datetime) -> str:
     if amount == "now":
         return "now"
     return f"in {amount}" if ahead else f"{amount} ago"
-
-
-def state(
-    post: Post,
-    now: datetime,
-    ledger: Deliveries | None = None,
-    *,
-    grace: timedelta = timedelta(hours=1),
-    account: str | None = None,
-) -> str:
-    """What is, or will be, the state of a post — the one rule for every
-    command (list, status, preview, calendar, the dry run, publishing):
-    what the ledger says once it handled the post (``published``,
-    ``failed``, ``unknown``, ``blocked``... — for ``account``, else its first
-    account that has one); else ``draft``, ``expired`` (past ``expires``),
-    ``due`` (its time has come, within the ``grace`` period: the next run
-    sends it), ``missed`` (later than that), or ``scheduled``."""
-    retry = False
-    if ledger and post.id in ledger:
-        states = {name: s for name, s, _ in ledger[post.id]}
-        for name in (account,) if account else post.accounts:
-            handled = states.get(name)
-            if handled == "retry":
-                retry = True
-            elif handled is not None and handled != "scheduled":
-                return handled
-    if post.draft:
-        return "draft"
-    if post.expires is not None and post.expires <= now and not retry:
-        return "expired"
-    if post.at is not None and post.at <= now:
-        return "due" if retry or now - post.at <= grace else "missed"
-    return "scheduled"
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from megaphone.errors import MegaphoneError
 from megaphone.model import Account, Project, Queue
+from megaphone.publish.decide import still_open
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -425,7 +426,7 @@ class Worker:
                     continue
                 rows = {a: s for a, s, _ in states.get(post.id, ())}
                 for account in post.accounts:
-                    if rows.get(account, "scheduled") not in ("scheduled", "publishing"):
+                    if not still_open(rows.get(account)):
                         continue
                     desired[_job_id(post.id, account)] = (post.id, account, post.at)
         scheduler = self._scheduler
@@ -576,7 +577,7 @@ class Worker:
             if _job_id(post.id, account) in pending:
                 continue
             rows = {a: s for a, s, _ in states.get(post.id, ())}
-            if rows.get(account, "scheduled") == "scheduled":
+            if still_open(rows.get(account)):
                 self.fire(post.id, account)
 
     def _due(self, now: datetime) -> Iterator[tuple[Post, str]]:
@@ -612,14 +613,14 @@ class Worker:
         states = peek_project(self.root, config, self.environ) or {}
         for post, account in self._due(now - STUCK_AFTER):
             rows = {a: s for a, s, _ in states.get(post.id, ())}
-            if rows.get(account, "scheduled") in ("scheduled", "retry"):
+            if still_open(rows.get(account)) and rows.get(account) != "publishing":
                 notices.append(
                     Notice(
                         "stuck",
                         f"due since {post.at:%Y-%m-%d %H:%M} UTC and still not sent",
                         post.id,
                         account,
-                        networks.get(account, "x"),
+                        networks.get(account, ""),
                     )
                 )
         tell(

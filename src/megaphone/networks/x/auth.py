@@ -1,4 +1,6 @@
-"""X's PIN-based OAuth 1.0a sign-in, for ``megaphone auth``."""
+"""X's PIN-based OAuth 1.0a sign-in, for ``megaphone auth``: the app's keys
+(``API_KEY``, ``API_SECRET``) must be set; the account's tokens
+(``ACCESS_TOKEN``, ``ACCESS_SECRET``) are what it gives back."""
 
 from __future__ import annotations
 
@@ -6,17 +8,35 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from megaphone.errors import AuthFailed, Rejected, Unavailable
+from megaphone.errors import AuthFailed, MegaphoneError, Rejected, Unavailable
+from megaphone.networks import SignedIn
 from megaphone.networks.x.rules import DEFAULT_API_URL
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from megaphone.model import Account
     from megaphone.networks import Timeouts
+
+
+def start(
+    account: Account, lookup: Callable[[str], str | None], prefix: str, *, timeouts: Timeouts
+) -> PinFlow:
+    """Begin signing ``account`` in (``lookup``: a credential field's value)."""
+    key, secret = lookup("API_KEY"), lookup("API_SECRET")
+    if not key or not secret:
+        raise MegaphoneError(
+            f"set {prefix}API_KEY and {prefix}API_SECRET (the app's keys) in the "
+            "environment or .env first"
+        )
+    api_url = lookup("API_URL") or account.api_url
+    return PinFlow(key, secret, api_url=api_url, timeouts=timeouts)
 
 
 class PinFlow:
     """X's PIN-based OAuth 1.0a sign-in: open :attr:`url`, sign in, read the PIN."""
+
+    prompt = "PIN"
 
     def __init__(
         self, api_key: str, api_secret: str, *, api_url: str | None, timeouts: Timeouts
@@ -36,6 +56,9 @@ class PinFlow:
         self.token = token["oauth_token"]
         self.token_secret = token["oauth_token_secret"]
         self.url = session.authorization_url(self.base + "/oauth/authorize")
+        self.instructions = (
+            f"Open this link, sign in as the account, and allow the app:\n  {self.url}"
+        )
 
     def _fetch(self, what: str, fn: Callable[[], dict[str, str]]) -> dict[str, str]:
         from requests_oauthlib.oauth1_session import TokenRequestDenied
@@ -49,7 +72,7 @@ class PinFlow:
         except (ValueError, KeyError):
             raise Rejected(f"{what}: X's answer could not be read") from None
 
-    def finish(self, pin: str) -> tuple[str, str, str]:
+    def finish(self, pin: str) -> SignedIn:
         """The access token, its secret and the account's username."""
         from requests_oauthlib import OAuth1Session
 
@@ -66,4 +89,7 @@ class PinFlow:
                 self.base + "/oauth/access_token", timeout=self.timeout
             ),
         )
-        return token["oauth_token"], token["oauth_token_secret"], token.get("screen_name", "")
+        return SignedIn(
+            {"ACCESS_TOKEN": token["oauth_token"], "ACCESS_SECRET": token["oauth_token_secret"]},
+            token.get("screen_name") or None,
+        )

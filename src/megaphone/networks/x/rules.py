@@ -36,6 +36,7 @@ _STATUS_URL = re.compile(
     r"(?:[/?#]\S*)?",
     re.IGNORECASE,
 )
+_AUTHOR = re.compile(r"https?://(?:www\.|mobile\.)?(?:x|twitter)\.com/(\w{1,15})/status/", re.I)
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
 
 
@@ -143,6 +144,10 @@ class XRules(NetworkRules):
 
     def parse_post_url(self, url: str) -> str | None:
         return post_id_from_url(url)
+
+    def post_author(self, url: str) -> str | None:
+        m = _AUTHOR.match(url.strip())
+        return m.group(1) if m and m.group(1).lower() != "i" else None
 
 
 def _unlinked(text: str, links: Sequence[Entity]) -> list[Finding]:

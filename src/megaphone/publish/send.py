@@ -1,0 +1,420 @@
+"""Sending one delivery under its claim: its parts in order, each replying
+to the one before, each recorded the moment it is live — so a thread
+resumes where it stopped and no part goes out twice.  Every failure ends
+in a known state: retried (not sent, or answered 5xx and not found), waited
+for (a rate limit), ``unknown`` (sent, no answer, not found yet),
+``failed`` (refused) or held for a person (``blocked``)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from megaphone.errors import (
+    AuthFailed,
+    DuplicateContent,
+    LeaseLost,
+    MegaphoneError,
+    OutcomeUnknown,
+    PublishError,
+    RateLimited,
+    ReadFailed,
+    Rejected,
+    ServerError,
+    Unavailable,
+)
+from megaphone.networks import rules as network_rules
+from megaphone.publish.decide import human
+from megaphone.publish.values import Outcome
+from megaphone.store.ledger import PartRecord, what_to_do
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from megaphone.model import Account, Media, Post, Project
+    from megaphone.networks import Network, PostRequest, RemotePost
+    from megaphone.networks.base import NetworkRules
+    from megaphone.publish.claims import Claims
+    from megaphone.publish.sessions import Sessions
+    from megaphone.publish.values import Clock, Policy
+    from megaphone.store.ledger import Delivery, Ledger
+
+
+class Sender:
+    """Sends claimed deliveries of one project."""
+
+    def __init__(
+        self,
+        project: Project,
+        ledger: Ledger,
+        claims: Claims,
+        sessions: Sessions,
+        policy: Policy,
+        clock: Clock,
+    ) -> None:
+        self.ledger = ledger
+        self.claims = claims
+        self.sessions = sessions
+        self.policy = policy
+        self.clock = clock
+        self.use(project)
+
+    def use(self, project: Project) -> None:
+        """Send from a newer reading of the project (the worker's)."""
+        self.project = project
+        self._queue_paths = {p.id: q.path for q in project.queues for p in q.posts}
+
+    def references(self, post: Post, account: Account) -> tuple[str | None, str | None] | Outcome:
+        """The remote ids to reply to and quote, or why the post must wait."""
+        from megaphone.networks import post_id_from_url
+
+        ids: list[str | None] = []
+        for name, ref in (("reply_to", post.reply_to), ("quote", post.quote)):
+            if ref is None:
+                ids.append(None)
+                continue
+            if "://" in ref:
+                remote = post_id_from_url(account.network, ref)
+                if remote is None:
+                    return Outcome(post.id, account.name, "failed", f"{name}: {ref} is not a post")
+                ids.append(remote)
+                continue
+            rows = self.ledger.of_post(ref)
+            live = [r for r in rows if r.state == "published" and r.remote_id]
+            live.sort(key=lambda r: r.account != account.name)
+            if not live:
+                return Outcome(
+                    post.id, account.name, "waiting", f"{name} {ref!r} is not published yet"
+                )
+            ids.append(live[0].remote_id)
+        return ids[0], ids[1]
+
+    def send(
+        self,
+        row: Delivery,
+        post: Post,
+        account: Account,
+        refs: tuple[str | None, str | None],
+    ) -> Outcome:
+        from megaphone.networks import PostRequest
+
+        ledger, policy = self.ledger, self.policy
+        pid, name = post.id, account.name
+        key = (pid, name)
+
+        def finish(
+            state: str,
+            message: str,
+            *,
+            url: str | None = None,
+            remote_id: str | None = None,
+            retry_at: datetime | None = None,
+            outcome: str | None = None,
+            stop_account: bool = False,
+        ) -> Outcome:
+            """Release the claim with ``state``; the run's outcome is
+            ``outcome`` (default: the state)."""
+            if not ledger.finish(
+                pid,
+                name,
+                token=self.claims.token,
+                state=state,
+                now=self.clock.now(),
+                error=message if state != "published" else None,
+                url=url,
+                remote_id=remote_id,
+                next_attempt_at=retry_at,
+            ):
+                raise LeaseLost(f"{pid} ({name}): another run holds it now")
+            return Outcome(pid, name, outcome or state, message, url=url, stop_account=stop_account)
+
+        def blocked(message: str) -> Outcome:
+            """Held until a person acts; the account's other posts wait too."""
+            if not ledger.finish(
+                pid,
+                name,
+                token=self.claims.token,
+                state="scheduled",
+                now=self.clock.now(),
+                error=message,
+                held=True,
+            ):
+                raise LeaseLost(f"{pid} ({name}): another run holds it now")
+            return Outcome(pid, name, "blocked", message, stop_account=True)
+
+        try:
+            net = self.sessions.network(account, key)
+        except (Unavailable, ServerError, OutcomeUnknown, RateLimited, ReadFailed) as e:
+            return finish("scheduled", str(e), outcome="deferred", stop_account=True)
+        except MegaphoneError as e:
+            # No credentials, refused ones, a clock far off, another account
+            # signed in: a person must act.
+            return blocked(str(e))
+
+        done = ledger.parts(pid, name)
+        texts = post.texts()
+        reply_to, quote = refs
+        previous = reply_to
+        first_url: str | None = done[0].url if 0 in done else None
+        first_id: str | None = done[0].remote_id if 0 in done else None
+        attempt = row.attempts
+        # The part the last write fenced (marked in flight under a live
+        # lease), with nothing but this code between it and the send.
+        fenced = row.in_flight
+        rules = network_rules(account.network)
+        #: Each part's idempotency key: the one stored for the part in
+        #: flight is sent again as it is.
+        keys: dict[int, str | None] = {}
+        if row.in_flight is not None and row.idem_key:
+            keys[row.in_flight] = row.idem_key
+        duplicate = False
+        # When the last attempt was answered 5xx (it may have been acted on,
+        # and the account's posts may not show it yet): looked for again,
+        # after the wait, before anything is sent again.
+        doubt_since: datetime | None = None
+        attempt_at = self.clock.now()
+        index = 0
+        while index < len(texts):
+            if index in done:
+                previous = done[index].remote_id or previous
+                index += 1
+                continue
+            part = post.parts[index]
+            try:
+                remote = None
+                if index not in keys:
+                    keys[index] = rules.new_key()
+                request = PostRequest(
+                    texts[index],
+                    reply_to=previous,
+                    quote=quote if index == 0 else None,
+                    lang=post.lang if rules.caps.languages else None,
+                    key=keys[index],
+                )
+                if doubt_since is not None:
+                    try:
+                        remote = net.find_sent(request, since=doubt_since)
+                    except PublishError as read:
+                        raise OutcomeUnknown(
+                            f"the last attempt was answered 5xx, and the account's posts "
+                            f"could not be read to check ({read})"
+                        ) from None
+                    doubt_since = None
+                if remote is None:
+                    media_ids = tuple(self._upload(key, net, post, m) for m in part.media)
+                    if part.media:
+                        fenced = None
+                    if fenced != index:
+                        ledger.sending(
+                            pid,
+                            name,
+                            index,
+                            token=self.claims.token,
+                            now=self.clock.now(),
+                            lease_until=self.claims.lease_until(),
+                            idem_key=keys[index],
+                        )
+                    fenced = None  # a send spends the fence
+                    attempt_at = self.clock.now()
+                    remote, was_duplicate = self._create(
+                        net, replace(request, media_ids=media_ids), since=attempt_at, rules=rules
+                    )
+                    duplicate = duplicate or was_duplicate
+            except RateLimited as e:
+                wait = policy.wait_for(e.reset_at)
+                if wait is not None:
+                    self.claims.wait(key, wait)
+                    continue
+                at = (
+                    datetime.fromtimestamp(e.reset_at, UTC)
+                    if e.reset_at
+                    else self.clock.now() + timedelta(minutes=15)
+                )
+                return finish(
+                    "scheduled",
+                    f"rate limited until {at:%H:%M:%S} UTC",
+                    retry_at=at,
+                    outcome="deferred",
+                    stop_account=True,
+                )
+            except (Unavailable, ServerError) as e:
+                # Not sent, or answered 5xx and not found among the
+                # account's posts: safe to send again, a bounded number of
+                # times — after a 5xx, only once a second look after the
+                # wait still does not find it.
+                if isinstance(e, ServerError):
+                    doubt_since = attempt_at
+                if attempt >= policy.max_attempts:
+                    return finish("failed", f"{e} (gave up after {attempt} attempts)")
+                delay = policy.backoff(attempt)
+                if delay <= policy.max_wait:
+                    attempt += 1
+                    ledger.attempt_failed(
+                        pid,
+                        name,
+                        token=self.claims.token,
+                        error=str(e),
+                        now=self.clock.now(),
+                        lease_until=self.claims.lease_until(),
+                    )
+                    self.claims.wait(key, delay)
+                    continue
+                return finish(
+                    "scheduled",
+                    str(e),
+                    retry_at=self.clock.now() + timedelta(seconds=delay),
+                    outcome="deferred",
+                )
+            except OutcomeUnknown as e:
+                return finish("unknown", f"{e}; {self.next_for_unknown(pid)}")
+            except AuthFailed as e:
+                return blocked(str(e))
+            except (Rejected, PublishError) as e:
+                return finish("failed", str(e))
+            except OSError as e:
+                return finish("failed", f"cannot read media: {e.strerror or e}")
+            if remote is not None and index == 0:
+                first_url, first_id = remote.url, remote.id
+            following = next((i for i in range(index + 1, len(texts)) if i not in done), None)
+            last = following is None and remote is not None
+            # The next part is marked in flight in the same write (a fence)
+            # when nothing (a media upload) comes between.
+            ahead = (
+                following
+                if following is not None and not post.parts[following].media and remote
+                else None
+            )
+            if ahead is not None:
+                keys.setdefault(ahead, rules.new_key())
+            ledger.record_part(
+                pid,
+                name,
+                index,
+                token=self.claims.token,
+                remote_id=remote.id if remote else None,
+                url=remote.url if remote else None,
+                now=self.clock.now(),
+                lease_until=self.claims.lease_until(),
+                next_in_flight=ahead,
+                next_key=keys.get(ahead) if ahead is not None else None,
+                publish=(first_id, first_url) if last else None,
+                idem_key=keys.get(index),
+                extra=remote.extra if remote else None,
+            )
+            fenced = ahead
+            if last:
+                said = (
+                    f"already posted: {rules.title} refused the text as a duplicate, and "
+                    "the post was found"
+                    if duplicate
+                    else ""
+                )
+                return Outcome(pid, name, "published", said, url=first_url, parts=len(texts))
+            if remote is None:
+                # The network says the text is live already, and it was not
+                # found: the chain cannot go on without its id.
+                if index + 1 < len(texts):
+                    return finish(
+                        "unknown",
+                        f"part {index + 1} is already posted ({rules.title} refused it as a "
+                        "duplicate) but was not found among the account's posts; the rest "
+                        "of the thread needs its id: " + what_to_do(pid),
+                    )
+                return finish(
+                    "published",
+                    f"already posted: {rules.title} refused the text as a duplicate of one of "
+                    "the account's posts, which was not found among its recent ones (no URL)",
+                    url=first_url,
+                )
+            done[index] = PartRecord(index, remote.id, remote.url, self.clock.now())
+            previous = remote.id
+            index += 1
+        # Every part was live already (recorded by an earlier run).
+        outcome = finish("published", "", url=first_url, remote_id=first_id)
+        outcome.parts = len(texts)
+        return outcome
+
+    def next_for_unknown(self, post_id: str) -> str:
+        """What happens next to a post whose outcome is unknown."""
+        if self.policy.unknown == "hold":
+            return what_to_do(post_id)
+        return (
+            "later runs look for it again, and send it again only if a full look at the "
+            f"account's posts, {human(self.policy.unknown_after)} after the attempt, "
+            f"still does not find it; to settle it yourself, {what_to_do(post_id)}"
+        )
+
+    def _create(
+        self, net: Network, request: PostRequest, *, since: datetime, rules: NetworkRules
+    ) -> tuple[RemotePost | None, bool]:
+        """Post one part: what is live (None: the network says it is, and it
+        was not found), and whether the network refused it as a duplicate.
+        When the outcome is in doubt, look for it first."""
+        try:
+            return net.create_post(request), False
+        except DuplicateContent as e:
+            if not rules.caps.rejects_duplicate_text:
+                raise Rejected(str(e)) from None
+            try:
+                return net.find_sent(request, since=since), True
+            except PublishError:
+                return None, True
+        except (ServerError, OutcomeUnknown) as e:
+            try:
+                found = net.find_sent(request, since=since)
+            except PublishError as read:
+                raise OutcomeUnknown(
+                    f"{e}; the account's posts could not be read to check ({read})"
+                ) from None
+            if found is not None:
+                return found, False
+            if isinstance(e, OutcomeUnknown):
+                raise OutcomeUnknown(f"{e}; it is not among the account's posts (yet)") from None
+            raise
+
+    def _upload(self, key: tuple[str, str], net: Network, post: Post, media: Media) -> str:
+        from megaphone.checks.media import find, sniff
+
+        queue_path = self._queue_paths.get(post.id)
+        if queue_path is None:
+            raise Rejected(f"{post.id}: its queue file is unknown")
+        path, why = find(queue_path, media.path, self.project.root)
+        if why is not None:
+            raise Rejected(f"media {media.path}: {why}")
+        info = sniff(path)
+        if info is None:
+            raise Rejected(f"media {media.path}: not a JPEG, PNG, GIF, WEBP or MP4 file")
+        # Uploads are not visible to anyone: sending one again is harmless.
+        for attempt in range(1, self.policy.max_attempts + 1):
+            try:
+                return net.upload_media(path, mime=info.mime, kind=info.kind, alt=media.alt)
+            except (Unavailable, ServerError, OutcomeUnknown, ReadFailed) as e:
+                if attempt == self.policy.max_attempts:
+                    raise Unavailable(f"{e} (upload gave up after {attempt} attempts)") from None
+                self.claims.wait(key, min(self.policy.backoff(attempt), self.policy.max_wait))
+        raise AssertionError("unreachable")
+
+    def request_of(
+        self,
+        post: Post,
+        account: Account,
+        index: int,
+        done: Mapping[int, PartRecord],
+        key: str | None = None,
+    ) -> PostRequest | None:
+        """The request part ``index`` was sent with (media aside; ``key``:
+        its idempotency key, as stored), to look it up; None when its reply
+        target is not known."""
+        from megaphone.networks import PostRequest
+
+        lang = post.lang if network_rules(account.network).caps.languages else None
+        if index > 0:
+            parent = done.get(index - 1)
+            if parent is None or parent.remote_id is None:
+                return None
+            return PostRequest(post.texts()[index], reply_to=parent.remote_id, lang=lang, key=key)
+        refs = self.references(post, account)
+        if isinstance(refs, Outcome):
+            return None
+        return PostRequest(post.texts()[0], reply_to=refs[0], quote=refs[1], lang=lang, key=key)
