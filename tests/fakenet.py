@@ -18,6 +18,7 @@ from megaphone.errors import OutcomeUnknown, RateLimited, ReadFailed, ServerErro
 from megaphone.networks import PostRequest, RemotePost, RemoteUser
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 URL = "https://memory.example/{user}/posts/{id}"
@@ -46,6 +47,14 @@ class Memory:
     #: Faults for the next lookups: "fail".
     read_faults: list[str] = field(default_factory=list)
     creates: int = 0
+    #: Every create request, as it came (its key included).
+    requests: list[PostRequest] = field(default_factory=list)
+    #: Idempotency keys seen -> the post made with it: a request with a key
+    #: seen before is answered with that post, and nothing new is made.
+    keys: dict[str, Stored] = field(default_factory=dict)
+    #: Called with each create request before anything is made (a test's
+    #: look at the ledger at that moment).
+    on_create: Callable[[PostRequest], None] | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -68,9 +77,15 @@ class MemoryNetwork:
 
     def create_post(self, request: PostRequest) -> RemotePost:
         m = self.memory
+        if m.on_create is not None:
+            m.on_create(request)
         with m._lock:
             m.creates += 1
+            m.requests.append(request)
             fault = m.create_faults.pop(0) if m.create_faults else None
+            if request.key is not None and request.key in m.keys:
+                known = m.keys[request.key]
+                return RemotePost(known.id, URL.format(user=m.username, id=known.id), known.text)
             if fault == "unavailable":
                 from megaphone.errors import Unavailable
 
@@ -92,6 +107,8 @@ class MemoryNetwork:
                 datetime.now(UTC),
             )
             m.posts.append(stored)
+            if request.key is not None:
+                m.keys[request.key] = stored
             if fault == "server_error_after":
                 raise ServerError("posting: 503 after making it")
             if fault == "unknown_after":

@@ -141,3 +141,76 @@ def test_the_dry_run_measures_per_network(project, run, frozen_now, monkeypatch)
     out = run("publish", "--dry-run", "--now", "both", cwd=root).output
     assert "12/280" in out and "12/300" in out
     assert "idempotency: none (X takes no key" in out
+
+
+KEYED = """\
+account: memo
+posts:
+  - id: story
+    at: 2026-11-29 11:59
+    thread: ['One (1/2)', 'Two (2/2)']
+"""
+
+
+@pytest.fixture
+def memory(monkeypatch: pytest.MonkeyPatch):
+    from tests.memorynet import client
+
+    memory = client.MEMORY
+    memory.posts.clear()
+    memory.requests.clear()
+    memory.keys.clear()
+    memory.create_faults.clear()
+    monkeypatch.setenv("MEGAPHONE_MEMO_TOKEN", "a-token")
+    yield memory
+    memory.on_create = None
+
+
+def test_each_part_has_a_key_stored_before_its_first_send(project, run, no_wait, memory) -> None:
+    import sqlite3
+
+    root = project({"megaphone.yaml": CONFIG}, q=KEYED)
+    db = root / ".megaphone" / "ledger.db"
+    stored_then: list[tuple[int, str]] = []
+
+    def look(request) -> None:
+        with sqlite3.connect(db) as con:
+            [(in_flight, key)] = con.execute(
+                "SELECT in_flight, idem_key FROM deliveries WHERE post_id = 'story'"
+            ).fetchall()
+        stored_then.append((in_flight, key))
+        assert key == request.key, "the key must be in the ledger before the request leaves"
+
+    memory.on_create = look
+    memory.create_faults.extend(["unavailable"])  # part 1's first try never arrives
+    result = run("publish", "--due", cwd=root)
+    assert result.exit_code == 0, result.output
+    keys = [r.key for r in memory.requests]
+    assert len(keys) == 3 and keys[0] == keys[1] != keys[2]  # a retry sends its key again
+    assert all(k and len(k) >= 32 for k in keys)
+    assert [i for i, _ in stored_then] == [0, 0, 1]
+    with sqlite3.connect(db) as con:
+        parts = con.execute(
+            "SELECT idx, idem_key FROM parts WHERE post_id = 'story' ORDER BY idx"
+        ).fetchall()
+    assert parts == [(0, keys[0]), (1, keys[2])]
+    assert [p.text for p in memory.posts] == ["One (1/2)", "Two (2/2)"]
+
+
+def test_a_send_answered_5xx_after_it_was_made_is_not_doubled_by_its_key(
+    project, run, no_wait, memory
+) -> None:
+    root = project({"megaphone.yaml": CONFIG}, q=KEYED)
+    # Made, then 503; and the lookup fails too: only the key keeps the
+    # retry from posting it twice.
+    memory.create_faults.extend(["server_error_after"])
+    memory.read_faults.extend(["fail", "fail"])
+    result = run("publish", "--due", cwd=root)
+    assert result.exit_code == 0, result.output
+    assert [p.text for p in memory.posts] == ["One (1/2)", "Two (2/2)"]
+
+
+def test_the_dry_run_names_a_networks_key(project, run, frozen_now) -> None:
+    root = project({"megaphone.yaml": CONFIG}, q=KEYED)
+    out = run("publish", "--dry-run", "--now", "story", cwd=root).output
+    assert "idempotency: an Idempotency-Key per part, made and stored in the ledger" in out

@@ -19,7 +19,14 @@ from megaphone.text import extract_urls
 class MemoryRules(NetworkRules):
     name = "memory"
     title = "Memory"
-    caps = Capabilities(quotes=True, threads=True, languages=True, rejects_duplicate_text=False)
+    caps = Capabilities(
+        quotes=True,
+        threads=True,
+        languages=True,
+        rejects_duplicate_text=False,
+        # Like Mastodon's Idempotency-Key: the same key, the same post.
+        idempotency="key",
+    )
     media_limits = MediaLimits(max_bytes={"image": 1024 * 1024}, max_images=2, max_alt=100)
     credential_fields = ("TOKEN",)
     post_url_example = "https://memory.example/NAME/posts/NUMBER"

@@ -169,6 +169,7 @@ class Sender:
         if row.in_flight is not None and row.idem_key:
             keys[row.in_flight] = row.idem_key
         duplicate = False
+        keyed = rules.caps.idempotency != "lookup"
         # When the last attempt was answered 5xx (it may have been acted on,
         # and the account's posts may not show it yet): looked for again,
         # after the wait, before anything is sent again.
@@ -243,7 +244,8 @@ class Sender:
                 # account's posts: safe to send again, a bounded number of
                 # times — after a 5xx, only once a second look after the
                 # wait still does not find it.
-                if isinstance(e, ServerError):
+                if isinstance(e, ServerError) and not keyed:
+                    # With a key, sending again is safe as it is.
                     doubt_since = attempt_at
                 if attempt >= policy.max_attempts:
                     return finish("failed", f"{e} (gave up after {attempt} attempts)")
@@ -361,14 +363,24 @@ class Sender:
             except PublishError:
                 return None, True
         except (ServerError, OutcomeUnknown) as e:
+            # Sent again with the same key, a network that takes keys
+            # answers with the post it made, if it made one: safe to repeat.
+            keyed = request.key is not None and rules.caps.idempotency != "lookup"
             try:
                 found = net.find_sent(request, since=since)
             except PublishError as read:
+                if keyed:
+                    raise Unavailable(
+                        f"{e}; the account's posts could not be read ({read}): sent again "
+                        "with its idempotency key"
+                    ) from None
                 raise OutcomeUnknown(
                     f"{e}; the account's posts could not be read to check ({read})"
                 ) from None
             if found is not None:
                 return found, False
+            if keyed:
+                raise Unavailable(f"{e}; not found: sent again with its idempotency key") from None
             if isinstance(e, OutcomeUnknown):
                 raise OutcomeUnknown(f"{e}; it is not among the account's posts (yet)") from None
             raise
