@@ -214,3 +214,18 @@ def test_the_dry_run_names_a_networks_key(project, run, frozen_now) -> None:
     root = project({"megaphone.yaml": CONFIG}, q=KEYED)
     out = run("publish", "--dry-run", "--now", "story", cwd=root).output
     assert "idempotency: an Idempotency-Key per part, made and stored in the ledger" in out
+
+
+def test_init_writes_the_networks_own_credentials(tmp_path, run) -> None:
+    result = run("init", "fresh", "--timezone", "UTC", "--network", "memory", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    config = (tmp_path / "fresh" / "megaphone.yaml").read_text()
+    assert "network: memory" in config and "daily_cap" not in config  # Memory has no cap
+    env = (tmp_path / "fresh" / ".env.example").read_text()
+    assert "MEGAPHONE_MAIN_TOKEN=" in env and "API_KEY" not in env
+    x = run("init", "x-project", "--timezone", "UTC", cwd=tmp_path)
+    assert x.exit_code == 0
+    assert "daily_cap: 17" in (tmp_path / "x-project" / "megaphone.yaml").read_text()
+    assert "MEGAPHONE_MAIN_ACCESS_SECRET=" in (tmp_path / "x-project" / ".env.example").read_text()
+    refused = run("init", "other", "--network", "myspace", cwd=tmp_path)
+    assert refused.exit_code == 2 and "not one of x, memory" in refused.output

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,6 +19,7 @@ from megaphone.errors import (
 )
 from megaphone.networks import PostRequest, Timeouts
 from megaphone.networks.x.client import XNetwork
+from megaphone.networks.x.rules import RULES as X_RULES
 from megaphone.networks.x.rules import post_id_from_url
 from megaphone.project.credentials import Credentials, CredentialStore, Secret
 from tests.conftest import png_bytes
@@ -30,17 +30,19 @@ def req(text: str, **kw: object) -> PostRequest:
     return PostRequest(text, **kw)  # type: ignore[arg-type]
 
 
+X_FIELDS = X_RULES.credential_fields
+
+
 def creds(fakex: FakeX, user: User, **over: str) -> Credentials:
     api_url = over.pop("api_url", fakex.url)
     values = {
-        "api_key": FakeX.API_KEY,
-        "api_secret": FakeX.API_SECRET,
-        "access_token": user.access_token,
-        "access_secret": user.access_secret,
-        **over,
+        "API_KEY": FakeX.API_KEY,
+        "API_SECRET": FakeX.API_SECRET,
+        "ACCESS_TOKEN": user.access_token,
+        "ACCESS_SECRET": user.access_secret,
+        **{k.upper(): v for k, v in over.items()},
     }
-    secrets: dict[str, Any] = {k: Secret(v) for k, v in values.items()}
-    return Credentials(**secrets, api_url=api_url)
+    return Credentials(tuple((k, Secret(v)) for k, v in values.items()), api_url=api_url)
 
 
 @pytest.fixture
@@ -187,7 +189,7 @@ def test_recent_posts_match_what_was_sent(fakex: FakeX, x: XNetwork) -> None:
 
 def test_secrets_never_print(fakex: FakeX, user: User) -> None:
     c = creds(fakex, user)
-    shown = f"{c} {c!r} {c.api_secret}"
+    shown = f"{c} {c!r} {c.field('API_SECRET')}"
     assert user.access_secret not in shown and FakeX.API_SECRET not in shown
 
 
@@ -198,9 +200,9 @@ def test_credentials_from_environment_and_env_file(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     store = CredentialStore(tmp_path, {"MEGAPHONE_RECLAIM_LA_ACCESS_SECRET": "z"})
-    found = store.lookup("reclaim-la")
+    found = store.lookup("reclaim-la", X_FIELDS)
     assert found.credentials is not None
     assert found.credentials.field("API_SECRET").reveal() == "s e"
     assert found.source == ".env and environment"
-    missing = CredentialStore(tmp_path, {}).lookup("reclaim-la")
+    missing = CredentialStore(tmp_path, {}).lookup("reclaim-la", X_FIELDS)
     assert missing.missing == ("MEGAPHONE_RECLAIM_LA_ACCESS_SECRET",)

@@ -106,8 +106,8 @@ class Account(NamedTuple):
     #: The network's name in the registry (``x``); "" when not configured.
     network: str = ""
     handle: str | None = None
-    #: The most posts a day the account should publish (default: the
-    #: network's own, e.g. X's free tier: 17).
+    #: The most posts a day the account should publish (None: no cap;
+    #: ``megaphone init`` writes the network's own, e.g. X's free tier: 17).
     daily_cap: int | None = None
     #: Where the network's API is (a proxy, a test server); default its own.
     api_url: str | None = None

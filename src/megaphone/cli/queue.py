@@ -57,17 +57,27 @@ def _told(change: Change, verb: str, phrase: str | None = None) -> None:
     "folder", required=False, default=Path(), type=click.Path(path_type=Path, file_okay=False)
 )
 @click.option("--timezone", help="The project's time zone (default: this machine's).")
-def init(folder: Path, timezone: str | None) -> None:
+@click.option(
+    "--network",
+    default="x",
+    show_default=True,
+    help="The network of the project's first account.",
+)
+def init(folder: Path, timezone: str | None, network: str) -> None:
     """Start a project: megaphone.yaml with one account, an example queue with
-    time slots, a .env template, a .gitignore that keeps .env and the ledger
-    out of git, and the queue schema for editor completion.  Never
-    overwrites a file.
+    time slots, a .env template with the account's credential variables, a
+    .gitignore that keeps .env and the ledger out of git, and the queue
+    schema for editor completion.  Never overwrites a file.
 
     \b
     Example:
         megaphone init campaigns
         megaphone init --timezone America/Los_Angeles
     """
+    from megaphone.networks import REGISTRY
+
+    if network.lower() not in REGISTRY:
+        raise UsageError(f"--network: {network!r} is not one of {', '.join(REGISTRY)}")
     from megaphone.queue.changes import init as make
     from megaphone.time.zones import TimeError, local_zone_name, zone
 
@@ -77,7 +87,7 @@ def init(folder: Path, timezone: str | None) -> None:
     except TimeError as e:
         raise UsageError(str(e)) from None
     folder.mkdir(parents=True, exist_ok=True)
-    for path in make(folder.resolve(), timezone=tz):
+    for path in make(folder.resolve(), timezone=tz, network=network.lower()):
         click.echo(f"wrote {path.relative_to(folder.resolve())}")
     click.echo(
         "next: name your account in megaphone.yaml, copy .env.example to .env, "

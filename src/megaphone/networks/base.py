@@ -122,6 +122,8 @@ class NetworkRules:
     #: The variables an account's credentials are read from
     #: (``MEGAPHONE_<NAME>_<FIELD>``).
     credential_fields: ClassVar[tuple[str, ...]]
+    #: Where an account's credentials come from (for .env.example).
+    credentials_help: ClassVar[str] = ""
     #: What a post URL of this network looks like, for messages.
     post_url_example: ClassVar[str]
     #: How many characters a link counts whatever its length (None: as written).

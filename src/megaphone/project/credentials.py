@@ -1,8 +1,9 @@
 """Credentials of an account: from the environment or the project's ``.env``.
 
-For the account NAME, megaphone reads ``MEGAPHONE_<NAME>_API_KEY``,
-``_API_SECRET``, ``_ACCESS_TOKEN`` and ``_ACCESS_SECRET`` (NAME upper-cased,
-``-`` written ``_``), and ``_API_URL`` to send its requests somewhere other
+For the account NAME, megaphone reads ``MEGAPHONE_<NAME>_<FIELD>`` for each
+field its network's rules name (``credential_fields``; X: ``API_KEY``,
+``API_SECRET``, ``ACCESS_TOKEN``, ``ACCESS_SECRET``), NAME upper-cased and
+``-`` written ``_``, and ``_API_URL`` to send its requests somewhere other
 than the network's own host.  The environment wins over ``.env``.
 
 A secret never leaves this module in a form that prints: :class:`Secret`
@@ -23,9 +24,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 ENV_FILE = ".env"
-#: X's fields (OAuth 1.0a user context); each network names its own in its
-#: rules (``credential_fields``).
-FIELDS = ("API_KEY", "API_SECRET", "ACCESS_TOKEN", "ACCESS_SECRET")
 
 
 class Secret:
@@ -60,25 +58,17 @@ class Secret:
 
 @dataclass(frozen=True)
 class Credentials:
-    """One account's credentials: its network's fields (X: the OAuth 1.0a
-    user-context keys), each a :class:`Secret`, and where its API is."""
+    """One account's credentials: its network's fields by name, each a
+    :class:`Secret`, and where its API is."""
 
-    api_key: Secret | None = None
-    api_secret: Secret | None = None
-    access_token: Secret | None = None
-    access_secret: Secret | None = None
-    api_url: str | None = None
-    #: Every field by its name (``API_KEY``…), for networks with other ones.
     fields: tuple[tuple[str, Secret], ...] = ()
+    api_url: str | None = None
 
     def field(self, name: str) -> Secret:
         """The secret of field ``name`` (``ACCESS_TOKEN``…)."""
         for key, value in self.fields:
             if key == name:
                 return value
-        named = getattr(self, name.lower(), None)
-        if isinstance(named, Secret):
-            return named
         raise KeyError(name)
 
 
@@ -144,9 +134,9 @@ class CredentialStore:
             return value, ENV_FILE
         return None, ""
 
-    def lookup(self, account: str, fields: tuple[str, ...] = FIELDS) -> Lookup:
+    def lookup(self, account: str, fields: tuple[str, ...]) -> Lookup:
         """The credentials of ``account``: the variables of its network's
-        ``fields`` (X's by default)."""
+        ``fields``."""
         prefix = env_prefix(account)
         values: dict[str, str] = {}
         sources: set[str] = set()
@@ -168,16 +158,13 @@ class CredentialStore:
         source = " and ".join(sorted(sources))
         if missing:
             return Lookup(account, None, tuple(missing), source)
-        secrets = {k: Secret(v) for k, v in values.items()}
-        known = {k.lower(): v for k, v in secrets.items() if k in FIELDS}
         credentials = Credentials(
-            **known,
+            tuple((k, Secret(v)) for k, v in values.items()),
             api_url=api_url.rstrip("/") if api_url else None,
-            fields=tuple(secrets.items()),
         )
         return Lookup(account, credentials, (), source)
 
-    def require(self, account: str, fields: tuple[str, ...] = FIELDS) -> Credentials:
+    def require(self, account: str, fields: tuple[str, ...]) -> Credentials:
         found = self.lookup(account, fields)
         if found.credentials is None:
             raise MegaphoneError(

@@ -555,12 +555,24 @@ def _refuse_if_sent(loaded: Loaded, post_id: str, what: str) -> None:
 # -------------------------------------------------------------------- init
 
 
-def init(folder: Path, *, timezone: str) -> list[Path]:
-    """A new project in ``folder``; refuses to overwrite anything."""
+def init(folder: Path, *, timezone: str, network: str = "x") -> list[Path]:
+    """A new project in ``folder`` whose first account is on ``network``;
+    refuses to overwrite anything."""
+    from megaphone.networks import rules
+
+    found = rules(network)
+    cap = found.caps.default_daily_cap
+    variables = "".join(f"MEGAPHONE_MAIN_{field}=\n" for field in found.credential_fields)
     files = {
-        "megaphone.yaml": _CONFIG.format(timezone=timezone),
+        "megaphone.yaml": _CONFIG.format(
+            timezone=timezone,
+            network=network,
+            cap=f"    daily_cap: {cap}           # posts a day at most ({found.title}'s default)\n"
+            if cap
+            else "",
+        ),
         "posts/example.yaml": _QUEUE,
-        ".env.example": _ENV,
+        ".env.example": _ENV.format(help=found.credentials_help) + variables,
         ".gitignore": _GITIGNORE,
         "schema/queue.schema.json": None,
     }
@@ -587,10 +599,9 @@ timezone: {timezone}
 posts: posts
 accounts:
   - name: main
-    network: x
+    network: {network}
     handle: YourHandle      # the account's @name, checked by `megaphone accounts check`
-    daily_cap: 17           # X's free tier: 17 posts a day
-grace: 1h                   # a post later than this is marked missed, never sent late
+{cap}grace: 1h                   # a post later than this is marked missed, never sent late
 """
 
 _QUEUE = """\
@@ -609,13 +620,8 @@ posts:
 """
 
 _ENV = """\
-# Credentials of the account named `main` in megaphone.yaml (X developer portal,
-# OAuth 1.0a user context).  Copy to .env: `megaphone auth main` fills in the
-# access token and secret.  .env is kept out of git by .gitignore.
-MEGAPHONE_MAIN_API_KEY=
-MEGAPHONE_MAIN_API_SECRET=
-MEGAPHONE_MAIN_ACCESS_TOKEN=
-MEGAPHONE_MAIN_ACCESS_SECRET=
+# Credentials of the account named `main` in megaphone.yaml ({help}).
+# Copy to .env; .env is kept out of git by .gitignore.
 """
 
 _GITIGNORE = """\

@@ -90,7 +90,7 @@ deliveries = sa.Table(
     #: Which time of a repeating post, as ISO 8601 UTC; "" for a post that
     #: goes out once.
     sa.Column("occurrence", sa.String(40), primary_key=True, default="", server_default=""),
-    sa.Column("network", sa.String(20), nullable=False, default="x"),
+    sa.Column("network", sa.String(20), nullable=False),
     sa.Column("state", sa.String(20), nullable=False),
     sa.Column("queue", sa.String(500)),
     sa.Column("scheduled_at", UTCDateTime),
@@ -877,7 +877,7 @@ class Ledger:
         abandoned: Callable[[Delivery], bool],
         url: str | None = None,
         remote_id: str | None = None,
-        network: str = "x",
+        network: str = "",
         queue: str | None = None,
         scheduled_at: datetime | None = None,
         digest: str | None = None,

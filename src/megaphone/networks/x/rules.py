@@ -69,6 +69,10 @@ class XRules(NetworkRules):
     )
     credential_fields = ("API_KEY", "API_SECRET", "ACCESS_TOKEN", "ACCESS_SECRET")
     post_url_example = "https://x.com/NAME/status/NUMBER"
+    credentials_help = (
+        "X developer portal, OAuth 1.0a user context;\n# `megaphone auth main` fills in "
+        "the access token and secret"
+    )
     link_length: ClassVar[int | None] = X_CONFIG.transformed_url_length
     auth_module = "megaphone.networks.x.auth"
     link_display_length = 23  # what X shows of a link, "…" included
