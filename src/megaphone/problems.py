@@ -77,7 +77,10 @@ CODES: dict[str, tuple[Severity, str]] = {
         W,
         "an unquoted text followed by ' #tag': YAML reads the hashtag as a comment",
     ),
-    "text-too-long": (E, "the text weighs more than the network allows"),
+    "text-too-long": (
+        E,
+        "the text is longer than the network allows, as it counts (X: weighted, 280)",
+    ),
     "invalid-characters": (
         E,
         "the text holds characters the network refuses (U+FFFE, U+FEFF, U+FFFF)",
@@ -104,9 +107,12 @@ CODES: dict[str, tuple[Severity, str]] = {
     "media-outside-project": (E, "a media path leads outside the project folder"),
     "media-type": (E, "a media file is not JPEG, PNG, GIF, WEBP or MP4 (judged by its content)"),
     "media-too-large": (E, "a media file is over the network's size limit"),
-    "media-count": (E, "more than 4 images, or a video or GIF together with anything else"),
+    "media-count": (
+        E,
+        "more images than the network takes in one post (X: 4), or a video or GIF with anything else",
+    ),
     "alt-missing": (E, "an image or GIF without alt text"),
-    "alt-too-long": (E, "alt text over 1000 characters"),
+    "alt-too-long": (E, "alt text longer than the network takes (X: 1000 characters)"),
     # Schedule and accounts
     "unknown-timezone": (E, "not an IANA time zone name"),
     "bad-time": (E, "a time that cannot be read"),
