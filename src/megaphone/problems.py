@@ -109,7 +109,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "media-too-large": (E, "a media file is over the network's size limit"),
     "media-count": (
         E,
-        "more images than the network takes in one post (X: 4), or a video or GIF with anything else",
+        "more images than the network takes in one post (X: 4), "
+        "or a video or GIF with anything else",
     ),
     "alt-missing": (E, "an image or GIF without alt text"),
     "alt-too-long": (E, "alt text longer than the network takes (X: 1000 characters)"),
