@@ -192,7 +192,7 @@ def test_status_check_for_monitoring(
 
     clock.shift(timedelta(days=2))
     assert run("status", "--check", cwd=root).exit_code == 0  # the failure is old now
-    from megaphone.worker.loop import HEARTBEAT_KEY, Heartbeat
+    from megaphone.store.heartbeat import HEARTBEAT_KEY, Heartbeat
 
     ledger = Ledger(default_url(root))
     old = Heartbeat(1, "host", clock_now(), clock_now() - timedelta(minutes=5), False)
@@ -217,7 +217,7 @@ def test_the_worker_tells_of_an_unclean_stop(
     import sys
     from datetime import UTC, datetime, timedelta
 
-    from megaphone.worker.loop import HEARTBEAT_KEY, Heartbeat
+    from megaphone.store.heartbeat import HEARTBEAT_KEY, Heartbeat
 
     root = project({"megaphone.yaml": CONFIG}, q="account: utla\nposts: []\n")
     ledger = Ledger(default_url(root))

@@ -6,6 +6,7 @@ came from, so any message about it can say ``file:line:col``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
@@ -101,6 +102,15 @@ class Queue(NamedTuple):
     slots: tuple[Slot, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class MediaInfo:
+    kind: str  # "image", "gif" or "video"
+    mime: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+
+
 class Account(NamedTuple):
     name: str
     #: The network's name in the registry (``x``); "" when not configured.
@@ -119,6 +129,30 @@ class Account(NamedTuple):
 class Limits(NamedTuple):
     max_hashtags: int = 5
     max_mentions: int = 10
+
+
+#: What a notification destination may be told of.
+EVENTS = (
+    "failed",
+    "unknown",
+    "missed",
+    "blocked",
+    "expired",
+    "worker-stopped",
+    "stuck",
+    "published",
+)
+DEFAULT_EVENTS = frozenset(
+    ("failed", "unknown", "missed", "blocked", "expired", "worker-stopped", "stuck")
+)
+
+
+def check_notify_url(url: str) -> str | None:
+    """Why ``url`` cannot be a destination (None: it can), without ever
+    quoting it."""
+    if "://" not in url:
+        return "not an apprise URL (e.g. json://host/path, slack://…, mailto://…)"
+    return None
 
 
 class NotifySpec(NamedTuple):

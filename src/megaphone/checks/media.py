@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from megaphone.model import MediaInfo
+
+__all__ = ["MediaInfo", "find", "sniff"]
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-MB = 1024 * 1024
-
-#: kind -> (largest file the network takes, what it is called in messages)
-LIMITS = {
-    "image": (5 * MB, "5 MB"),
-    "gif": (15 * MB, "15 MB"),
-    "video": (512 * MB, "512 MB"),
-}
-MAX_IMAGES = 4
-MAX_ALT_LENGTH = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class MediaInfo:
-    kind: str  # "image", "gif" or "video"
-    mime: str
-    size: int
-    width: int | None = None
-    height: int | None = None
 
 
 def find(queue_path: Path, written: str, root: Path) -> tuple[Path, str | None]:

@@ -467,8 +467,7 @@ class PostChecker:
     def settled(self, post: Post, rows: tuple[tuple[str, str, str | None], ...]) -> bool:
         """Flag a post edited after it was published; say whether the ledger
         has settled it for every account (published, missed...)."""
-        from megaphone.publish.decide import still_open
-        from megaphone.store.view import content_digest
+        from megaphone.store.view import content_digest, still_open
 
         current = None
         for account, state, digest in rows:

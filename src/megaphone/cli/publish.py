@@ -392,7 +392,7 @@ def status(
 
 def _worker_line(ledger: Any, ctx: Context) -> str | None:
     """Whether a worker is alive, since when, and its next jobs."""
-    from megaphone.worker.loop import read_heartbeat
+    from megaphone.store.heartbeat import read_heartbeat
 
     found = read_heartbeat(ledger)
     if found is None:

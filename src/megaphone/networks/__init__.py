@@ -16,8 +16,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from megaphone.model import Account, Config
-    from megaphone.networks.base import AccountLimits, NetworkRules
-    from megaphone.project.credentials import Credentials
+    from megaphone.networks.base import AccountLimits, Credentials, NetworkRules
 
 #: Seconds to wait to connect, and for an answer, before giving up.
 CONNECT_TIMEOUT = 10.0

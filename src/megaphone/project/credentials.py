@@ -18,58 +18,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from megaphone.errors import MegaphoneError
+from megaphone.networks.base import Credentials, Secret
+
+__all__ = ["ENV_FILE", "CredentialStore", "Credentials", "Lookup", "Secret", "env_prefix"]
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
 ENV_FILE = ".env"
-
-
-class Secret:
-    """A secret value that never shows itself by accident."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    def __str__(self) -> str:
-        return "***"
-
-    def __format__(self, spec: str) -> str:
-        return "***"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __reduce__(self) -> tuple[object, ...]:
-        raise TypeError("a secret is not pickled")
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """One account's credentials: its network's fields by name, each a
-    :class:`Secret`, and where its API is."""
-
-    fields: tuple[tuple[str, Secret], ...] = ()
-    api_url: str | None = None
-
-    def field(self, name: str) -> Secret:
-        """The secret of field ``name`` (``ACCESS_TOKEN``…)."""
-        for key, value in self.fields:
-            if key == name:
-                return value
-        raise KeyError(name)
 
 
 def env_prefix(account: str) -> str:

@@ -474,7 +474,7 @@ class Reader:
     def notify(self, node: yaml.Node) -> tuple[NotifySpec, ...]:
         """``notify:``: apprise URLs, or mappings of ``url``, ``events`` and
         ``accounts``.  A URL holds tokens: no message ever quotes it."""
-        from megaphone.publish.notify import EVENTS, check_url
+        from megaphone.model import EVENTS, check_notify_url
 
         specs = []
         for item in self.sequence(node, "notify") or ():
@@ -514,7 +514,7 @@ class Reader:
                 self.report("wrong-type", "a notify destination's url should be text", url_node)
                 continue
             url = url_node.value.strip()
-            why = check_url(url)
+            why = check_notify_url(url)
             if why is not None:
                 self.report("config", f"notify: a destination's url is {why}", url_node)
                 continue

@@ -11,24 +11,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
+from megaphone.store.view import FINAL, still_open
+
 if TYPE_CHECKING:
     from datetime import datetime
 
     from megaphone.model import Post
     from megaphone.store.view import Deliveries
 
-#: Ledger states a delivery never leaves by itself.
-FINAL = frozenset({"published", "failed", "unknown", "skipped", "missed", "expired"})
-
-
-def still_open(shown_state: str | None) -> bool:
-    """Whether what the ledger shows of a delivery (a state of
-    :data:`megaphone.store.view.SHOWN_STATES`, None: nothing yet) leaves it
-    to be published: nothing yet, ``scheduled``, ``retry`` (a person asked),
-    ``blocked`` (every run tries it again) or ``publishing`` (a run holds it,
-    or left it: reconciled).  The one answer for the worker's schedule and
-    sweeps, validate's warnings and the alerts."""
-    return shown_state is None or shown_state not in FINAL
+__all__ = ["FINAL", "Cap", "Decision", "Row", "decide", "human", "shown", "state", "still_open"]
 
 
 class Row(NamedTuple):

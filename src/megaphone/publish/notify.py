@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from megaphone.errors import MegaphoneError
+from megaphone.model import DEFAULT_EVENTS, EVENTS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -32,19 +33,6 @@ if TYPE_CHECKING:
     from megaphone.store.ledger import Ledger
 
 #: What a destination may ask to hear of.
-EVENTS = (
-    "failed",
-    "unknown",
-    "missed",
-    "blocked",
-    "expired",
-    "worker-stopped",
-    "stuck",
-    "published",
-)
-DEFAULT_EVENTS = frozenset(
-    ("failed", "unknown", "missed", "blocked", "expired", "worker-stopped", "stuck")
-)
 ENV = "MEGAPHONE_NOTIFY"
 #: The longest one destination may take.
 DEADLINE = 10.0
@@ -272,11 +260,3 @@ def _apprise_send(url: str, title: str, body: str, deadline: float) -> bool:
     if not sender.add(url):
         return False
     return bool(sender.notify(title=title, body=body))
-
-
-def check_url(url: str) -> str | None:
-    """Why ``url`` cannot be a destination (None: it can), without ever
-    quoting it."""
-    if "://" not in url:
-        return "not an apprise URL (e.g. json://host/path, slack://…, mailto://…)"
-    return None

@@ -466,7 +466,7 @@ def health(ctx: Context, *, hours: float, accounts: tuple[str, ...] = ()) -> tup
     """For monitoring: whether all is well, and one line saying so — a post
     failed, unknown or missed in the last ``hours``, or a worker whose
     heartbeat is stale, is not."""
-    from megaphone.worker.loop import read_heartbeat
+    from megaphone.store.heartbeat import read_heartbeat
 
     ledger = ctx.open_ledger(create=False)
     if ledger is None:

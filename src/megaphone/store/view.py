@@ -111,6 +111,20 @@ def peek_project(root: Path, config: Config, environ: Mapping[str, str]) -> Deli
     return peek(url, project)
 
 
+#: Ledger states a delivery never leaves by itself.
+FINAL = frozenset({"published", "failed", "unknown", "skipped", "missed", "expired"})
+
+
+def still_open(shown_state: str | None) -> bool:
+    """Whether what the ledger shows of a delivery (a state of
+    :data:`megaphone.store.view.SHOWN_STATES`, None: nothing yet) leaves it
+    to be published: nothing yet, ``scheduled``, ``retry`` (a person asked),
+    ``blocked`` (every run tries it again) or ``publishing`` (a run holds it,
+    or left it: reconciled).  The one answer for the worker's schedule and
+    sweeps, validate's warnings and the alerts."""
+    return shown_state is None or shown_state not in FINAL
+
+
 def shown_state(state: str, held: str | None, late_ok: bool | int | None) -> str:
     """A delivery's state as the commands show it: a scheduled one that is
     held for a person is ``blocked``; one a person asked to send late or not

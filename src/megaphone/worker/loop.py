@@ -19,18 +19,23 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from megaphone.errors import MegaphoneError
 from megaphone.model import Account, Project, Queue
 from megaphone.publish.decide import still_open
+from megaphone.store.heartbeat import (
+    HEARTBEAT_KEY,
+    SWEEP_SECONDS,
+    Heartbeat,
+    read_heartbeat,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -43,10 +48,6 @@ if TYPE_CHECKING:
     from megaphone.publish.publisher import Outcome, Policy, Publisher
     from megaphone.store.ledger import Ledger
 
-#: Where the worker's heartbeat is kept in the ledger.
-HEARTBEAT_KEY = "worker"
-#: A heartbeat older than this many sweeps means the worker is gone.
-STALE_AFTER = 3
 #: A post due this long and still not sent is told to the team ("stuck").
 STUCK_AFTER = timedelta(minutes=15)
 
@@ -64,60 +65,7 @@ class _File:
     told: tuple[int, int, int] | None = None
 
 
-@dataclass
-class Heartbeat:
-    pid: int
-    host: str
-    started_at: datetime
-    beat_at: datetime
-    dry_run: bool
-    next: list[tuple[str, str, datetime]] = field(default_factory=list)
-    stopped: bool = False
-
-    def alive(self, now: datetime, sweep: float) -> bool:
-        return not self.stopped and (now - self.beat_at).total_seconds() < sweep * STALE_AFTER
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "pid": self.pid,
-                "host": self.host,
-                "started_at": self.started_at.isoformat(),
-                "beat_at": self.beat_at.isoformat(),
-                "dry_run": self.dry_run,
-                "stopped": self.stopped,
-                "next": [[p, a, t.isoformat()] for p, a, t in self.next],
-                "sweep": SWEEP_SECONDS,
-            }
-        )
-
-    @staticmethod
-    def from_json(raw: str) -> tuple[Heartbeat, float]:
-        d = json.loads(raw)
-        beat = Heartbeat(
-            d["pid"],
-            d["host"],
-            datetime.fromisoformat(d["started_at"]),
-            datetime.fromisoformat(d["beat_at"]),
-            d.get("dry_run", False),
-            [(p, a, datetime.fromisoformat(t)) for p, a, t in d.get("next", [])],
-            d.get("stopped", False),
-        )
-        return beat, float(d.get("sweep", SWEEP_SECONDS))
-
-
-SWEEP_SECONDS = 10.0
 POLL_SECONDS = 1.0
-
-
-def read_heartbeat(ledger: Ledger) -> tuple[Heartbeat, float] | None:
-    raw = ledger.get_meta(HEARTBEAT_KEY)
-    if not raw:
-        return None
-    try:
-        return Heartbeat.from_json(raw)
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 class Worker:
