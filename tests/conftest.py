@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 from hypothesis import settings
 
 from megaphone.cli.main import cli
+from tests.fakemastodon import FakeMastodon
 from tests.fakex import FakeX, User
 
 # No per-example deadline: a busy CI machine must not turn a slow example into
@@ -126,6 +127,16 @@ def sign_in(
     for key, value in fakex.env(account, made).items():
         monkeypatch.setenv(key, value)
     return made
+
+
+@pytest.fixture
+def fakemastodon() -> Iterator[FakeMastodon]:
+    """A fake Mastodon instance on 127.0.0.1 (see tests/fakemastodon.py)."""
+    server = FakeMastodon().start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

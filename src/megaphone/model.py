@@ -111,6 +111,21 @@ class MediaInfo:
     height: int | None = None
 
 
+class AccountLimits(NamedTuple):
+    """Limits that vary per account, from its configuration (``limits:``,
+    named as a Mastodon instance names them in ``/api/v2/instance``); None:
+    the network's own default."""
+
+    max_characters: int | None = None
+    characters_reserved_per_url: int | None = None
+    max_media_attachments: int | None = None
+    #: Bytes.
+    image_size_limit: int | None = None
+    video_size_limit: int | None = None
+    #: Alt text, in characters.
+    description_limit: int | None = None
+
+
 class Account(NamedTuple):
     name: str
     #: The network's name in the registry (``x``); "" when not configured.
@@ -121,9 +136,9 @@ class Account(NamedTuple):
     daily_cap: int | None = None
     #: Where the network's API is (a proxy, a test server); default its own.
     api_url: str | None = None
-    #: The longest text the account's server takes, when it says so itself
-    #: (a Mastodon instance); None: the network's default.
-    max_characters: int | None = None
+    #: The limits of the account's server, when it has its own (a Mastodon
+    #: instance's ``max_characters``…).
+    limits: AccountLimits = AccountLimits()
 
 
 class Limits(NamedTuple):

@@ -91,7 +91,11 @@ CODES: dict[str, tuple[Severity, str]] = {
     "invalid-mention": (E, "an @mention that is not a possible username"),
     "too-many-mentions": (W, "more @mentions than the project's limit"),
     "bad-link": (W, "a link that is malformed or not http(s), so it will not be a link"),
-    "bare-domain": (W, "a bare domain name that the network will turn into a link"),
+    "bare-domain": (
+        W,
+        "a bare domain name: X turns it into a link (and counts it as one), Mastodon does not",
+    ),
+    "local-mention": (W, "an @name without its instance: on Mastodon, a user of the same instance"),
     "bad-reference": (
         E,
         "reply_to or quote is neither a post URL nor the id of a post in the project",

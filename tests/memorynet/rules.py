@@ -31,7 +31,9 @@ class MemoryRules(NetworkRules):
     credential_fields = ("TOKEN",)
     post_url_example = "https://memory.example/NAME/posts/NUMBER"
 
-    def measure(self, text: str, limits: AccountLimits | None = None) -> Measure:
+    def measure(
+        self, text: str, limits: AccountLimits | None = None, *, spoiler: str = ""
+    ) -> Measure:
         text = unicodedata.normalize("NFC", text)
         limit = (limits and limits.max_characters) or 300
         links = [u for u in extract_urls(text) if "://" in u.text]

@@ -376,13 +376,13 @@ class PostChecker:
                 written.append(item)
         groups = self.groups(post.accounts)
         named = len({g.rules.name for g in groups}) > 1
-        seen: set[str] = set()
+        said: set[tuple[str, str]] = set()
         for g in groups:
-            if g.rules.name in seen:
-                continue  # media limits are the network's, not the account's
-            seen.add(g.rules.name)
             tag = _on(g.rules, g, named)
-            for index, f in g.rules.check_media(items):
+            for index, f in g.rules.check_media(items, g.limits):
+                if (f.code, f.message) in said:
+                    continue  # two accounts of one network with the same limits
+                said.add((f.code, f.message))
                 if index is None:
                     loc = part.media_loc or part.loc
                 elif f.code == "alt-too-long":

@@ -56,6 +56,9 @@ class PostRequest:
     quote: str | None = None
     #: The language of the text (a BCP 47 tag), for networks that take it.
     lang: str | None = None
+    #: Fields of the network's own (Mastodon: visibility, spoiler_text,
+    #: sensitive, poll), as the network's API names them.
+    options: tuple[tuple[str, object], ...] = ()
     #: The idempotency key of this part: made and stored in the ledger
     #: before its first send, the same on every retry (None: the network
     #: takes none; see Capabilities.idempotency).
@@ -195,7 +198,10 @@ def api_url_problem(url: str) -> str | None:
 #: The networks megaphone speaks to: name -> the package holding its
 #: ``rules`` (pure), ``client`` (``open(credentials, timeouts)``) and
 #: ``auth``.  Adding a network is a folder under networks/ and a line here.
-REGISTRY: dict[str, str] = {"x": "megaphone.networks.x"}
+REGISTRY: dict[str, str] = {
+    "x": "megaphone.networks.x",
+    "mastodon": "megaphone.networks.mastodon",
+}
 
 
 def names() -> tuple[str, ...]:
@@ -231,14 +237,12 @@ def groups(config: Config, accounts: Iterable[str]) -> list[Group]:
     """The networks ``accounts`` are on, in the order first named, each
     with its accounts.  Accounts not configured, or on a network megaphone
     does not know, are left out (the configuration's check names them)."""
-    from megaphone.networks.base import AccountLimits
-
     by_key: dict[tuple[str, AccountLimits], Group] = {}
     for name in accounts:
         account = config.account(name)
         if account is None or account.network not in REGISTRY:
             continue
-        limits = AccountLimits(account.max_characters)
+        limits = account.limits
         key = (account.network, limits)
         if key not in by_key:
             by_key[key] = Group(rules(account.network), limits, [])

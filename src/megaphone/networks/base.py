@@ -12,6 +12,21 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from megaphone.model import AccountLimits
+
+__all__ = [
+    "AccountLimits",
+    "Capabilities",
+    "Credentials",
+    "Finding",
+    "Measure",
+    "MediaItem",
+    "MediaLimits",
+    "NetworkRules",
+    "Secret",
+    "shorten_link",
+]
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -87,15 +102,11 @@ class Capabilities:
     #: outcome the post is looked for), "key" (a key sent with the request
     #: that the server remembers), "record" (the post's own id, chosen here).
     idempotency: str = "lookup"
-
-
-@dataclass(frozen=True)
-class AccountLimits:
-    """Limits that vary per account (a Mastodon instance's
-    ``max_characters``), from the account's configuration.  None: the
-    network's own default."""
-
-    max_characters: int | None = None
+    #: Post fields the network has: who sees it (``visibility``), a content
+    #: warning (``spoiler``, ``sensitive``), a poll.
+    visibility: bool = False
+    content_warning: bool = False
+    polls: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +189,11 @@ class NetworkRules:
     #: account in (``megaphone auth``); None: no sign-in flow.
     auth_module: ClassVar[str | None] = None
 
-    def measure(self, text: str, limits: AccountLimits | None = None) -> Measure:
+    def measure(
+        self, text: str, limits: AccountLimits | None = None, *, spoiler: str = ""
+    ) -> Measure:
+        """``text`` as the network counts it (with the post's content
+        warning, ``spoiler``, where the network counts that too)."""
         raise NotImplementedError
 
     def explain(self, measure: Measure) -> list[str]:
@@ -193,13 +208,20 @@ class NetworkRules:
     def check_hashtag(self, tag: str) -> Finding | None:
         return None
 
-    def check_media(self, items: Sequence[MediaItem]) -> list[tuple[int | None, Finding]]:
+    def media_limits_for(self, limits: AccountLimits | None) -> MediaLimits:
+        """The media limits of one account (a network whose servers differ
+        reads them from ``limits``)."""
+        return self.media_limits
+
+    def check_media(
+        self, items: Sequence[MediaItem], limits: AccountLimits | None = None
+    ) -> list[tuple[int | None, Finding]]:
         """Media findings: (index of the item, or None for the set, finding)."""
         out: list[tuple[int | None, Finding]] = []
-        limits = self.media_limits
+        media = self.media_limits_for(limits)
         kinds = [m.info.kind for m in items]
         for i, m in enumerate(items):
-            largest = limits.max_bytes.get(m.info.kind)
+            largest = media.max_bytes.get(m.info.kind)
             if largest is not None and m.info.size > largest:
                 out.append(
                     (
@@ -211,27 +233,27 @@ class NetworkRules:
                         ),
                     )
                 )
-            if m.alt and len(m.alt) > limits.max_alt:
+            if m.alt and len(m.alt) > media.max_alt:
                 out.append(
                     (
                         i,
                         Finding(
                             "alt-too-long",
                             f"alt text is {len(m.alt)} characters: {self.title} takes at most "
-                            f"{limits.max_alt}",
+                            f"{media.max_alt}",
                         ),
                     )
                 )
         single = [k for k in kinds if k != "image"]
-        if limits.single_video and single and len(kinds) > 1:
+        if media.single_video and single and len(kinds) > 1:
             message = (
                 f"a {single[0]} must be the only media of its post (this one has {len(kinds)})"
             )
             out.append((None, Finding("media-count", message)))
-        elif kinds.count("image") > limits.max_images:
+        elif kinds.count("image") > media.max_images:
             message = (
                 f"{kinds.count('image')} images: a post on {self.title} takes at most "
-                f"{limits.max_images}"
+                f"{media.max_images}"
             )
             out.append((None, Finding("media-count", message)))
         return out

@@ -19,6 +19,7 @@ import yaml
 from megaphone.errors import UsageError
 from megaphone.model import (
     Account,
+    AccountLimits,
     Config,
     Limits,
     Media,
@@ -60,7 +61,16 @@ NOTIFY_KEYS = ("url", "events", "accounts")
 #: can ever read each other's credentials.
 ACCOUNT_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-ACCOUNT_KEYS = ("name", "network", "handle", "daily_cap", "api_url")
+ACCOUNT_KEYS = ("name", "network", "handle", "daily_cap", "api_url", "instance", "limits")
+#: An account's ``limits:``, named as a Mastodon instance names them.
+ACCOUNT_LIMIT_KEYS = (
+    "max_characters",
+    "characters_reserved_per_url",
+    "max_media_attachments",
+    "image_size_limit",
+    "video_size_limit",
+    "description_limit",
+)
 LIMIT_KEYS = ("max_hashtags", "max_mentions")
 
 _LOST_HASHTAG = re.compile(r"\s+(#[^\s#]+)")
@@ -593,7 +603,63 @@ class Reader:
             if why is not None:
                 self.report("config", f"api_url {redact_url(api_url)}: {why}", entries["api_url"])
                 api_url = None
-        return Account(name, network, handle.lstrip("@") if handle else None, cap, api_url)
+        instance = self.instance(entries, network, name)
+        limits = self.account_limits(entries["limits"]) if "limits" in entries else AccountLimits()
+        return Account(
+            name,
+            network,
+            handle.lstrip("@") if handle else None,
+            cap,
+            api_url or instance,
+            limits,
+        )
+
+    def instance(self, entries: dict[str, yaml.Node], network: str, name: str) -> str | None:
+        """``instance:``, the server of an account on a network of many
+        (Mastodon); required there, refused elsewhere."""
+        from megaphone.networks import REGISTRY, api_url_problem, redact_url
+        from megaphone.networks import rules as network_rules
+
+        many = network == "mastodon"
+        if "instance" not in entries:
+            if many:
+                self.report(
+                    "config",
+                    f"account {name!r} needs its instance (instance: https://mastodon.social)",
+                    entries["name"],
+                )
+            return None
+        node = entries["instance"]
+        if network in REGISTRY and not many:
+            title = network_rules(network).title
+            self.report("config", f"instance: {title} has no instances (it is one site)", node)
+            return None
+        url = self.string(node, "instance")
+        if url is None:
+            return None
+        url = url.strip().rstrip("/")
+        if "://" not in url:
+            url = "https://" + url
+        why = api_url_problem(url)
+        if why is not None:
+            self.report("config", f"instance {redact_url(url)}: {why}", node)
+            return None
+        return url
+
+    def account_limits(self, node: yaml.Node) -> AccountLimits:
+        """``limits:`` of an account: its server's own (``megaphone accounts
+        check --save`` writes them), whole numbers above zero."""
+        entries = self.mapping(node, "limits", ACCOUNT_LIMIT_KEYS)
+        values: dict[str, int] = {}
+        for key, value in (entries or {}).items():
+            number = self.integer(value, f"limits.{key}")
+            if number is None:
+                continue
+            if number < 1:
+                self.report("config", f"limits.{key} must be above zero", value)
+                continue
+            values[key] = number
+        return AccountLimits(**values)
 
     # ---------------------------------------------------------------- queue
 

@@ -77,7 +77,9 @@ class XRules(NetworkRules):
     auth_module = "megaphone.networks.x.auth"
     link_display_length = 23  # what X shows of a link, "…" included
 
-    def measure(self, text: str, limits: AccountLimits | None = None) -> Measure:
+    def measure(
+        self, text: str, limits: AccountLimits | None = None, *, spoiler: str = ""
+    ) -> Measure:
         c = count(text, X_CONFIG)
         bad = (
             "".join(sorted({ch for ch in c.normalized if ch in INVALID_CHARS}))
