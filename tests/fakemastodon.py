@@ -352,13 +352,13 @@ def _handler(fake: FakeMastodon) -> type[BaseHTTPRequestHandler]:
                 return 200, [fake.as_json(s) for s in mine[:limit]]
             if method == "GET" and path == "/api/v2/search":
                 q = params.get("q", "")
-                found = [
+                hits = [
                     s for s in fake.posted() if q in (fake.status_url(s), fake.as_json(s)["uri"])
                 ]
                 return 200, {
                     "accounts": [],
                     "hashtags": [],
-                    "statuses": [fake.as_json(s) for s in found[:1]],
+                    "statuses": [fake.as_json(s) for s in hits[:1]],
                 }
             raise _Answer(404, {"error": "Record not found"})
 
