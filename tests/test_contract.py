@@ -288,4 +288,4 @@ def test_a_network_is_one_folder_and_one_registry_line(
     assert run("validate", cwd=root).exit_code == 0
     monkeypatch.delitem(networks.REGISTRY, "memory")
     refused = run("validate", cwd=root)
-    assert "network 'memory' is not supported yet (supported: x)" in refused.output
+    assert "network 'memory' is not supported yet (supported: x, mastodon)" in refused.output

@@ -41,6 +41,19 @@ class Part(NamedTuple):
     media_loc: Loc | None = None
 
 
+class Poll(NamedTuple):
+    """A poll on the first post (Mastodon): its options, how long it runs,
+    whether several options may be chosen."""
+
+    options: tuple[str, ...]
+    expires_in: int  # seconds
+    multiple: bool = False
+
+
+#: Who sees a post, where the network lets it say (Mastodon).
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+
+
 class Post(NamedTuple):
     id: str
     loc: Loc  # of the post's mapping
@@ -58,6 +71,12 @@ class Post(NamedTuple):
     is_thread: bool = False
     #: Where each field's value is, by field name.
     locs: Mapping[str, Loc] = MappingProxyType({})
+    #: Fields some networks have (Mastodon): who sees it, a content warning
+    #: over it (``spoiler``), its media marked sensitive, a poll.
+    visibility: str | None = None
+    spoiler: str | None = None
+    sensitive: bool = False
+    poll: Poll | None = None
 
     def field_loc(self, name: str) -> Loc:
         return self.locs.get(name, self.loc)

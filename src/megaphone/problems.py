@@ -95,6 +95,9 @@ CODES: dict[str, tuple[Severity, str]] = {
         W,
         "a bare domain name: X turns it into a link (and counts it as one), Mastodon does not",
     ),
+    "unsupported-field": (E, "a post field the network lacks (visibility, spoiler, poll on X)"),
+    "bad-poll": (E, "a poll the network refuses (options, length, expiry, with media)"),
+    "quote-as-link": (W, "the network has no quotes: the quoted post's link ends the first part"),
     "local-mention": (W, "an @name without its instance: on Mastodon, a user of the same instance"),
     "bad-reference": (
         E,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
 from megaphone.checks.media import MediaInfo, find, sniff
-from megaphone.networks import REGISTRY
+from megaphone.networks import REGISTRY, text_for
 from megaphone.networks import groups as network_groups
 from megaphone.networks import rules as network_rules
 from megaphone.networks.base import MediaItem
@@ -279,6 +279,7 @@ class PostChecker:
             self.media(post, part)
         self.schedule(post)
         self.references(post)
+        self.network_fields(post)
         if post.lang is not None and not _LANG_TAG.fullmatch(post.lang):
             self.add(
                 "bad-lang",
@@ -301,6 +302,45 @@ class PostChecker:
                         message = _on(g.rules, g, named) + found.message
                         self.add(found.code, message, loc, post, g.rules.name)
 
+    def network_fields(self, post: Post) -> None:
+        """Fields only some networks have (visibility, a content warning, a
+        poll) are refused for those that lack them; a poll is checked by
+        the rules of those that have it."""
+        wanted = [
+            ("visibility", post.visibility is not None, "visibility"),
+            ("spoiler", post.spoiler is not None, "content_warning"),
+            ("sensitive", post.sensitive, "content_warning"),
+            ("poll", post.poll is not None, "polls"),
+        ]
+        groups = self.groups(post.accounts)
+        named = len({g.rules.name for g in groups}) > 1
+        seen: set[str] = set()
+        for g in groups:
+            if g.rules.name in seen:
+                continue
+            seen.add(g.rules.name)
+            tag = _on(g.rules, g, named)
+            for name, present, capability in wanted:
+                if present and not getattr(g.rules.caps, capability):
+                    message = (
+                        f"{name}: {g.rules.title} has no {name}; megaphone cannot send it there"
+                    )
+                    self.add(
+                        "unsupported-field", tag + message, post.field_loc(name), post, g.rules.name
+                    )
+            if post.poll is not None and g.rules.caps.polls:
+                has_media = any(p.media for p in post.parts[:1])
+                for f in g.rules.check_poll(post.poll, has_media=has_media):
+                    self.add(f.code, tag + f.message, post.field_loc("poll"), post, g.rules.name)
+            if post.quote is not None and not g.rules.caps.quotes:
+                message = (
+                    f"quote: {g.rules.title} has no quotes everywhere: the quoted post's link ends "
+                    "the first part (it counts as a link)"
+                )
+                self.add(
+                    "quote-as-link", tag + message, post.field_loc("quote"), post, g.rules.name
+                )
+
     def groups(self, accounts: tuple[str, ...]) -> list[Group]:
         """The networks a post goes to (see :func:`megaphone.networks.groups`)."""
         found = self._groups.get(accounts)
@@ -318,7 +358,9 @@ class PostChecker:
         first: Measure | None = None
         for g in groups:
             rules = g.rules
-            measure = rules.measure(text, g.limits)
+            measure = rules.measure(
+                text_for(rules, post, index, text), g.limits, spoiler=post.spoiler or ""
+            )
             if first is None:
                 first = measure
             tag = _on(rules, g, named)
@@ -501,6 +543,8 @@ class PostChecker:
         seen: set[str] = set()
         for g in groups:
             rules = g.rules
+            if name == "quote" and not rules.caps.quotes:
+                continue  # a link, whichever network's (see quote-as-link)
             if rules.name in seen or rules.parse_post_url(ref) is not None:
                 continue
             seen.add(rules.name)

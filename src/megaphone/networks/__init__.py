@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from pathlib import Path
 
-    from megaphone.model import Account, Config
+    from megaphone.model import Account, Config, Post
     from megaphone.networks.base import AccountLimits, Credentials, NetworkRules
 
 #: Seconds to wait to connect, and for an answer, before giving up.
@@ -248,6 +248,48 @@ def groups(config: Config, accounts: Iterable[str]) -> list[Group]:
             by_key[key] = Group(rules(account.network), limits, [])
         by_key[key].accounts.append(name)
     return list(by_key.values())
+
+
+#: Counts as any link does where the real one is not known yet (validate).
+QUOTED_LINK = "https://quoted.invalid/post"
+
+
+def text_for(
+    rules: NetworkRules, post: Post, index: int, text: str, quote: str | None = None
+) -> str:
+    """The text part ``index`` goes out with on a network: where the network
+    has no quotes, the first part ends with the quoted post's link
+    (``quote``; a stand-in that counts the same, to measure it)."""
+    if index == 0 and post.quote is not None and not rules.caps.quotes:
+        link = quote or (post.quote if "://" in post.quote else QUOTED_LINK)
+        return f"{text}\n\n{link}"
+    return text
+
+
+def post_options(rules: NetworkRules, post: Post, index: int) -> tuple[tuple[str, object], ...]:
+    """The post's fields of the network's own, as its API names them
+    (Mastodon: visibility, spoiler_text, sensitive; a poll on the first part)."""
+    options: list[tuple[str, object]] = []
+    if rules.caps.visibility and post.visibility:
+        options.append(("visibility", post.visibility))
+    if rules.caps.content_warning:
+        if post.spoiler:
+            options.append(("spoiler_text", post.spoiler))
+        if post.sensitive or post.spoiler:
+            options.append(("sensitive", True))
+    if rules.caps.polls and post.poll is not None and index == 0:
+        poll = post.poll
+        options.append(
+            (
+                "poll",
+                {
+                    "options": list(poll.options),
+                    "expires_in": poll.expires_in,
+                    "multiple": poll.multiple,
+                },
+            )
+        )
+    return tuple(options)
 
 
 def post_id_from_url(network: str, url: str) -> str | None:

@@ -30,7 +30,7 @@ __all__ = [
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from megaphone.model import MediaInfo
+    from megaphone.model import MediaInfo, Poll
     from megaphone.text import Entity
 
 
@@ -257,6 +257,11 @@ class NetworkRules:
             )
             out.append((None, Finding("media-count", message)))
         return out
+
+    def check_poll(self, poll: Poll, *, has_media: bool) -> list[Finding]:
+        """What the network refuses in a poll (only asked of networks with
+        ``caps.polls``)."""
+        return []
 
     def parse_post_url(self, url: str) -> str | None:
         """The id of the post at ``url`` when it is a post of this network."""

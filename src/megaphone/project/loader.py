@@ -18,6 +18,7 @@ import yaml
 
 from megaphone.errors import UsageError
 from megaphone.model import (
+    VISIBILITIES,
     Account,
     AccountLimits,
     Config,
@@ -25,6 +26,7 @@ from megaphone.model import (
     Media,
     NotifySpec,
     Part,
+    Poll,
     Post,
     Project,
     Queue,
@@ -789,6 +791,25 @@ class Reader:
             self.string(entries["reply_to"], "reply_to", post_id) if "reply_to" in entries else None
         )
         quote = self.string(entries["quote"], "quote", post_id) if "quote" in entries else None
+        visibility = spoiler = None
+        if "visibility" in entries:
+            visibility = self.string(entries["visibility"], "visibility", post_id)
+            if visibility is not None and visibility not in VISIBILITIES:
+                self.report(
+                    "wrong-type",
+                    f"visibility: {visibility!r} is not one of {', '.join(VISIBILITIES)}",
+                    entries["visibility"],
+                    post_id,
+                )
+                visibility = None
+        if "spoiler" in entries:
+            spoiler = self.string(entries["spoiler"], "spoiler", post_id)
+        sensitive = (
+            bool(self.boolean(entries["sensitive"], "sensitive", post_id))
+            if ("sensitive" in entries)
+            else False
+        )
+        poll = self.poll(entries["poll"], post_id) if "poll" in entries else None
 
         if parts is None:
             return None
@@ -811,8 +832,33 @@ class Reader:
                 lang.strip() if lang else None,
                 "thread" in entries,
                 locs,
+                visibility,
+                spoiler.strip() if spoiler and spoiler.strip() else None,
+                sensitive,
+                poll,
             ),
         )
+
+    def poll(self, node: yaml.Node, post_id: str) -> Poll | None:
+        """``poll:`` — options, how long it runs, whether several may be chosen."""
+        entries = self.mapping(node, "poll", schema.POLL_KEYS, post_id)
+        if entries is None:
+            return None
+        if "options" not in entries or "expires" not in entries:
+            self.report(
+                "missing-field", "a poll needs its options and when it expires", node, post_id
+            )
+            return None
+        options = [o.strip() for o, _ in self.strings(entries["options"], "poll options", post_id)]
+        expires = self.duration(entries, "expires", minimum=1)
+        multiple = (
+            bool(self.boolean(entries["multiple"], "poll multiple", post_id))
+            if ("multiple" in entries)
+            else False
+        )
+        if expires is None:
+            return None
+        return Poll(tuple(options), int(expires.total_seconds()), multiple)
 
     def parts(
         self, entries: dict[str, yaml.Node], node: yaml.Node, post_id: str

@@ -94,6 +94,26 @@ POST_SCHEMA: dict[str, Any] = {
         "expires": {**_TIME, "description": "Never publish after this time."},
         "draft": {"type": "boolean", "description": "Validated, never published."},
         "lang": _LANG,
+        "visibility": {
+            "enum": ["public", "unlisted", "private", "direct"],
+            "description": "Mastodon: who sees it (default public).",
+        },
+        "spoiler": {
+            "type": "string",
+            "description": "Mastodon: a content warning over the post (counts in its length).",
+        },
+        "sensitive": {"type": "boolean", "description": "Mastodon: its media marked sensitive."},
+        "poll": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["options", "expires"],
+            "description": "Mastodon: a poll on the first post (not with media).",
+            "properties": {
+                "options": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+                "expires": {"type": "string", "description": "How long it runs: 1h, 1d, 7d."},
+                "multiple": {"type": "boolean", "description": "Several options may be chosen."},
+            },
+        },
     },
     "oneOf": [{"required": ["text"]}, {"required": ["thread"]}],
 }
@@ -134,6 +154,7 @@ DEFAULTS_KEYS = tuple(QUEUE_SCHEMA["properties"]["defaults"]["properties"])
 POST_KEYS = tuple(POST_SCHEMA["properties"])
 PART_KEYS = tuple(POST_SCHEMA["properties"]["thread"]["items"]["oneOf"][1]["properties"])
 MEDIA_KEYS = tuple(POST_SCHEMA["properties"]["media"]["items"]["properties"])
+POLL_KEYS = tuple(POST_SCHEMA["properties"]["poll"]["properties"])
 
 
 def schema_json() -> str:

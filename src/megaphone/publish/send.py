@@ -24,6 +24,7 @@ from megaphone.errors import (
     ServerError,
     Unavailable,
 )
+from megaphone.networks import post_options, text_for
 from megaphone.networks import rules as network_rules
 from megaphone.publish.decide import human
 from megaphone.publish.values import Outcome
@@ -66,29 +67,40 @@ class Sender:
         self._queue_paths = {p.id: q.path for q in project.queues for p in q.posts}
 
     def references(self, post: Post, account: Account) -> tuple[str | None, str | None] | Outcome:
-        """The remote ids to reply to and quote, or why the post must wait."""
-        from megaphone.networks import post_id_from_url
+        """The remote id to reply to, and the quote: the remote id to quote
+        (a network with quotes) or the quoted post's URL (one without, where
+        the link ends the first part); or why the post must wait."""
+        from megaphone.networks import REGISTRY, post_id_from_url
 
-        ids: list[str | None] = []
+        quotes = account.network in REGISTRY and network_rules(account.network).caps.quotes
+        found: list[str | None] = []
         for name, ref in (("reply_to", post.reply_to), ("quote", post.quote)):
+            as_link = name == "quote" and not quotes
             if ref is None:
-                ids.append(None)
+                found.append(None)
                 continue
             if "://" in ref:
+                if as_link:
+                    found.append(ref)
+                    continue
                 remote = post_id_from_url(account.network, ref)
                 if remote is None:
                     return Outcome(post.id, account.name, "failed", f"{name}: {ref} is not a post")
-                ids.append(remote)
+                found.append(remote)
                 continue
             rows = self.ledger.of_post(ref)
             live = [r for r in rows if r.state == "published" and r.remote_id]
-            live.sort(key=lambda r: r.account != account.name)
-            if not live:
+            # A reply or a quote names the post on the same network (the
+            # account's own copy first); a link may be any network's.
+            same = [r for r in live if r.network == account.network]
+            chosen = same or (live if as_link else [])
+            chosen.sort(key=lambda r: r.account != account.name)
+            if not chosen or (as_link and not chosen[0].url):
                 return Outcome(
                     post.id, account.name, "waiting", f"{name} {ref!r} is not published yet"
                 )
-            ids.append(live[0].remote_id)
-        return ids[0], ids[1]
+            found.append(chosen[0].url if as_link else chosen[0].remote_id)
+        return found[0], found[1]
 
     def send(
         self,
@@ -153,8 +165,11 @@ class Sender:
             return blocked(str(e))
 
         done = ledger.parts(pid, name)
-        texts = post.texts()
+        rules = network_rules(account.network)
         reply_to, quote = refs
+        texts = [text_for(rules, post, i, text, quote) for i, text in enumerate(post.texts())]
+        if not rules.caps.quotes:
+            quote = None  # a link in the text
         previous = reply_to
         first_url: str | None = done[0].url if 0 in done else None
         first_id: str | None = done[0].remote_id if 0 in done else None
@@ -162,7 +177,6 @@ class Sender:
         # The part the last write fenced (marked in flight under a live
         # lease), with nothing but this code between it and the send.
         fenced = row.in_flight
-        rules = network_rules(account.network)
         #: Each part's idempotency key: the one stored for the part in
         #: flight is sent again as it is.
         keys: dict[int, str | None] = {}
@@ -191,6 +205,7 @@ class Sender:
                     reply_to=previous,
                     quote=quote if index == 0 else None,
                     lang=post.lang if rules.caps.languages else None,
+                    options=post_options(rules, post, index),
                     key=keys[index],
                 )
                 if doubt_since is not None:
@@ -420,13 +435,18 @@ class Sender:
         target is not known."""
         from megaphone.networks import PostRequest
 
-        lang = post.lang if network_rules(account.network).caps.languages else None
+        rules = network_rules(account.network)
+        lang = post.lang if rules.caps.languages else None
+        options = post_options(rules, post, index)
         if index > 0:
             parent = done.get(index - 1)
             if parent is None or parent.remote_id is None:
                 return None
-            return PostRequest(post.texts()[index], reply_to=parent.remote_id, lang=lang, key=key)
+            text = text_for(rules, post, index, post.texts()[index])
+            return PostRequest(text, reply_to=parent.remote_id, lang=lang, options=options, key=key)
         refs = self.references(post, account)
         if isinstance(refs, Outcome):
             return None
-        return PostRequest(post.texts()[0], reply_to=refs[0], quote=refs[1], lang=lang, key=key)
+        text = text_for(rules, post, 0, post.texts()[0], refs[1])
+        quote = refs[1] if rules.caps.quotes else None
+        return PostRequest(text, reply_to=refs[0], quote=quote, lang=lang, options=options, key=key)

@@ -21,7 +21,7 @@ from megaphone.networks.base import (
 from megaphone.text import extract_urls
 
 if TYPE_CHECKING:
-    from megaphone.model import AccountLimits
+    from megaphone.model import AccountLimits, Poll
     from megaphone.text import Entity
 
 NAME = "mastodon"
@@ -33,6 +33,10 @@ MAX_MEDIA_ATTACHMENTS = 4
 IMAGE_SIZE_LIMIT = 16 * MB
 VIDEO_SIZE_LIMIT = 99 * MB
 DESCRIPTION_LIMIT = 1500
+POLL_MAX_OPTIONS = 4
+POLL_MAX_OPTION_CHARACTERS = 50
+POLL_MIN_EXPIRATION = 300
+POLL_MAX_EXPIRATION = 2_629_746
 
 #: ``@user`` or ``@user@domain`` as Mastodon finds mentions.
 MENTION = re.compile(
@@ -153,6 +157,35 @@ class MastodonRules(NetworkRules):
             "invalid-hashtag",
             f"#{tag} is not a hashtag Mastodon recognises (it needs a letter)",
         )
+
+    def check_poll(self, poll: Poll, *, has_media: bool) -> list[Finding]:
+        out = []
+        if has_media:
+            out.append(Finding("bad-poll", "a poll cannot go with media on Mastodon"))
+        if not 2 <= len(poll.options) <= POLL_MAX_OPTIONS:
+            out.append(
+                Finding(
+                    "bad-poll",
+                    f"a poll has 2 to {POLL_MAX_OPTIONS} options on Mastodon "
+                    f"(this one has {len(poll.options)})",
+                )
+            )
+        for option in poll.options:
+            if graphemes(option) > POLL_MAX_OPTION_CHARACTERS:
+                out.append(
+                    Finding(
+                        "bad-poll",
+                        f"poll option {option[:20]!r}… is over {POLL_MAX_OPTION_CHARACTERS} "
+                        "characters",
+                    )
+                )
+        if len(set(poll.options)) != len(poll.options):
+            out.append(Finding("bad-poll", "a poll's options must differ"))
+        if not POLL_MIN_EXPIRATION <= poll.expires_in <= POLL_MAX_EXPIRATION:
+            out.append(
+                Finding("bad-poll", "a poll runs from 5 minutes to about a month on Mastodon")
+            )
+        return out
 
     def media_limits_for(self, limits: AccountLimits | None) -> MediaLimits:
         if limits is None or limits == type(limits)():
