@@ -116,6 +116,9 @@ def no_wait(clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch) -> l
         clock.shift(timedelta(seconds=seconds))
 
     monkeypatch.setattr("megaphone.publish.publisher.Clock.sleep", travel)
+    monkeypatch.setattr(
+        "megaphone.networks.mastodon.client._wait", lambda seconds: travel(None, seconds)
+    )
     return waits
 
 

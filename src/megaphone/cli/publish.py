@@ -695,12 +695,20 @@ def accounts(click_ctx: click.Context, project_dir: Path) -> None:
 @accounts.command()
 @click.argument("names", nargs=-1)
 @click.pass_obj
-def check(project_dir: Path, names: tuple[str, ...]) -> None:
-    """Ask the network who each account's credentials belong to.
+@click.option(
+    "--save",
+    is_flag=True,
+    help="Write each server's own limits (a Mastodon instance's) under the account's "
+    "limits: in megaphone.yaml, so that validate stays offline and exact.",
+)
+def check(project_dir: Path, names: tuple[str, ...], save: bool) -> None:
+    """Ask the network who each account's credentials belong to, and, for a
+    network of many servers (Mastodon), what the account's server allows.
 
     \b
     Example:
         megaphone accounts check utla
+        megaphone accounts check utla-social --save
     """
     from megaphone.publish.publisher import connector
 
@@ -712,10 +720,14 @@ def check(project_dir: Path, names: tuple[str, ...]) -> None:
     open_account = connector(ctx.project, ctx.environ)
     failed = 0
     for account in chosen:
+        limits: dict[str, int] = {}
         try:
             net = open_account(account)
             try:
                 me = net.whoami()
+                read_limits = getattr(net, "instance", None)
+                if read_limits is not None:
+                    limits = read_limits()
             finally:
                 net.close()
         except MegaphoneError as e:
@@ -731,6 +743,15 @@ def check(project_dir: Path, names: tuple[str, ...]) -> None:
             )
             continue
         _say(f"✓ {account.name}: signs in as @{me.username}", "published")
+        if limits:
+            shown = ", ".join(f"{k} {v}" for k, v in limits.items())
+            _echo(f"  its server's limits: {shown}")
+            if save:
+                from megaphone.project.edit import edit_lock, set_account_limits
+
+                with edit_lock(ctx.project.root):
+                    set_account_limits(ctx.project.root / "megaphone.yaml", account.name, limits)
+                _echo("  saved under its limits: in megaphone.yaml")
     if failed:
         sys.exit(1)
 

@@ -15,7 +15,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -393,3 +393,64 @@ def write_atomic(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+# ------------------------------------------------------------- megaphone.yaml
+
+
+def set_account_limits(path: Path, account: str, limits: dict[str, int]) -> None:
+    """Write ``limits`` under the account named ``account`` in megaphone.yaml
+    (replacing its ``limits:``), leaving every other line as it was."""
+    import yaml
+
+    text, bom = read_text(path)
+    try:
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as e:
+        raise MegaphoneError(f"{path.name} cannot be read: {e}") from None
+    node = _account_node(root, account)
+    if node is None:
+        raise MegaphoneError(f"{path.name}: no account named {account!r}")
+    if node.flow_style:
+        raise MegaphoneError(
+            f"{path.name}: account {account!r} is written on one line ({{...}}): write its "
+            "limits: by hand, or write it as a block"
+        )
+    lines = text.splitlines(keepends=True)
+    newline = "\r\n" if text.count("\r\n") * 2 > text.count("\n") else "\n"
+    indent = node.value[0][0].start_mark.column
+    block = [" " * indent + "limits:" + newline] + [
+        " " * (indent + 2) + f"{key}: {value}" + newline for key, value in limits.items()
+    ]
+    existing = next(((k, v) for k, v in node.value if k.value == "limits"), None)
+    if existing is not None:
+        key, value = existing
+        start = key.start_mark.line
+        end = value.end_mark.line + (1 if value.end_mark.column > 0 else 0)
+        if isinstance(value, yaml.MappingNode) and not value.flow_style:
+            end = value.end_mark.line
+        lines[start:end] = block
+    else:
+        last = node.value[-1][1]
+        at = last.end_mark.line + (1 if last.end_mark.column > 0 else 0)
+        if isinstance(last, yaml.MappingNode | yaml.SequenceNode) and not last.flow_style:
+            at = last.end_mark.line
+        if lines and at >= len(lines) and not lines[-1].endswith(("\n", "\r")):
+            lines[-1] += newline
+        lines[at:at] = block
+    write_atomic(path, "".join(lines), bom=bom, expect=text)
+
+
+def _account_node(root: object, name: str) -> Any:
+    import yaml
+
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    for key, value in root.value:
+        if key.value == "accounts" and isinstance(value, yaml.SequenceNode):
+            for item in value.value:
+                if isinstance(item, yaml.MappingNode) and any(
+                    k.value == "name" and getattr(v, "value", None) == name for k, v in item.value
+                ):
+                    return item
+    return None

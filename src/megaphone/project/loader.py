@@ -326,9 +326,12 @@ class Reader:
                 kind = "a mapping"
             else:
                 kind = "true/false" if node.tag == BOOL else "empty"
+            hint = ""
             if node.tag == BOOL:
                 kind = "true/false"
-            self.report("wrong-type", f"{what} should be text, not {kind}", node, post_id)
+                # YAML reads yes, no, on, off as true/false.
+                hint = f" (write it in quotes: '{node.value}')"
+            self.report("wrong-type", f"{what} should be text, not {kind}{hint}", node, post_id)
             return None
         return str(node.value)
 

@@ -43,6 +43,11 @@ LOOKUP_PAGES = 5
 PROCESSING_DEADLINE = 300.0
 
 
+def _wait(seconds: float) -> None:
+    """Waiting between polls of an upload (tests travel in time instead)."""
+    time.sleep(seconds)
+
+
 def reset_time(value: str | None) -> float | None:
     """``X-RateLimit-Reset`` (an ISO 8601 time) as epoch seconds, or None
     when missing, unreadable or not within the next day."""
@@ -114,7 +119,7 @@ class MastodonNetwork:
         credentials: Credentials,
         *,
         timeouts: Timeouts | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         if not credentials.api_url:
             raise Rejected("the account has no instance: set instance: in megaphone.yaml")
@@ -124,7 +129,7 @@ class MastodonNetwork:
         self.session.headers["Authorization"] = (
             "Bearer " + credentials.field("ACCESS_TOKEN").reveal()
         )
-        self.sleep = sleep
+        self.sleep = sleep or _wait
         self._me: RemoteUser | None = None
 
     # ------------------------------------------------------------ requests

@@ -44,7 +44,7 @@ MENTION = re.compile(
 )
 #: A status URL: https://instance/@user/123 or https://instance/users/user/statuses/123.
 _STATUS_URL = re.compile(
-    r"https://(?P<host>[a-z0-9.-]+(?::\d+)?)/(?:@(?P<at>[\w.-]+(?:@[\w.-]+)?)|users/(?P<user>[\w.-]+)"
+    r"https?://(?P<host>[a-z0-9.-]+(?::\d+)?)/(?:@(?P<at>[\w.-]+(?:@[\w.-]+)?)|users/(?P<user>[\w.-]+)"
     r"/statuses)/(?P<id>\d{1,30})/?",
     re.IGNORECASE,
 )
