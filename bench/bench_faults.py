@@ -57,7 +57,8 @@ def main() -> int:
         root = Path(tmp)
         at = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
         (root / "megaphone.yaml").write_text(
-            f"timezone: UTC\naccounts:\n  - name: utla\nunknown_after: {args.settle}\n"
+            "timezone: UTC\naccounts:\n  - name: utla\n    network: x\n"
+            f"unknown_after: {args.settle}\n"
         )
         (root / "posts").mkdir()
         line = "Update {}: the caravan, the petition, the town hall."

@@ -64,7 +64,8 @@ def make_project(folder: Path, *, files: int = 100, per_file: int = 100) -> list
     """A project of ``files`` queues of ``per_file`` posts each."""
     rng = random.Random(20261129)
     (folder / "megaphone.yaml").write_text(
-        "timezone: America/Los_Angeles\naccounts:\n  - name: utla\n  - name: reclaim-la\n",
+        "timezone: America/Los_Angeles\naccounts:\n  - {name: utla, network: x}\n"
+        "  - {name: reclaim-la, network: x}\n",
         encoding="utf-8",
     )
     posts_dir = folder / "posts"

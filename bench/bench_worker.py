@@ -43,7 +43,7 @@ ACCOUNTS = ["utla", "reclaim-la", "alliance", "coalition"]
 
 def write_project(root: Path, posts: list[tuple[str, str, datetime]], files: int) -> None:
     (root / "megaphone.yaml").write_text(
-        "timezone: UTC\naccounts:\n" + "".join(f"  - name: {a}\n" for a in ACCOUNTS)
+        "timezone: UTC\naccounts:\n" + "".join(f"  - {{name: {a}, network: x}}\n" for a in ACCOUNTS)
     )
     folder = root / "posts"
     folder.mkdir(exist_ok=True)

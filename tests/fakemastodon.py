@@ -89,6 +89,8 @@ class FakeMastodon:
     create_delay: float = 0.0
     #: Whether Idempotency-Key is honoured (a server may ignore it).
     honour_keys: bool = True
+    #: Seconds before each answer.
+    latency: float = 0.0
     apps: dict[str, str] = field(default_factory=dict)
     codes: dict[str, str] = field(default_factory=dict)
     _keys: dict[tuple[str, str], str | None] = field(default_factory=dict)
@@ -230,6 +232,8 @@ def _handler(fake: FakeMastodon) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             split = urlsplit(self.path)
+            if fake.latency:
+                time.sleep(fake.latency)
             self._seen = (method, split.path)
             fault = fake._take_fault(method, split.path)
             try:

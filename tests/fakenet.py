@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from megaphone.errors import OutcomeUnknown, RateLimited, ReadFailed, ServerError
-from megaphone.networks import PostRequest, RemotePost, RemoteUser
+from megaphone.networks.contract import PostRequest, RemotePost, RemoteUser
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Protocol
 import pytest
 
 from megaphone.model import Account
-from megaphone.networks import Network
+from megaphone.networks.contract import Network
 from megaphone.store.ledger import Ledger, default_url
 from tests.conftest import sign_in
 from tests.fakemastodon import FakeMastodon

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from megaphone.errors import OutcomeUnknown, RateLimited, ReadFailed
-from megaphone.networks import PostRequest, Timeouts
+from megaphone.networks.contract import PostRequest, Timeouts
 from megaphone.networks.x.client import XNetwork
 from megaphone.store.ledger import Ledger, default_url
 from tests.conftest import sign_in

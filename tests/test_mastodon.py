@@ -9,11 +9,13 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from megaphone.errors import RateLimited, Rejected, Unavailable
 from megaphone.model import AccountLimits
-from megaphone.networks import PostRequest, Timeouts
 from megaphone.networks.base import Credentials, Secret
+from megaphone.networks.contract import PostRequest, Timeouts
 from megaphone.networks.mastodon.client import MastodonNetwork
 from megaphone.networks.mastodon.rules import RULES, graphemes
 from tests.conftest import png_bytes
@@ -356,3 +358,19 @@ def test_the_ledger_keeps_each_parts_key(
         if (m, p) == ("POST", "/api/v1/statuses")
     ]
     assert keys == sent
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.characters(max_codepoint=0x2FF),
+            st.characters(min_codepoint=0x2000, max_codepoint=0x20CF),
+            st.sampled_from(["\r\n", "\u0301", "\u200d", "👩", "🏽", "🇪🇸", "\u1100\u1161", "é"]),
+        ),
+        max_size=60,
+    ).map("".join)
+)
+def test_the_fast_grapheme_count_agrees_with_the_full_one(text: str) -> None:
+    import regex
+
+    assert graphemes(text) == len(regex.findall(r"\X", text))

@@ -482,7 +482,7 @@ def test_a_clock_far_off_holds_the_posts(fakex: FakeX, users, proj, run, clock) 
 def test_a_timeout_after_sending_is_unknown_then_reconciled(
     fakex: FakeX, users, proj, clock
 ) -> None:
-    from megaphone.networks import Timeouts
+    from megaphone.networks.contract import Timeouts
     from megaphone.publish.publisher import Policy, connector
     from megaphone.publish.runs import open_project, select_jobs
     from megaphone.publish.runs import publish as run_publish

@@ -17,7 +17,7 @@ from megaphone.errors import (
     ServerError,
     Unavailable,
 )
-from megaphone.networks import PostRequest, Timeouts
+from megaphone.networks.contract import PostRequest, Timeouts
 from megaphone.networks.x.client import XNetwork
 from megaphone.networks.x.rules import RULES as X_RULES
 from megaphone.networks.x.rules import post_id_from_url

@@ -6,7 +6,6 @@ came from, so any message about it can say ``file:line:col``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
@@ -121,8 +120,7 @@ class Queue(NamedTuple):
     slots: tuple[Slot, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class MediaInfo:
+class MediaInfo(NamedTuple):
     kind: str  # "image", "gif" or "video"
     mime: str
     size: int

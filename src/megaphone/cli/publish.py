@@ -770,7 +770,8 @@ def auth(name: str, project_dir: Path) -> None:
     Example:
         megaphone auth utla
     """
-    from megaphone.networks import Timeouts, sign_in
+    from megaphone.networks import sign_in
+    from megaphone.networks.contract import Timeouts
     from megaphone.project.credentials import CredentialStore, env_prefix, write_env_values
 
     ctx = _context(project_dir)

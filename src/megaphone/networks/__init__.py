@@ -1,125 +1,22 @@
-"""What megaphone asks of a social network, whatever the network.
-
-One adapter module per network implements :class:`Network` (``x`` for X);
-the rest of megaphone sees only these types and the errors of
-:mod:`megaphone.errors`, never a network library.
-"""
+"""The networks megaphone speaks to: the registry, each network's pure
+rules, and the few helpers every command shares (which networks a post goes
+to, the text and fields it goes out with, URL hygiene).  Light on purpose:
+``validate`` imports it.  The adapter contract (the values that cross it,
+the Network and AuthFlow protocols) is in :mod:`megaphone.networks.contract`;
+one folder per network implements it, and the rest of megaphone sees only
+those types and the errors of :mod:`megaphone.errors`, never a network
+library."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
-    from datetime import datetime
-    from pathlib import Path
 
     from megaphone.model import Account, Config, Post
     from megaphone.networks.base import AccountLimits, Credentials, NetworkRules
-
-#: Seconds to wait to connect, and for an answer, before giving up.
-CONNECT_TIMEOUT = 10.0
-READ_TIMEOUT = 30.0
-#: The longest one request may take in all (connect, send, headers, body).
-DEADLINE = 60.0
-
-
-@dataclass(frozen=True)
-class RemoteUser:
-    id: str
-    username: str
-    name: str = ""
-
-
-@dataclass(frozen=True)
-class RemotePost:
-    id: str
-    url: str
-    text: str = ""
-    created_at: datetime | None = None
-    #: The post it replies to, as the network says (None: not a reply, or
-    #: not said).
-    reply_to: str | None = None
-    #: What the network needs of the post later, beyond its id (a Bluesky
-    #: cid, to reply to it), as text; kept in the ledger.
-    extra: str | None = None
-
-
-@dataclass(frozen=True)
-class PostRequest:
-    """One post (a thread part) to create."""
-
-    text: str
-    media_ids: tuple[str, ...] = ()
-    reply_to: str | None = None
-    quote: str | None = None
-    #: The language of the text (a BCP 47 tag), for networks that take it.
-    lang: str | None = None
-    #: Fields of the network's own (Mastodon: visibility, spoiler_text,
-    #: sensitive, poll), as the network's API names them.
-    options: tuple[tuple[str, object], ...] = ()
-    #: The idempotency key of this part: made and stored in the ledger
-    #: before its first send, the same on every retry (None: the network
-    #: takes none; see Capabilities.idempotency).
-    key: str | None = None
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    connect: float = CONNECT_TIMEOUT
-    read: float = READ_TIMEOUT
-    deadline: float = DEADLINE
-
-
-class Network(Protocol):
-    """One account on one network."""
-
-    def whoami(self) -> RemoteUser: ...
-
-    def clock_skew(self) -> float | None:
-        """The network's clock minus this machine's, in seconds, as last seen
-        (None before any answer)."""
-        ...
-
-    def upload_media(self, path: Path, *, mime: str, kind: str, alt: str | None) -> str:
-        """Upload a file (with its alt text) and return the media id."""
-        ...
-
-    def create_post(self, request: PostRequest) -> RemotePost:
-        """Create the post; raises a :class:`~megaphone.errors.PublishError`
-        that says whether the request may have been acted on."""
-        ...
-
-    def find_sent(self, request: PostRequest, *, since: datetime) -> RemotePost | None:
-        """The account's post made from ``request`` since ``since`` — the
-        same whole content (links compared in full) and the same reply
-        target — or None when the account's posts since then were **all**
-        read and it is not among them.  Raises
-        :class:`~megaphone.errors.LookupFailed` when they could not all be
-        read: then nothing is known."""
-        ...
-
-    def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class SignedIn:
-    """What a sign-in gives back: credential fields (``ACCESS_TOKEN``…) and
-    their values, for ``.env``, and who signed in."""
-
-    values: dict[str, str]
-    username: str | None = None
-
-
-class AuthFlow(Protocol):
-    """A network's sign-in, for ``megaphone auth NAME``: show
-    :attr:`instructions`, ask for :attr:`prompt`, then :meth:`finish`."""
-
-    instructions: str
-    prompt: str
-
-    def finish(self, answer: str) -> SignedIn: ...
+    from megaphone.networks.contract import AuthFlow, Network, Timeouts
 
 
 def sign_in(
@@ -143,6 +40,8 @@ def sign_in(
             f"{found.title} has no sign-in here: set {fields} in the environment or .env"
         )
     module = importlib.import_module(found.auth_module)
+    from megaphone.networks.contract import Timeouts
+
     flow: AuthFlow = module.start(account, lookup, prefix, timeouts=timeouts or Timeouts())
     return flow
 
@@ -310,5 +209,7 @@ def connect(
 
     rules(network)  # an unknown network is refused, naming the known ones
     client = importlib.import_module(REGISTRY[network] + ".client")
+    from megaphone.networks.contract import Timeouts
+
     opened: Network = client.open_account(credentials, timeouts=timeouts or Timeouts())
     return opened

@@ -9,8 +9,8 @@ library, so ``validate`` and ``preview`` stay fast and work offline."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from megaphone.model import AccountLimits
 
@@ -83,8 +83,7 @@ class Credentials:
 _SCHEME = re.compile(r"^(?:https?://)?(?:www\.)?", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Capabilities:
+class Capabilities(NamedTuple):
     """What a network can do, and how it behaves."""
 
     quotes: bool = True
@@ -109,8 +108,7 @@ class Capabilities:
     polls: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Measure:
+class Measure(NamedTuple):
     """A text as one network counts it."""
 
     #: The length in the network's unit, and its limit.
@@ -132,8 +130,7 @@ class Measure:
         return max(0, self.length - self.limit)
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
     """Something a network would refuse, or that would surprise a reader:
     a problem code of :mod:`megaphone.problems` and its message."""
 
@@ -141,8 +138,7 @@ class Finding:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class MediaItem:
+class MediaItem(NamedTuple):
     """One medium of a post as the rules see it: how the queue file names
     it, what the file holds, its alt text."""
 
@@ -151,12 +147,11 @@ class MediaItem:
     alt: str | None
 
 
-@dataclass(frozen=True)
-class MediaLimits:
+class MediaLimits(NamedTuple):
     """A network's limits on the media of one post."""
 
     #: kind ("image", "gif", "video") -> largest size in bytes.
-    max_bytes: dict[str, int] = field(default_factory=dict)
+    max_bytes: dict[str, int] = {}  # noqa: RUF012 - never changed
     max_images: int = 4
     #: A video or GIF must be the only medium of its post.
     single_video: bool = True

@@ -28,10 +28,12 @@ import urllib3.connection
 import urllib3.connectionpool
 from requests.adapters import HTTPAdapter
 
-from megaphone.networks import Timeouts, redact_url
+from megaphone.networks import redact_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from megaphone.networks.contract import Timeouts
 
 _current = threading.local()
 

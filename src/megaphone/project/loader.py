@@ -610,10 +610,17 @@ class Reader:
                 api_url = None
         instance = self.instance(entries, network, name)
         limits = self.account_limits(entries["limits"]) if "limits" in entries else AccountLimits()
+        handle = handle.strip().lstrip("@") if handle else None
+        if handle and instance and "@" not in handle:
+            # A Mastodon handle is user@instance; the account's own instance
+            # when only the user is written.
+            from urllib.parse import urlsplit
+
+            handle = f"{handle}@{urlsplit(instance).hostname}"
         return Account(
             name,
             network,
-            handle.lstrip("@") if handle else None,
+            handle or None,
             cap,
             api_url or instance,
             limits,

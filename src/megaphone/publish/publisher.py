@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from megaphone.model import Post, Project
-    from megaphone.networks import Network, Timeouts
+    from megaphone.networks.contract import Network, Timeouts
     from megaphone.store.lease import Owner
     from megaphone.store.ledger import Delivery, Ledger
 

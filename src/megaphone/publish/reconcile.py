@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from megaphone.model import Post, Project
-    from megaphone.networks import RemotePost
+    from megaphone.networks.contract import RemotePost
     from megaphone.publish.claims import Claims
     from megaphone.publish.send import Sender
     from megaphone.publish.sessions import Sessions

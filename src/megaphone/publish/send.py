@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from megaphone.model import Account, Media, Post, Project
-    from megaphone.networks import Network, PostRequest, RemotePost
     from megaphone.networks.base import NetworkRules
+    from megaphone.networks.contract import Network, PostRequest, RemotePost
     from megaphone.publish.claims import Claims
     from megaphone.publish.sessions import Sessions
     from megaphone.publish.values import Clock, Policy
@@ -109,7 +109,7 @@ class Sender:
         account: Account,
         refs: tuple[str | None, str | None],
     ) -> Outcome:
-        from megaphone.networks import PostRequest
+        from megaphone.networks.contract import PostRequest
 
         ledger, policy = self.ledger, self.policy
         pid, name = post.id, account.name
@@ -433,7 +433,7 @@ class Sender:
         """The request part ``index`` was sent with (media aside; ``key``:
         its idempotency key, as stored), to look it up; None when its reply
         target is not known."""
-        from megaphone.networks import PostRequest
+        from megaphone.networks.contract import PostRequest
 
         rules = network_rules(account.network)
         lang = post.lang if rules.caps.languages else None

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from megaphone.model import Account
-    from megaphone.networks import Network, RemoteUser
+    from megaphone.networks.contract import Network, RemoteUser
     from megaphone.publish.claims import Claims, Key
     from megaphone.publish.values import Policy
     from megaphone.store.ledger import Ledger

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from megaphone.errors import MegaphoneError, Rejected
-from megaphone.networks import SignedIn, Timeouts
+from megaphone.networks.contract import SignedIn, Timeouts
 from megaphone.networks.http import Session, call
 
 if TYPE_CHECKING:

@@ -26,7 +26,8 @@ from megaphone.errors import (
     ServerError,
     Unavailable,
 )
-from megaphone.networks import PostRequest, RemotePost, RemoteUser, Timeouts, redact_url
+from megaphone.networks import redact_url
+from megaphone.networks.contract import PostRequest, RemotePost, RemoteUser, Timeouts
 from megaphone.networks.http import Session, call
 
 if TYPE_CHECKING:

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 import requests
 
 from megaphone.errors import AuthFailed, MegaphoneError, Rejected, Unavailable
-from megaphone.networks import SignedIn
+from megaphone.networks.contract import SignedIn
 from megaphone.networks.x.rules import DEFAULT_API_URL
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from megaphone.model import Account
-    from megaphone.networks import Timeouts
+    from megaphone.networks.contract import Timeouts
 
 
 def start(

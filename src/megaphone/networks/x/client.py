@@ -34,7 +34,8 @@ from megaphone.errors import (
     Rejected,
     ServerError,
 )
-from megaphone.networks import PostRequest, RemotePost, RemoteUser, Timeouts, redact_url
+from megaphone.networks import redact_url
+from megaphone.networks.contract import PostRequest, RemotePost, RemoteUser, Timeouts
 from megaphone.networks.http import Session, call
 from megaphone.networks.x.rules import DEFAULT_API_URL, post_id_from_url, post_url
 
