@@ -17,7 +17,8 @@ from megaphone.model import AccountLimits
 from megaphone.networks.base import Credentials, Secret
 from megaphone.networks.contract import PostRequest, Timeouts
 from megaphone.networks.mastodon.client import MastodonNetwork
-from megaphone.networks.mastodon.rules import RULES, graphemes
+from megaphone.networks.mastodon.rules import RULES
+from megaphone.text.graphemes import graphemes
 from tests.conftest import png_bytes
 from tests.fakemastodon import FakeMastodon
 

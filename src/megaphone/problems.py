@@ -98,6 +98,10 @@ CODES: dict[str, tuple[Severity, str]] = {
     "unsupported-field": (E, "a post field the network lacks (visibility, spoiler, poll on X)"),
     "bad-poll": (E, "a poll the network refuses (options, length, expiry, with media)"),
     "quote-as-link": (W, "the network has no quotes: the quoted post's link ends the first part"),
+    "plain-mention": (
+        W,
+        "an @name that is no handle on the network (Bluesky): it stays plain text",
+    ),
     "local-mention": (W, "an @name without its instance: on Mastodon, a user of the same instance"),
     "bad-reference": (
         E,

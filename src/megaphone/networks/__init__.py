@@ -100,6 +100,7 @@ def api_url_problem(url: str) -> str | None:
 REGISTRY: dict[str, str] = {
     "x": "megaphone.networks.x",
     "mastodon": "megaphone.networks.mastodon",
+    "bluesky": "megaphone.networks.bluesky",
 }
 
 

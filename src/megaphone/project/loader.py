@@ -63,7 +63,16 @@ NOTIFY_KEYS = ("url", "events", "accounts")
 #: can ever read each other's credentials.
 ACCOUNT_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-ACCOUNT_KEYS = ("name", "network", "handle", "daily_cap", "api_url", "instance", "limits")
+ACCOUNT_KEYS = (
+    "name",
+    "network",
+    "handle",
+    "daily_cap",
+    "api_url",
+    "instance",
+    "service",
+    "limits",
+)
 #: An account's ``limits:``, named as a Mastodon instance names them.
 ACCOUNT_LIMIT_KEYS = (
     "max_characters",
@@ -609,6 +618,12 @@ class Reader:
                 self.report("config", f"api_url {redact_url(api_url)}: {why}", entries["api_url"])
                 api_url = None
         instance = self.instance(entries, network, name)
+        if network == "bluesky":
+            instance = self.service(entries, name, handle)
+        elif "service" in entries:
+            self.report(
+                "config", "service: only a Bluesky account has one (its PDS)", entries["service"]
+            )
         limits = self.account_limits(entries["limits"]) if "limits" in entries else AccountLimits()
         handle = handle.strip().lstrip("@") if handle else None
         if handle and instance and "@" not in handle:
@@ -655,6 +670,32 @@ class Reader:
         why = api_url_problem(url)
         if why is not None:
             self.report("config", f"instance {redact_url(url)}: {why}", node)
+            return None
+        return url
+
+    def service(self, entries: dict[str, yaml.Node], name: str, handle: str | None) -> str | None:
+        """A Bluesky account's ``service:`` (its PDS; bsky.social's by
+        default); its handle is how it signs in, so it is required."""
+        from megaphone.networks import api_url_problem, redact_url
+
+        if not handle:
+            self.report(
+                "config",
+                f"account {name!r} needs its handle (handle: name.bsky.social): "
+                "it signs in with it",
+                entries["name"],
+            )
+        if "service" not in entries:
+            return None
+        url = self.string(entries["service"], "service")
+        if url is None:
+            return None
+        url = url.strip().rstrip("/")
+        if "://" not in url:
+            url = "https://" + url
+        why = api_url_problem(url)
+        if why is not None:
+            self.report("config", f"service {redact_url(url)}: {why}", entries["service"])
             return None
         return url
 

@@ -49,7 +49,12 @@ class PartView:
     def cut(self) -> int:
         """Where the text stops fitting on the strictest network it goes to
         (its length when it fits everywhere)."""
-        return min((c.measure.fits_until for c in self.counts), default=len(self.text))
+        # Only a count of this very text has its cut here (Bluesky stores
+        # links shortened: its cut is in another text).
+        return min(
+            (c.measure.fits_until for c in self.counts if c.measure.text == self.text),
+            default=len(self.text),
+        )
 
     def display_link(self, url: str) -> str:
         """A link as the first network of the post shows it."""

@@ -19,6 +19,7 @@ from megaphone.networks.base import (
     NetworkRules,
 )
 from megaphone.text import extract_urls
+from megaphone.text.graphemes import grapheme_list, graphemes
 
 if TYPE_CHECKING:
     from megaphone.model import AccountLimits, Poll
@@ -48,28 +49,6 @@ _STATUS_URL = re.compile(
     r"/statuses)/(?P<id>\d{1,30})/?",
     re.IGNORECASE,
 )
-
-
-@cache
-def _graphemes() -> re.Pattern[str]:
-    import regex
-
-    pattern: re.Pattern[str] = regex.compile(r"\X")
-    return pattern
-
-
-#: Characters that may join a neighbour in one grapheme cluster (combining
-#: marks, joiners, emoji and their modifiers, Hangul jamo...) are all outside
-#: these ranges: text made only of them has one cluster per character (CR LF
-#: aside), and is counted without the regex module.
-_MAYBE_JOINED = re.compile(r"[^\x00-\u02ff\u2000-\u200b\u200e-\u206f\u20a0-\u20cf]")
-
-
-def graphemes(text: str) -> int:
-    """User-perceived characters (extended grapheme clusters)."""
-    if text.isascii() or _MAYBE_JOINED.search(text) is None:
-        return len(text) - text.count("\r\n")
-    return len(_graphemes().findall(text))
 
 
 class MastodonRules(NetworkRules):
@@ -249,7 +228,7 @@ def _fits_until(text: str, units: list[tuple[int, int, int]], limit: int, spoile
             end = stop
             continue
         chunk = text[start:stop]
-        clusters = list(chunk) if chunk.isascii() else _graphemes().findall(chunk)
+        clusters = list(chunk) if chunk.isascii() else grapheme_list(chunk)
         for cluster in clusters:
             if used + 1 > limit:
                 return end
