@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 from hypothesis import settings
 
 from megaphone.cli.main import cli
+from tests.fakebluesky import FakeBluesky
 from tests.fakemastodon import FakeMastodon
 from tests.fakex import FakeX, User
 
@@ -136,6 +137,16 @@ def sign_in(
 def fakemastodon() -> Iterator[FakeMastodon]:
     """A fake Mastodon instance on 127.0.0.1 (see tests/fakemastodon.py)."""
     server = FakeMastodon().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fakebluesky() -> Iterator[FakeBluesky]:
+    """A fake Bluesky PDS on 127.0.0.1 (see tests/fakebluesky.py)."""
+    server = FakeBluesky().start()
     try:
         yield server
     finally:

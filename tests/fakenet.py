@@ -72,7 +72,15 @@ class MemoryNetwork:
     def clock_skew(self) -> float | None:
         return 0.0
 
-    def upload_media(self, path: Path, *, mime: str, kind: str, alt: str | None) -> str:
+    def upload_media(
+        self,
+        path: Path,
+        *,
+        mime: str,
+        kind: str,
+        alt: str | None,
+        size: tuple[int, int] | None = None,
+    ) -> str:
         return f"media-{path.name}"
 
     def create_post(self, request: PostRequest) -> RemotePost:

@@ -15,6 +15,7 @@ from megaphone.model import Account
 from megaphone.networks.contract import Network
 from megaphone.store.ledger import Ledger, default_url
 from tests.conftest import sign_in
+from tests.fakebluesky import FakeBluesky
 from tests.fakemastodon import FakeMastodon
 from tests.fakenet import Memory
 from tests.fakex import FakeX
@@ -140,6 +141,43 @@ class MastodonWorld:
         return [s.id for s in self.fake.posted()]
 
 
+class BlueskyWorld(MastodonWorld):
+    keyed = True
+    PATH = "/xrpc/com.atproto.repo.putRecord"
+
+    def __init__(self, fake: FakeBluesky, monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+        self.fake = fake  # type: ignore[assignment]
+        account = fake.add_account("utlanow.bsky.social")
+        for key, value in fake.env("utla", account).items():
+            monkeypatch.setenv(key, value)
+        self.root = root
+        self.config = (
+            "timezone: UTC\naccounts:\n  - name: utla\n    network: bluesky\n"
+            "    handle: utlanow.bsky.social\n    daily_cap: 17\n"
+        )
+
+    def fail_create(self, *kinds: str, after: int = 0) -> None:
+        for i, kind in enumerate(kinds):
+            fault, options = self.KINDS[kind]
+            self.fake.fault("POST", self.PATH, fault, skip=after if i == 0 else 0, **options)
+
+    def fail_reads(self, times: int) -> None:
+        self.fake.fault(
+            "GET", "/xrpc/com.atproto.repo.getRecord", "status", status=503, times=times
+        )
+
+    def posted(self) -> list[tuple[str, str | None]]:
+        fake: FakeBluesky = self.fake  # type: ignore[assignment]
+        return [
+            (record["text"], (record.get("reply") or {}).get("parent", {}).get("uri"))
+            for _, record in fake.posts()
+        ]
+
+    def ids(self) -> list[str]:
+        fake: FakeBluesky = self.fake  # type: ignore[assignment]
+        return [uri for uri, _ in fake.posts()]
+
+
 CONFIG = "timezone: UTC\naccounts:\n  - name: utla\n    network: x\n    daily_cap: 17\n"
 THREAD = (
     "account: utla\nposts:\n  - id: story\n    at: 2026-11-29 11:58\n"
@@ -147,10 +185,12 @@ THREAD = (
 )
 
 
-@pytest.fixture(params=["memory", "x", "mastodon"])
+@pytest.fixture(params=["memory", "x", "mastodon", "bluesky"])
 def world(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch) -> World:
     if request.param == "memory":
         return MemoryWorld()
+    if request.param == "bluesky":
+        return BlueskyWorld(request.getfixturevalue("fakebluesky"), monkeypatch, tmp_path)
     if request.param == "mastodon":
         return MastodonWorld(request.getfixturevalue("fakemastodon"), monkeypatch, tmp_path)
     fakex = request.getfixturevalue("fakex")

@@ -53,6 +53,11 @@ class AuthFailed(PublishError):
     """The credentials were refused (401), or lack a permission."""
 
 
+class NeedsPerson(PublishError):
+    """The post cannot go out until a person acts (a mention that does not
+    resolve to anyone): held, as ``blocked``, never failed or sent wrong."""
+
+
 class Rejected(PublishError):
     """The request itself was refused (400, 403, 404): sending it again would
     be refused again."""

@@ -782,7 +782,7 @@ def auth(name: str, project_dir: Path) -> None:
     prefix = env_prefix(name)
     flow = sign_in(account, lambda f: store.get(prefix + f)[0], prefix, timeouts=Timeouts())
     _echo(flow.instructions)
-    answer = click.prompt(flow.prompt, hide_input=False).strip()
+    answer = click.prompt(flow.prompt, hide_input=bool(getattr(flow, "secret", False))).strip()
     signed = flow.finish(answer)
     path = write_env_values(
         ctx.project.root, {prefix + field: value for field, value in signed.values.items()}

@@ -71,6 +71,11 @@ class Credentials:
 
     fields: tuple[tuple[str, Secret], ...] = ()
     api_url: str | None = None
+    #: The account's handle, for networks that sign in with it (Bluesky).
+    handle: str | None = None
+    #: A folder of the project's own (``.megaphone/``) where an adapter may
+    #: keep what it needs between runs (a Bluesky session), mode 0600.
+    keep: str | None = None
 
     def field(self, name: str) -> Secret:
         """The secret of field ``name`` (``ACCESS_TOKEN``…)."""

@@ -75,8 +75,17 @@ class Network(Protocol):
         (None before any answer)."""
         ...
 
-    def upload_media(self, path: Path, *, mime: str, kind: str, alt: str | None) -> str:
-        """Upload a file (with its alt text) and return the media id."""
+    def upload_media(
+        self,
+        path: Path,
+        *,
+        mime: str,
+        kind: str,
+        alt: str | None,
+        size: tuple[int, int] | None = None,
+    ) -> str:
+        """Upload a file (with its alt text; ``size``: its width and height
+        when known) and return an opaque media handle."""
         ...
 
     def create_post(self, request: PostRequest) -> RemotePost:

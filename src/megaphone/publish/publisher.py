@@ -400,6 +400,9 @@ def connector(
         credentials = store.require(account.name, rules(account.network).credential_fields)
         if credentials.api_url is None and account.api_url:
             credentials = replace(credentials, api_url=account.api_url)
+        credentials = replace(
+            credentials, handle=account.handle, keep=str(project.root / ".megaphone")
+        )
         return connect(account.network, credentials, timeouts=timeouts)
 
     return open_account

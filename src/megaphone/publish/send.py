@@ -16,6 +16,7 @@ from megaphone.errors import (
     DuplicateContent,
     LeaseLost,
     MegaphoneError,
+    NeedsPerson,
     OutcomeUnknown,
     PublishError,
     RateLimited,
@@ -285,7 +286,7 @@ class Sender:
                 )
             except OutcomeUnknown as e:
                 return finish("unknown", f"{e}; {self.next_for_unknown(pid)}")
-            except AuthFailed as e:
+            except (AuthFailed, NeedsPerson) as e:
                 return blocked(str(e))
             except (Rejected, PublishError) as e:
                 return finish("failed", str(e))
@@ -415,7 +416,10 @@ class Sender:
         # Uploads are not visible to anyone: sending one again is harmless.
         for attempt in range(1, self.policy.max_attempts + 1):
             try:
-                return net.upload_media(path, mime=info.mime, kind=info.kind, alt=media.alt)
+                size = (info.width, info.height) if info.width and info.height else None
+                return net.upload_media(
+                    path, mime=info.mime, kind=info.kind, alt=media.alt, size=size
+                )
             except (Unavailable, ServerError, OutcomeUnknown, ReadFailed) as e:
                 if attempt == self.policy.max_attempts:
                     raise Unavailable(f"{e} (upload gave up after {attempt} attempts)") from None

@@ -198,7 +198,15 @@ class MastodonNetwork:
                     found[key] = value
         return found
 
-    def upload_media(self, path: Path, *, mime: str, kind: str, alt: str | None) -> str:
+    def upload_media(
+        self,
+        path: Path,
+        *,
+        mime: str,
+        kind: str,
+        alt: str | None,
+        size: tuple[int, int] | None = None,
+    ) -> str:
         what = f"uploading {path.name}"
         data: dict[str, str] = {"description": alt} if alt else {}
         with path.open("rb") as f:

@@ -252,7 +252,15 @@ class XNetwork:
         except PublishError:
             return None
 
-    def upload_media(self, path: Path, *, mime: str, kind: str, alt: str | None) -> str:
+    def upload_media(
+        self,
+        path: Path,
+        *,
+        mime: str,
+        kind: str,
+        alt: str | None,
+        size: tuple[int, int] | None = None,
+    ) -> str:
         category = MEDIA_CATEGORY.get(kind, "tweet_image")
         what = f"uploading {path.name}"
         if kind == "image":
