@@ -626,7 +626,7 @@ class Reader:
             )
         limits = self.account_limits(entries["limits"]) if "limits" in entries else AccountLimits()
         handle = handle.strip().lstrip("@") if handle else None
-        if handle and instance and "@" not in handle:
+        if handle and instance and network == "mastodon" and "@" not in handle:
             # A Mastodon handle is user@instance; the account's own instance
             # when only the user is written.
             from urllib.parse import urlsplit
