@@ -49,6 +49,8 @@ class FakeBluesky:
     writes: list[tuple[str, str, str]] = field(default_factory=list)
     blobs: dict[str, str] = field(default_factory=dict)  # cid -> owner did
     sessions_created: int = 0
+    #: Web pages served beside the PDS (for link cards): path -> (type, body).
+    pages: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str, int]] = field(default_factory=list)
     _access: dict[str, str] = field(default_factory=dict)  # token -> did
@@ -161,6 +163,16 @@ def _handler(fake: FakeBluesky) -> type[BaseHTTPRequestHandler]:
             split = urlsplit(self.path)
             self._seen = (method, split.path)
             fault = fake._take_fault(method, split.path)
+            page = fake.pages.get(split.path) if method == "GET" else None
+            if page is not None:
+                with fake._lock:
+                    fake.requests.append((method, split.path, 200))
+                self.send_response(200)
+                self.send_header("Content-Type", page[0])
+                self.send_header("Content-Length", str(len(page[1])))
+                self.end_headers()
+                self.wfile.write(page[1])
+                return
             try:
                 if fault and fault.kind == "drop":
                     self._drop()

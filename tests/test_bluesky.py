@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import stat
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -259,3 +260,78 @@ def test_validate_and_preview_show_three_networks(
     assert "(38/300)" in dry and "a record key per part" in dry
     problems = json.loads(run("validate", "--format", "json", cwd=root).stdout or "[]")
     assert problems == []
+
+
+PAGE = b"""<!doctype html><html><head><title>Fallback</title>
+<meta property="og:title" content="Town hall on school funding">
+<meta property="og:description" content="Wednesday 6 pm, online &amp; in person.">
+<meta property="og:image" content="/og.png"></head><body>...</body></html>"""
+
+
+def test_a_first_link_gets_a_card_from_the_page(
+    fakebluesky: FakeBluesky, bsky, project, run, no_wait, monkeypatch
+) -> None:
+    from megaphone.networks.bluesky import cards
+
+    fakebluesky.pages["/town-hall"] = ("text/html; charset=utf-8", PAGE)
+    fakebluesky.pages["/og.png"] = ("image/png", png_bytes(120, 63))
+    link = "https://union.example.org/town-hall"
+    real = cards._get
+    # The page's host is the fake's (a link needs a domain name to be a link).
+    monkeypatch.setattr(
+        cards,
+        "_get",
+        lambda url, *a: real(url.replace("https://union.example.org", fakebluesky.url), *a),
+    )
+    queue = (
+        "account: utla-bsky\nposts:\n"
+        f"  - {{id: card, at: 2026-11-29 11:57, text: 'Join us: {link}'}}\n"
+        f"  - {{id: none, at: 2026-11-29 11:58, text: 'No card: {link}', card: false}}\n"
+        f"  - id: own\n    at: 2026-11-29 11:59\n    text: 'Our card: {link}'\n"
+        "    card: {title: Our own title, description: Said our way.}\n"
+    )
+    root = project({"megaphone.yaml": config(fakebluesky)}, q=queue)
+    result = run("publish", "--due", cwd=root)
+    assert result.exit_code == 0, result.output
+    (_, made), (_, none), (_, own) = fakebluesky.posts()
+    external = made["embed"]["external"]
+    assert external["uri"] == link and external["title"] == "Town hall on school funding"
+    assert external["description"] == "Wednesday 6 pm, online & in person."
+    assert external["thumb"]["mimeType"] == "image/png"
+    assert "embed" not in none
+    assert own["embed"]["external"]["title"] == "Our own title"
+    # The page was read once for the run, whatever the number of posts.
+    assert sum(1 for m, p, _ in fakebluesky.requests if p == "/town-hall") == 1
+
+
+def test_a_page_that_cannot_be_had_leaves_the_post_without_a_card(
+    fakebluesky: FakeBluesky, bsky, project, run, no_wait, monkeypatch
+) -> None:
+    from megaphone.networks.bluesky import cards
+
+    real = cards._get
+    asked: list[str] = []
+
+    def refused(url: str, *a: Any) -> Any:
+        asked.append(url)
+        return real(url.replace("https://gone.example.org", "http://127.0.0.1:9"), *a)
+
+    monkeypatch.setattr(cards, "_get", refused)
+    queue = (
+        "account: utla-bsky\nposts:\n"
+        "  - {id: card, at: 2026-11-29 11:57, text: 'See https://gone.example.org/page'}\n"
+    )
+    root = project({"megaphone.yaml": config(fakebluesky)}, q=queue)
+    assert run("publish", "--due", cwd=root).exit_code == 0
+    [(_, post)] = fakebluesky.posts()
+    assert "embed" not in post and asked == ["https://gone.example.org/page"]
+
+
+def test_a_card_is_refused_for_other_networks(project, run, frozen_now, fakebluesky) -> None:
+    queue = (
+        "account: utla\nposts:\n"
+        "  - {id: c, at: 2026-12-01 09:00, text: 'https://example.org', card: false}\n"
+    )
+    root = project({"megaphone.yaml": config(fakebluesky)}, q=queue)
+    [problem] = json.loads(run("validate", "--format", "json", cwd=root).stdout)
+    assert problem["code"] == "unsupported-field" and problem["network"] == "x"

@@ -49,6 +49,15 @@ class Poll(NamedTuple):
     multiple: bool = False
 
 
+class Card(NamedTuple):
+    """A link card given in the queue file (Bluesky), instead of the one
+    megaphone makes from the page's Open Graph tags."""
+
+    title: str
+    description: str = ""
+    image: str | None = None  # a media path, as the queue file writes it
+
+
 #: Who sees a post, where the network lets it say (Mastodon).
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 
@@ -76,6 +85,9 @@ class Post(NamedTuple):
     spoiler: str | None = None
     sensitive: bool = False
     poll: Poll | None = None
+    #: The link card (Bluesky): None makes one from the first link's page,
+    #: False has none, a Card is the queue file's own.
+    card: Card | bool | None = None
 
     def field_loc(self, name: str) -> Loc:
         return self.locs.get(name, self.loc)

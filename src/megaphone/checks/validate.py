@@ -311,6 +311,7 @@ class PostChecker:
             ("spoiler", post.spoiler is not None, "content_warning"),
             ("sensitive", post.sensitive, "content_warning"),
             ("poll", post.poll is not None, "polls"),
+            ("card", post.card is not None, "link_cards"),
         ]
         groups = self.groups(post.accounts)
         named = len({g.rules.name for g in groups}) > 1

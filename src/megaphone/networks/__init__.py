@@ -177,6 +177,12 @@ def post_options(rules: NetworkRules, post: Post, index: int) -> tuple[tuple[str
             options.append(("spoiler_text", post.spoiler))
         if post.sensitive or post.spoiler:
             options.append(("sensitive", True))
+    if rules.caps.link_cards and index == 0 and post.card is not None:
+        card = post.card
+        if isinstance(card, bool):
+            options.append(("card", False))
+        else:
+            options.append(("card", {"title": card.title, "description": card.description}))
     if rules.caps.polls and post.poll is not None and index == 0:
         poll = post.poll
         options.append(

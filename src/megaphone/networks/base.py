@@ -111,6 +111,8 @@ class Capabilities(NamedTuple):
     visibility: bool = False
     content_warning: bool = False
     polls: bool = False
+    #: A post's first link shows as a card made by the client (Bluesky).
+    link_cards: bool = False
 
 
 class Measure(NamedTuple):

@@ -21,6 +21,7 @@ from megaphone.model import (
     VISIBILITIES,
     Account,
     AccountLimits,
+    Card,
     Config,
     Limits,
     Media,
@@ -861,6 +862,7 @@ class Reader:
             else False
         )
         poll = self.poll(entries["poll"], post_id) if "poll" in entries else None
+        card = self.card(entries["card"], post_id) if "card" in entries else None
 
         if parts is None:
             return None
@@ -887,8 +889,32 @@ class Reader:
                 spoiler.strip() if spoiler and spoiler.strip() else None,
                 sensitive,
                 poll,
+                card,
             ),
         )
+
+    def card(self, node: yaml.Node, post_id: str) -> Card | bool | None:
+        """``card:`` — false for none, or a card's own title, description
+        and image."""
+        if isinstance(node, yaml.ScalarNode) and node.tag == BOOL:
+            flag = self.boolean(node, "card", post_id)
+            return None if flag else False
+        entries = self.mapping(node, "card", ("title", "description", "image"), post_id)
+        if entries is None:
+            return None
+        if "title" not in entries:
+            self.report("missing-field", "a card needs its title (or card: false)", node, post_id)
+            return None
+        title = self.string(entries["title"], "card title", post_id)
+        description = (
+            self.string(entries["description"], "card description", post_id)
+            if "description" in entries
+            else ""
+        )
+        image = self.string(entries["image"], "card image", post_id) if "image" in entries else None
+        if title is None:
+            return None
+        return Card(title.strip(), (description or "").strip(), image)
 
     def poll(self, node: yaml.Node, post_id: str) -> Poll | None:
         """``poll:`` — options, how long it runs, whether several may be chosen."""

@@ -114,6 +114,23 @@ POST_SCHEMA: dict[str, Any] = {
                 "multiple": {"type": "boolean", "description": "Several options may be chosen."},
             },
         },
+        "card": {
+            "description": "Bluesky: the first link's card; false for none, or its own "
+            "title, description and image (made from the page's tags by default).",
+            "oneOf": [
+                {"type": "boolean"},
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["title"],
+                    "properties": {
+                        "title": {"type": "string"},
+                        "description": {"type": "string"},
+                        "image": {"type": "string", "description": "A media path."},
+                    },
+                },
+            ],
+        },
     },
     "oneOf": [{"required": ["text"]}, {"required": ["thread"]}],
 }

@@ -220,7 +220,10 @@ class Sender:
                     doubt_since = None
                 if remote is None:
                     media_ids = tuple(self._upload(key, net, post, m) for m in part.media)
-                    if part.media:
+                    thumb = self._card_image(key, net, post, index, rules)
+                    if thumb is not None:
+                        request = replace(request, options=_with_thumb(request.options, thumb))
+                    if part.media or thumb is not None:
                         fenced = None
                     if fenced != index:
                         ledger.sending(
@@ -401,6 +404,19 @@ class Sender:
                 raise OutcomeUnknown(f"{e}; it is not among the account's posts (yet)") from None
             raise
 
+    def _card_image(
+        self, key: tuple[str, str], net: Network, post: Post, index: int, rules: NetworkRules
+    ) -> str | None:
+        """The uploaded image of a card the queue file gives (Bluesky)."""
+        card = post.card
+        if index or not rules.caps.link_cards or isinstance(card, bool) or card is None:
+            return None
+        if not card.image:
+            return None
+        from megaphone.model import Media
+
+        return self._upload(key, net, post, Media(card.image, card.title, post.loc))
+
     def _upload(self, key: tuple[str, str], net: Network, post: Post, media: Media) -> str:
         from megaphone.checks.media import find, sniff
 
@@ -454,3 +470,15 @@ class Sender:
         text = text_for(rules, post, 0, post.texts()[0], refs[1])
         quote = refs[1] if rules.caps.quotes else None
         return PostRequest(text, reply_to=refs[0], quote=quote, lang=lang, options=options, key=key)
+
+
+def _with_thumb(
+    options: tuple[tuple[str, object], ...], thumb: str
+) -> tuple[tuple[str, object], ...]:
+    """The post's options, its card carrying the uploaded image."""
+    out = []
+    for name, value in options:
+        if name == "card" and isinstance(value, dict):
+            value = {**value, "thumb": thumb}
+        out.append((name, value))
+    return tuple(out)

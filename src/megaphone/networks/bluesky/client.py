@@ -117,6 +117,8 @@ class BlueskyNetwork:
         #: at:// URI -> (cid, the thread's root as a strong ref)
         self._known: dict[str, tuple[str, dict[str, str]]] = {}
         self._dids: dict[str, str] = {}
+        #: A link -> its card (None: none to be had), once per run.
+        self._cards: dict[str, dict[str, Any] | None] = {}
 
     # ------------------------------------------------------------ session
 
@@ -265,18 +267,7 @@ class BlueskyNetwork:
         alt: str | None,
         size: tuple[int, int] | None = None,
     ) -> str:
-        what = f"uploading {path.name}"
-        body = self._call(
-            "POST",
-            "com.atproto.repo.uploadBlob",
-            what,
-            write=True,
-            data=path.read_bytes(),
-            headers={"Content-Type": mime},
-        )
-        blob = body.get("blob") if isinstance(body, dict) else None
-        if not isinstance(blob, dict):
-            raise OutcomeUnknown(f"{what}: the PDS's answer has no blob")
+        blob = self._blob(path.read_bytes(), mime, what=f"uploading {path.name}")
         image: dict[str, Any] = {"image": blob, "alt": alt or ""}
         if size:
             image["aspectRatio"] = {"width": size[0], "height": size[1]}
@@ -382,7 +373,64 @@ class BlueskyNetwork:
             )
         elif media:
             record["embed"] = media
+        else:
+            card = self._card(request, rich)
+            if card is not None:
+                record["embed"] = card
         return record
+
+    def _card(self, request: PostRequest, rich: Any) -> dict[str, Any] | None:
+        """The link card of a post without media or quote: the queue file's
+        own, or one made from the first link's page (none when the page
+        cannot be had: the post goes without)."""
+        options = dict(request.options)
+        wanted = options.get("card")
+        if wanted is False:
+            return None
+        link = next((f.value for f in rich.facets if f.kind == "link"), None)
+        if link is None:
+            return None
+        external: dict[str, Any]
+        if isinstance(wanted, dict):
+            external = {
+                "uri": link,
+                "title": str(wanted.get("title", "")),
+                "description": str(wanted.get("description", "")),
+            }
+            thumb = wanted.get("thumb")
+            if isinstance(thumb, str):
+                external["thumb"] = json.loads(thumb)["image"]
+        else:
+            if link not in self._cards:
+                from megaphone.networks.bluesky import cards
+
+                page = cards.fetch(link, self.session.timeouts)
+                made: dict[str, Any] | None = None
+                if page is not None:
+                    made = {"uri": link, "title": page.title, "description": page.description}
+                    if page.image is not None:
+                        with contextlib.suppress(MegaphoneError):
+                            made["thumb"] = self._blob(*page.image, what="uploading a card image")
+                self._cards[link] = made
+            found = self._cards[link]
+            if found is None:
+                return None
+            external = dict(found)
+        return {"$type": "app.bsky.embed.external", "external": external}
+
+    def _blob(self, data: bytes, mime: str, *, what: str) -> dict[str, Any]:
+        body = self._call(
+            "POST",
+            "com.atproto.repo.uploadBlob",
+            what,
+            write=True,
+            data=data,
+            headers={"Content-Type": mime},
+        )
+        blob = body.get("blob") if isinstance(body, dict) else None
+        if not isinstance(blob, dict):
+            raise OutcomeUnknown(f"{what}: the PDS's answer has no blob")
+        return blob
 
     def create_post(self, request: PostRequest) -> RemotePost:
         rkey = request.key if request.key and is_tid(request.key) else new_tid()

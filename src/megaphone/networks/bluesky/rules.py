@@ -60,6 +60,7 @@ class BlueskyRules(NetworkRules):
         rejects_duplicate_text=False,
         default_daily_cap=DAILY_POSTS,
         idempotency="record",
+        link_cards=True,
     )
     media_limits = MediaLimits(
         max_bytes={"image": IMAGE_SIZE_LIMIT},
