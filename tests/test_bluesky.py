@@ -335,3 +335,59 @@ def test_a_card_is_refused_for_other_networks(project, run, frozen_now, fakeblue
     root = project({"megaphone.yaml": config(fakebluesky)}, q=queue)
     [problem] = json.loads(run("validate", "--format", "json", cwd=root).stdout)
     assert problem["code"] == "unsupported-field" and problem["network"] == "x"
+
+
+def test_a_long_running_publisher_signs_in_once(
+    fakebluesky: FakeBluesky, bsky, project, clock, no_wait
+) -> None:
+    """What the worker does: one publisher, posts going out one by one over
+    ten minutes, the access token running out on the way — one sign-in."""
+    import os
+    from datetime import timedelta
+
+    from megaphone.project.loader import load
+    from megaphone.publish.publisher import Job, Publisher, connector
+    from megaphone.store.ledger import Ledger, default_url
+
+    posts = "".join(
+        f"  - {{id: p{i}, at: '2026-11-29T12:{i // 5:02d}:{(i % 5) * 12:02d}Z', text: Post {i}.}}\n"
+        for i in range(50)
+    )
+    root = project(
+        {"megaphone.yaml": config(fakebluesky)}, q="account: utla-bsky\nposts:\n" + posts
+    )
+    loaded = load((), cwd=root, allow_empty=True)
+    account = loaded.project.config.account("utla-bsky")
+    assert account is not None
+    ledger = Ledger(default_url(root))
+    publisher = Publisher(
+        project=loaded.project, ledger=ledger, connect=connector(loaded.project, os.environ)
+    )
+    try:
+        for i, post in enumerate(loaded.project.posts()):
+            clock.shift(timedelta(seconds=12))
+            if i == 25:
+                fakebluesky.expire_access()
+            assert post.at is not None
+            outcome = publisher.deliver(Job(post, account, post.at))
+            assert outcome.state == "published", outcome.message
+    finally:
+        publisher.close()
+        ledger.close()
+    assert len(fakebluesky.posts()) == 50
+    assert fakebluesky.sessions_created == 1
+
+
+def test_accounts_check_resolves_the_handles_posts_mention(
+    fakebluesky: FakeBluesky, bsky, project, run
+) -> None:
+    queue = (
+        "account: utla-bsky\nposts:\n"
+        "  - {id: a, at: 2026-12-01 09:00,\n"
+        "     text: 'With @reclaimla.bsky.social and @ghost.bsky.social'}\n"
+    )
+    root = project({"megaphone.yaml": config(fakebluesky)}, q=queue)
+    result = run("accounts", "check", "utla-bsky", cwd=root)
+    assert result.exit_code == 1
+    assert "@ghost.bsky.social (in a) resolves to no account" in result.output
+    assert "reclaimla" not in result.output

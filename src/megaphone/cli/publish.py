@@ -24,6 +24,7 @@ from megaphone.errors import MegaphoneError, UsageError
 from megaphone.store.view import SHOWN_STATES
 
 if TYPE_CHECKING:
+    from megaphone.model import Account
     from megaphone.publish.publisher import Outcome
     from megaphone.publish.runs import Context, PostPlan
 
@@ -728,6 +729,9 @@ def check(project_dir: Path, names: tuple[str, ...], save: bool) -> None:
                 read_limits = getattr(net, "instance", None)
                 if read_limits is not None:
                     limits = read_limits()
+                unresolved = getattr(net, "unresolved", None)
+                mentioned = _mentioned(ctx, account) if unresolved is not None else {}
+                missing = unresolved(sorted(mentioned)) if unresolved and mentioned else []
             finally:
                 net.close()
         except MegaphoneError as e:
@@ -743,6 +747,13 @@ def check(project_dir: Path, names: tuple[str, ...], save: bool) -> None:
             )
             continue
         _say(f"✓ {account.name}: signs in as @{me.username}", "published")
+        for handle in missing:
+            failed += 1
+            _say(
+                f"✗ {account.name}: @{handle} (in {', '.join(mentioned[handle])}) resolves to no "
+                "account: those posts would be held",
+                "failed",
+            )
         if limits:
             shown = ", ".join(f"{k} {v}" for k, v in limits.items())
             _echo(f"  its server's limits: {shown}")
@@ -754,6 +765,22 @@ def check(project_dir: Path, names: tuple[str, ...], save: bool) -> None:
                 _echo("  saved under its limits: in megaphone.yaml")
     if failed:
         sys.exit(1)
+
+
+def _mentioned(ctx: Context, account: Account) -> dict[str, list[str]]:
+    """The handles the account's posts mention, as its network reads them
+    (to be resolved), and which posts."""
+    from megaphone.networks import rules as network_rules
+
+    rules = network_rules(account.network)
+    found: dict[str, list[str]] = {}
+    for post in ctx.posts().values():
+        if account.name not in post.accounts:
+            continue
+        for text in post.texts():
+            for handle in rules.mentions(text):
+                found.setdefault(handle, []).append(post.id)
+    return found
 
 
 @click.command(short_help="Sign an account in (X's PIN flow) and save its tokens.")

@@ -278,6 +278,11 @@ class NetworkRules:
 
         return uuid.uuid4().hex
 
+    def mentions(self, text: str) -> list[str]:
+        """The handles ``text`` mentions that the client resolves when it
+        sends (Bluesky: to DIDs); none for networks that resolve nothing."""
+        return []
+
     def post_author(self, url: str) -> str | None:
         """The handle a post URL of this network names, when it names one."""
         return None

@@ -299,6 +299,17 @@ class BlueskyNetwork:
             self._dids[actor] = did
         return self._dids[actor]
 
+    def unresolved(self, handles: list[str]) -> list[str]:
+        """The handles among ``handles`` that resolve to no account (what
+        ``validate`` cannot know offline; ``accounts check`` asks)."""
+        missing = []
+        for handle in handles:
+            try:
+                self._did(handle, "finding a mentioned account")
+            except NeedsPerson:
+                missing.append(handle)
+        return missing
+
     def _uri(self, ref: str, what: str) -> str:
         """An at:// URI for a post named by its at:// URI or its bsky.app URL."""
         if ref.startswith("at://"):

@@ -137,6 +137,9 @@ class BlueskyRules(NetworkRules):
             return self.media_limits
         return self.media_limits._replace(max_bytes={"image": limits.image_size_limit})
 
+    def mentions(self, text: str) -> list[str]:
+        return [f.value for f in rich_text(text).facets if f.kind == "mention"]
+
     def display_link(self, url: str) -> str:
         return short_link(url if "://" in url else "https://" + url)
 
