@@ -40,8 +40,8 @@ def test_examples_use_every_feature_of_the_format() -> None:
     texts = [t for p in posts for t in p.texts()]
     assert any("@" in t for t in texts) and any("https://" in t for t in texts)
     networks = {a.name: a.network for a in loaded.project.config.accounts}
-    assert set(networks.values()) == {"x", "mastodon"}, "both networks"
-    assert any({networks[a] for a in p.accounts} == {"x", "mastodon"} for p in posts)
+    assert set(networks.values()) == {"x", "mastodon", "bluesky"}, "every network"
+    assert any({networks[a] for a in p.accounts} == {"x", "mastodon", "bluesky"} for p in posts)
     assert any(p.poll and p.spoiler and p.visibility for p in posts), "Mastodon's own fields"
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
 from megaphone.checks.media import MediaInfo, find, sniff
-from megaphone.networks import REGISTRY, text_for
+from megaphone.networks import REGISTRY, measure_part
 from megaphone.networks import groups as network_groups
 from megaphone.networks import rules as network_rules
 from megaphone.networks.base import MediaItem
@@ -359,9 +359,7 @@ class PostChecker:
         first: Measure | None = None
         for g in groups:
             rules = g.rules
-            measure = rules.measure(
-                text_for(rules, post, index, text), g.limits, spoiler=post.spoiler or ""
-            )
+            measure = measure_part(g, post, index, text)
             if first is None:
                 first = measure
             tag = _on(rules, g, named)

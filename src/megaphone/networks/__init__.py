@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from megaphone.model import Account, Config, Post
-    from megaphone.networks.base import AccountLimits, Credentials, NetworkRules
+    from megaphone.networks.base import AccountLimits, Credentials, Measure, NetworkRules
     from megaphone.networks.contract import AuthFlow, Network, Timeouts
 
 
@@ -164,6 +164,16 @@ def text_for(
         link = quote or (post.quote if "://" in post.quote else QUOTED_LINK)
         return f"{text}\n\n{link}"
     return text
+
+
+def measure_part(group: Group, post: Post, index: int, text: str) -> Measure:
+    """Part ``index`` of ``post`` (``text``: as published) as ``group``'s
+    network counts it: with the quoted post's link where the network has no
+    quotes, and with the content warning where it counts it.  The one
+    measure of validate, preview and the dry run."""
+    return group.rules.measure(
+        text_for(group.rules, post, index, text), group.limits, spoiler=post.spoiler or ""
+    )
 
 
 def post_options(rules: NetworkRules, post: Post, index: int) -> tuple[tuple[str, object], ...]:

@@ -249,7 +249,7 @@ def _rehearse(
     ctx: Context, jobs: list[Job], ledger: Ledger | None, *, policy: Policy, force: bool
 ) -> list[PostPlan]:
     from megaphone.checks.media import find, sniff
-    from megaphone.networks import groups
+    from megaphone.networks import groups, measure_part
     from megaphone.publish.decide import FINAL, Row, decide
 
     rows: dict[tuple[str, str], Delivery] = {}
@@ -306,8 +306,11 @@ def _rehearse(
                         f"{info.mime}, {_size(info.size)}" if info else "not a known media type"
                     )
                 media.append((m.path, m.alt, what))
-            measure = group.rules.measure(text, group.limits)
-            plan.parts.append(PartPlan(text, measure.length, measure.limit, media, previous))
+            measure = measure_part(group, post, i, text)
+            # As the network will hold it (Bluesky's links shortened).
+            plan.parts.append(
+                PartPlan(measure.text, measure.length, measure.limit, media, previous)
+            )
             previous = f"part {i + 1}"
         plan.quote = _describe_ref(post.quote, sent_ids, [p.job.post.id for p in plans])
         if account.daily_cap:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from megaphone.checks.media import MediaInfo, find, sniff
-from megaphone.networks import groups
+from megaphone.networks import groups, measure_part
 from megaphone.text import extract_hashtags, extract_mentions, extract_urls
 
 if TYPE_CHECKING:
@@ -88,8 +88,8 @@ def build(project: Project, posts: list[Post], problems: list[Problem]) -> list[
         parts = []
         claimed: set[int] = set()
         networks = groups(project.config, post.accounts)
-        for part, text in zip(post.parts, post.texts(), strict=True):
-            counts = tuple(Count(g.rules, g.rules.measure(text, g.limits)) for g in networks)
+        for i, (part, text) in enumerate(zip(post.parts, post.texts(), strict=True)):
+            counts = tuple(Count(g.rules, measure_part(g, post, i, text)) for g in networks)
             if counts:
                 normalized, urls = counts[0].measure.text, list(counts[0].measure.links)
             else:
