@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import regex
 
+from tests.fakeserver import Served
 from tests.fakex import Fault
 
 POST = "app.bsky.feed.post"
@@ -41,7 +42,7 @@ class Account:
 
 
 @dataclass
-class FakeBluesky:
+class FakeBluesky(Served):
     accounts: dict[str, Account] = field(default_factory=dict)  # by handle
     #: (did, rkey) -> (cid, record)
     records: dict[tuple[str, str], tuple[str, dict[str, Any]]] = field(default_factory=dict)
@@ -59,25 +60,8 @@ class FakeBluesky:
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _server: ThreadingHTTPServer | None = None
 
-    def start(self) -> FakeBluesky:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        server.daemon_threads = True
-        self._server = server
-        threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     def add_account(self, handle: str, password: str = "abcd-efgh-ijkl-mnop") -> Account:
         with self._lock:
@@ -92,12 +76,6 @@ class FakeBluesky:
 
         prefix = env_prefix(name)
         return {prefix + "APP_PASSWORD": account.app_password, prefix + "API_URL": self.url}
-
-    def fault(self, method: str, path: str, kind: str, **kw: Any) -> Fault:
-        f = Fault(method, path, kind, **kw)
-        with self._lock:
-            self.faults.append(f)
-        return f
 
     def expire_access(self) -> None:
         """Every access token runs out (refresh tokens still work)."""
@@ -118,17 +96,6 @@ class FakeBluesky:
                     self.records.items(), key=lambda kv: kv[0][1]
                 )
             ]
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for f in self.faults:
-                if f.times > 0 and f.method == method and re.fullmatch(f.path, path):
-                    if f.skip > 0:
-                        f.skip -= 1
-                        return None
-                    f.times -= 1
-                    return f
-        return None
 
     def _token(self, did: str) -> dict[str, str]:
         n = next(self._ids)

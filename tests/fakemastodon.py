@@ -38,6 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import regex
 
+from tests.fakeserver import Served
 from tests.fakex import Fault, _multipart
 
 
@@ -73,7 +74,7 @@ class Media:
 
 
 @dataclass
-class FakeMastodon:
+class FakeMastodon(Served):
     statuses: list[Status] = field(default_factory=list)
     media: dict[str, Media] = field(default_factory=dict)
     accounts: dict[str, Account] = field(default_factory=dict)
@@ -98,25 +99,8 @@ class FakeMastodon:
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _server: ThreadingHTTPServer | None = None
 
-    def start(self) -> FakeMastodon:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        server.daemon_threads = True
-        self._server = server
-        threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     @property
     def host(self) -> str:
@@ -135,12 +119,6 @@ class FakeMastodon:
         prefix = env_prefix(name)
         return {prefix + "ACCESS_TOKEN": account.token, prefix + "API_URL": self.url}
 
-    def fault(self, method: str, path: str, kind: str, **kw: Any) -> Fault:
-        f = Fault(method, path, kind, **kw)
-        with self._lock:
-            self.faults.append(f)
-        return f
-
     def posted(self) -> list[Status]:
         with self._lock:
             return list(self.statuses)
@@ -152,17 +130,6 @@ class FakeMastodon:
     def status_url(self, status: Status) -> str:
         username = next(a.username for a in self.accounts.values() if a.id == status.account_id)
         return f"{self.url}/@{username}/{status.id}"
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for f in self.faults:
-                if f.times > 0 and f.method == method and re.fullmatch(f.path, path):
-                    if f.skip > 0:
-                        f.skip -= 1
-                        return None
-                    f.times -= 1
-                    return f
-        return None
 
     # ----------------------------------------------------------- the rules
 

@@ -158,6 +158,37 @@ class Session(requests.Session):
             _current.watch = previous
 
 
+def believable_reset(epoch: float | None) -> float | None:
+    """A rate limit's reset time (epoch seconds), or None when it is not
+    within the next day (nor just past): such a reset is not waited for."""
+    if epoch is None:
+        return None
+    now = time.time()
+    return epoch if now - 3600 <= epoch <= now + 86400 else None
+
+
+def refuse_redirect(
+    response: requests.Response, *, what: str, write: bool, who: str, setting: str
+) -> None:
+    """A 3xx answer as megaphone's error: redirects are never followed.  A
+    307 or 308 says "send it again over there": not acted on here, refused
+    (check ``setting``); any other after a write may have been acted on."""
+    from megaphone.errors import OutcomeUnknown, ReadFailed, Rejected
+
+    status = response.status_code
+    if not 300 <= status < 400:
+        return
+    where = redact_url(response.headers.get("Location") or "elsewhere")
+    message = (
+        f"{what}: {who} answered {status}, a redirect to {where}, which megaphone never follows"
+    )
+    if not write:
+        raise ReadFailed(message)
+    if status in (307, 308):
+        raise Rejected(f"{message} (check the account's {setting})")
+    raise OutcomeUnknown(message)
+
+
 def is_redirect(response: requests.Response) -> bool:
     return 300 <= response.status_code < 400
 

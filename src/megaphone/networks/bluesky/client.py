@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import re
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,12 +26,11 @@ from megaphone.errors import (
     Rejected,
     ServerError,
 )
-from megaphone.networks import redact_url
 from megaphone.networks.bluesky.facets import rich_text
 from megaphone.networks.bluesky.rules import DEFAULT_SERVICE, app_password_problem
 from megaphone.networks.bluesky.tid import is_tid, new_tid, tid_time
 from megaphone.networks.contract import PostRequest, RemotePost, RemoteUser, Timeouts
-from megaphone.networks.http import Session, call
+from megaphone.networks.http import Session, believable_reset, call, refuse_redirect
 
 if TYPE_CHECKING:
     import requests
@@ -50,9 +48,7 @@ def reset_time(value: str | None) -> float | None:
     """``RateLimit-Reset`` (epoch seconds), or None when unbelievable."""
     if not value or not value.strip().isdigit():
         return None
-    at = float(value.strip())
-    now = time.time()
-    return at if now - 3600 <= at <= now + 86400 else None
+    return believable_reset(float(value.strip()))
 
 
 def _error_of(response: requests.Response) -> tuple[str, str]:
@@ -75,10 +71,7 @@ def raise_for(response: requests.Response, *, what: str, write: bool) -> None:
     status = response.status_code
     if 200 <= status < 300:
         return
-    if 300 <= status < 400:
-        where = redact_url(response.headers.get("Location") or "elsewhere")
-        message = f"{what}: the PDS answered {status}, a redirect to {where}, never followed"
-        raise (OutcomeUnknown if write else ReadFailed)(message)
+    refuse_redirect(response, what=what, write=write, who="the PDS", setting="service")
     error, message = _error_of(response)
     message = f"{what}: the PDS answered {message}"
     if error == "ExpiredToken":

@@ -26,9 +26,8 @@ from megaphone.errors import (
     ServerError,
     Unavailable,
 )
-from megaphone.networks import redact_url
 from megaphone.networks.contract import PostRequest, RemotePost, RemoteUser, Timeouts
-from megaphone.networks.http import Session, call
+from megaphone.networks.http import Session, believable_reset, call, refuse_redirect
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -60,9 +59,7 @@ def reset_time(value: str | None) -> float | None:
         return None
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    epoch = at.timestamp()
-    now = time.time()
-    return epoch if now - 3600 <= epoch <= now + 86400 else None
+    return believable_reset(at.timestamp())
 
 
 def _message(response: requests.Response) -> str:
@@ -86,14 +83,7 @@ def raise_for(response: requests.Response, *, what: str, write: bool) -> None:
     status = response.status_code
     if 200 <= status < 300:
         return
-    if 300 <= status < 400:
-        where = redact_url(response.headers.get("Location") or "elsewhere")
-        message = f"{what}: the instance answered {status}, a redirect to {where}, never followed"
-        if not write:
-            raise ReadFailed(message)
-        if status in (307, 308):
-            raise Rejected(message + " (check the account's instance)")
-        raise OutcomeUnknown(message)
+    refuse_redirect(response, what=what, write=write, who="the instance", setting="instance")
     message = f"{what}: the instance answered {_message(response)}"
     if status == 429:
         reset = reset_time(response.headers.get("X-RateLimit-Reset"))

@@ -34,9 +34,8 @@ from megaphone.errors import (
     Rejected,
     ServerError,
 )
-from megaphone.networks import redact_url
 from megaphone.networks.contract import PostRequest, RemotePost, RemoteUser, Timeouts
-from megaphone.networks.http import Session, call
+from megaphone.networks.http import Session, believable_reset, call, refuse_redirect
 from megaphone.networks.x.rules import DEFAULT_API_URL, post_id_from_url, post_url
 
 if TYPE_CHECKING:
@@ -73,9 +72,7 @@ def reset_time(value: str | None) -> float | None:
     is missing, not a number, or not within the next day."""
     if not value or not value.strip().isdigit() or len(value.strip()) > 12:
         return None
-    at = float(value.strip())
-    now = time.time()
-    return at if now - 3600 <= at <= now + 86400 else None
+    return believable_reset(float(value.strip()))
 
 
 def _api_message(response: requests.Response) -> str:
@@ -104,17 +101,7 @@ def raise_for(response: requests.Response, *, what: str, write: bool) -> None:
     status = response.status_code
     if 200 <= status < 300:
         return
-    if 300 <= status < 400:
-        where = redact_url(response.headers.get("Location") or "elsewhere")
-        message = (
-            f"{what}: X answered {status}, a redirect to {where}, which megaphone never follows"
-        )
-        if not write:
-            raise ReadFailed(message)
-        if status in (307, 308):
-            # "Send it again over there": not acted on here.
-            raise Rejected(message + " (check the account's api_url)")
-        raise OutcomeUnknown(message)
+    refuse_redirect(response, what=what, write=write, who="X", setting="api_url")
     message = f"{what}: X answered {_api_message(response)}"
     if status == 429:
         raise RateLimited(message, reset_at=reset_time(response.headers.get("x-rate-limit-reset")))
