@@ -50,6 +50,8 @@ class FakeBluesky(Served):
     writes: list[tuple[str, str, str]] = field(default_factory=list)
     blobs: dict[str, str] = field(default_factory=dict)  # cid -> owner did
     sessions_created: int = 0
+    #: Called with each putRecord's body before it is handled.
+    on_put: Any = None
     #: Web pages served beside the PDS (for link cards): path -> (type, body).
     pages: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
@@ -234,7 +236,10 @@ def _handler(fake: FakeBluesky) -> type[BaseHTTPRequestHandler]:
                     }
                 }
             if nsid == "com.atproto.repo.putRecord":
-                return self._put(did, self._json(body))
+                form = self._json(body)
+                if fake.on_put is not None:
+                    fake.on_put(form)
+                return self._put(did, form)
             raise _Answer(404, {"error": "MethodNotImplemented", "message": nsid})
 
         def _put(self, did: str, form: dict[str, Any]) -> tuple[int, Any]:

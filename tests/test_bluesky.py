@@ -391,3 +391,41 @@ def test_accounts_check_resolves_the_handles_posts_mention(
     assert result.exit_code == 1
     assert "@ghost.bsky.social (in a) resolves to no account" in result.output
     assert "reclaimla" not in result.output
+
+
+def test_the_exact_record_is_in_the_ledger_before_it_is_sent_and_sent_again_as_is(
+    fakebluesky: FakeBluesky, bsky, project, run, no_wait
+) -> None:
+    import sqlite3
+
+    queue = (
+        "account: utla-bsky\nposts:\n  - id: pic\n    at: 2026-11-29 11:58\n"
+        "    text: A picture.\n    media: [{path: media/a.png, alt: A red sign.}]\n"
+    )
+    root = project(
+        {"megaphone.yaml": config(fakebluesky), "posts/media/a.png": png_bytes()}, q=queue
+    )
+    db = root / ".megaphone" / "ledger.db"
+    seen: list[tuple[str | None, str | None]] = []
+
+    def look(form: dict[str, object]) -> None:
+        with sqlite3.connect(db) as con:
+            [(key, record)] = con.execute(
+                "SELECT idem_key, idem_record FROM deliveries WHERE post_id = 'pic'"
+            ).fetchall()
+        assert key == form["rkey"]
+        assert json.loads(record) == form["record"]
+        seen.append((key, record))
+
+    fakebluesky.on_put = look
+    # The first put never arrives, and the check cannot be made: sent again.
+    fakebluesky.fault("POST", "/xrpc/com.atproto.repo.putRecord", "drop")
+    fakebluesky.fault("GET", "/xrpc/com.atproto.repo.getRecord", "status", status=503, times=3)
+    result = run("publish", "--due", cwd=root)
+    assert result.exit_code == 0, result.output
+    puts = [r for r in fakebluesky.requests if r[1] == "/xrpc/com.atproto.repo.putRecord"]
+    assert [status for _, _, status in puts] == [0, 200]  # dropped, then sent again
+    assert len(seen) == 1  # (the dropped one never reached the handler)
+    uploads = [r for r in fakebluesky.requests if r[1] == "/xrpc/com.atproto.repo.uploadBlob"]
+    assert len(uploads) == 1  # the retry sent the stored record: no upload again
+    assert len(fakebluesky.posts()) == 1

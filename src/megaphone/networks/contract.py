@@ -52,6 +52,9 @@ class PostRequest:
     #: Fields of the network's own (Mastodon: visibility, spoiler_text,
     #: sensitive, poll), as the network's API names them.
     options: tuple[tuple[str, object], ...] = ()
+    #: The exact payload to send, as the adapter's ``prepare`` made it (and
+    #: the ledger kept): sent as it is on every retry.
+    prepared: str | None = None
     #: The idempotency key of this part: made and stored in the ledger
     #: before its first send, the same on every retry (None: the network
     #: takes none; see Capabilities.idempotency).

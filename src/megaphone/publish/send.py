@@ -181,8 +181,14 @@ class Sender:
         #: Each part's idempotency key: the one stored for the part in
         #: flight is sent again as it is.
         keys: dict[int, str | None] = {}
+        #: The exact request stored for a part (a Bluesky record), sent again
+        #: as it is: its media were uploaded before it was stored.
+        records: dict[int, str] = {}
         if row.in_flight is not None and row.idem_key:
             keys[row.in_flight] = row.idem_key
+            if row.idem_record:
+                records[row.in_flight] = row.idem_record
+        prepare = getattr(net, "prepare", None)
         duplicate = False
         keyed = rules.caps.idempotency != "lookup"
         # When the last attempt was answered 5xx (it may have been acted on,
@@ -219,12 +225,20 @@ class Sender:
                         ) from None
                     doubt_since = None
                 if remote is None:
-                    media_ids = tuple(self._upload(key, net, post, m) for m in part.media)
-                    thumb = self._card_image(key, net, post, index, rules)
-                    if thumb is not None:
-                        request = replace(request, options=_with_thumb(request.options, thumb))
-                    if part.media or thumb is not None:
-                        fenced = None
+                    if index in records:
+                        request = replace(request, prepared=records[index])
+                    else:
+                        media_ids = tuple(self._upload(key, net, post, m) for m in part.media)
+                        thumb = self._card_image(key, net, post, index, rules)
+                        request = replace(request, media_ids=media_ids)
+                        if thumb is not None:
+                            request = replace(request, options=_with_thumb(request.options, thumb))
+                        if part.media or thumb is not None:
+                            fenced = None
+                        if prepare is not None:
+                            records[index] = prepare(request)
+                            request = replace(request, prepared=records[index])
+                            fenced = None  # the fence stores it
                     if fenced != index:
                         ledger.sending(
                             pid,
@@ -234,11 +248,12 @@ class Sender:
                             now=self.clock.now(),
                             lease_until=self.claims.lease_until(),
                             idem_key=keys[index],
+                            idem_record=records.get(index),
                         )
                     fenced = None  # a send spends the fence
                     attempt_at = self.clock.now()
                     remote, was_duplicate = self._create(
-                        net, replace(request, media_ids=media_ids), since=attempt_at, rules=rules
+                        net, request, since=attempt_at, rules=rules
                     )
                     duplicate = duplicate or was_duplicate
             except RateLimited as e:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from megaphone.model import Account, Post
     from megaphone.problems import Problem
-    from megaphone.show.views import MediaView, PartView, PostView
+    from megaphone.show.views import Count, MediaView, PartView, PostView
     from megaphone.store.view import Deliveries
     from megaphone.time.timeline import Day
 
@@ -134,12 +134,22 @@ def length_style(count: int, limit: int) -> str:
     return "green"
 
 
-def counters(part: PartView) -> Styled:
+def counters(part: PartView, room: int = 1000) -> Styled:
     """A part's length on each network it goes to: ``233/280`` for one,
-    ``X 291/280 ✗ · Mastodon 268/500`` for several."""
+    ``X 291/280 ✗ · Mastodon 268/500`` for several — or, when that is wider
+    than ``room``, the networks nearest their limits that fit (the
+    strictest first)."""
+    counts = list(part.counts)
+    while len(counts) > 1 and len(_counters(counts).plain) > room:
+        # Drop the network with the most room left.
+        counts.remove(min(counts, key=lambda c: c.measure.length / max(c.measure.limit, 1)))
+    return _counters(counts, many=len(part.counts) > 1)
+
+
+def _counters(counts: list[Count], *, many: bool | None = None) -> Styled:
     out = Styled()
-    many = len(part.counts) > 1
-    for i, c in enumerate(part.counts):
+    many = len(counts) > 1 if many is None else many
+    for i, c in enumerate(counts):
         m = c.measure
         if i:
             out.append(" · ", "dim")
@@ -245,8 +255,8 @@ def card(view: PostView, now: datetime, width: int) -> list[Styled]:
             extra += [describe_problem(p) for p in view.problems]
         for line in extra:
             body.append("\n").extend(line)
-        counter = counters(part)
         title = Styled(visible(post.id), "bold") if i == 0 else Styled(f"{i + 1}/{n}")
+        counter = counters(part, room=max(width - len(title.plain) - 10, 10))
         out.extend(box_lines(body, title, counter, width, border=_border(view, part, now)))
         if i < n - 1:
             out.append(Styled("  │", "dim"))

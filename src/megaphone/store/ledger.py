@@ -115,6 +115,9 @@ deliveries = sa.Table(
     #: first send and sent with every retry of it (None: the network takes
     #: none, see Capabilities.idempotency).
     sa.Column("idem_key", sa.String(200)),
+    #: The exact request made with that key, where the network needs it the
+    #: same on every retry (a Bluesky record, as JSON).
+    sa.Column("idem_record", sa.Text),
     #: When the request of the part in flight (or in doubt) was sent: a
     #: lookup of the account's posts since then settles an unknown outcome.
     sa.Column("sent_at", UTCDateTime),
@@ -190,6 +193,7 @@ class Delivery:
     held: str | None
     in_flight: int | None
     idem_key: str | None
+    idem_record: str | None
     sent_at: datetime | None
     remote_id: str | None
     url: str | None
@@ -456,7 +460,7 @@ class Ledger:
         if digest is not None:
             values["digest"] = digest
         if in_flight is not None:
-            values.update(in_flight=in_flight, sent_at=now, idem_key=idem_key)
+            values.update(in_flight=in_flight, sent_at=now, idem_key=idem_key, idem_record=None)
         with self._writing() as c:
             if create is not None:
                 self._new_row(c, post_id, account, now, **create)
@@ -596,8 +600,10 @@ class Ledger:
         now: datetime,
         lease_until: datetime,
         idem_key: str | None = None,
+        idem_record: str | None = None,
     ) -> None:
-        """Part ``idx`` is about to be sent (with ``idem_key``, stored here
+        """Part ``idx`` is about to be sent (with ``idem_key``, and the exact
+        request ``idem_record`` where the network needs one, stored here
         before the first send): the fence.  Raises :class:`LeaseLost` when
         the claim is no longer this owner's, or its lease ran out — then
         nothing may be sent."""
@@ -608,6 +614,7 @@ class Ledger:
                 .values(
                     in_flight=idx,
                     idem_key=idem_key,
+                    idem_record=idem_record,
                     sent_at=now,
                     lease_until=lease_until,
                     updated_at=now,
@@ -669,6 +676,7 @@ class Ledger:
                 .values(
                     in_flight=next_in_flight,
                     idem_key=next_key if next_in_flight is not None else None,
+                    idem_record=None,
                     sent_at=now if next_in_flight is not None else None,
                     lease_until=lease_until,
                     updated_at=now,
@@ -1014,7 +1022,8 @@ def _version(c: Connection) -> int | None:
 #: that is not of that kind adds its own step here.
 MIGRATIONS: dict[int, str] = {
     2: "rows per project; claims as leases (lease_until); sent_at; held; remote ids of 500",
-    3: "an idempotency key per part; a variant and an occurrence in every key",
+    3: "an idempotency key per part (and the exact request made with it); a variant and an "
+    "occurrence in every key",
 }
 
 

@@ -436,10 +436,16 @@ class BlueskyNetwork:
             raise OutcomeUnknown(f"{what}: the PDS's answer has no blob")
         return blob
 
+    def prepare(self, request: PostRequest) -> str:
+        """The exact record the request writes at its key, for the ledger to
+        keep before the first send (and for every retry to send as it is)."""
+        rkey = request.key if request.key and is_tid(request.key) else new_tid()
+        return json.dumps(self.record(request, rkey), sort_keys=True, ensure_ascii=False)
+
     def create_post(self, request: PostRequest) -> RemotePost:
         rkey = request.key if request.key and is_tid(request.key) else new_tid()
         auth = self._sign_in()
-        record = self.record(request, rkey)
+        record = json.loads(request.prepared) if request.prepared else self.record(request, rkey)
         body = self._call(
             "POST",
             "com.atproto.repo.putRecord",
