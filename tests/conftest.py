@@ -4,6 +4,7 @@ import textwrap
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import time_machine
@@ -141,6 +142,34 @@ def fakemastodon() -> Iterator[FakeMastodon]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """One throw-away PostgreSQL cluster for the test run (tests/pgserver.py)."""
+    from tests.pgserver import Cluster, binaries
+
+    if binaries() is None:
+        pytest.skip("PostgreSQL is not installed here (no initdb); .ci/run installs it")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed: pip install -e '.[postgres]'")
+    cluster = Cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def postgres_url(pg_cluster: Any, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database on the test cluster."""
+    import re
+
+    name = "t_" + re.sub(r"[^a-z0-9]", "_", request.node.name.lower())[:50]
+    url: str = pg_cluster.new_database(name)
+    return url
 
 
 @pytest.fixture

@@ -37,6 +37,7 @@ from megaphone.store.view import (
     LEDGER_STATES,
     LOCAL_ID,
     default_url,
+    engine_url,
     sqlite_path,
 )
 
@@ -55,6 +56,8 @@ STATES = LEDGER_STATES
 SETTLED = ("published", "failed", "unknown", "skipped")
 #: The ledger's layout (see MIGRATIONS for what each version brought).
 SCHEMA_VERSION = 3
+#: The PostgreSQL advisory lock held while the tables are made or migrated.
+SCHEMA_LOCK = 7_243_001
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -256,16 +259,26 @@ class Ledger:
                 sa.event.listen(self.reader, "connect", _sqlite_pragmas)
                 sa.event.listen(self.reader, "begin", _sqlite_begin)
             else:
-                self.engine = sa.create_engine(url, pool_pre_ping=True)
+                self.engine = sa.create_engine(engine_url(url), pool_pre_ping=True)
                 self.reader = self.engine
         except LedgerError:
             raise
-        except (sa.exc.SQLAlchemyError, ImportError, ValueError) as e:
+        except ImportError as e:
+            if "psycopg" in str(e):
+                raise LedgerError(
+                    "a ledger on PostgreSQL needs psycopg: pip install 'megaphone[postgres]'"
+                ) from None
+            raise LedgerError(f"the ledger: {_short(e)}") from None
+        except (sa.exc.SQLAlchemyError, ValueError) as e:
             raise LedgerError(f"the ledger: {_short(e)}") from None
         with self._reading() as c:
             current = _version(c) == SCHEMA_VERSION
         if not current:
             with self._writing() as c:
+                if c.dialect.name == "postgresql":
+                    # One process makes or migrates the tables; the others
+                    # wait here, then find them made.
+                    c.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
                 _prepare(c, project)
 
     @contextlib.contextmanager

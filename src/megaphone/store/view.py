@@ -47,6 +47,16 @@ def sqlite_path(url: str) -> str | None:
     return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
 
 
+def engine_url(url: str) -> str:
+    """The SQLAlchemy URL of a ledger URL: ``postgresql://`` (or
+    ``postgres://``) goes through psycopg 3, the driver of megaphone's
+    ``postgres`` extra (SQLAlchemy alone would ask for psycopg2)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
 def ledger_url(root: Path, configured: str | None, environ: Mapping[str, str]) -> str:
     """Where the ledger is: $MEGAPHONE_LEDGER_URL, else ``ledger`` of the
     project configuration (a URL, or a path relative to the project), else
@@ -197,7 +207,7 @@ def _peek_server(url: str, project: str) -> Deliveries | None:
     import sqlalchemy as sa
 
     try:
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(engine_url(url))
     except (sa.exc.SQLAlchemyError, ImportError, ValueError):
         return None
     try:

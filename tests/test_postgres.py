@@ -1,0 +1,109 @@
+"""The ledger on a real PostgreSQL server (a throw-away cluster, see
+tests/pgserver.py): the same guarantees as on SQLite, and the first use of an
+empty database safe under concurrency."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from megaphone.store.ledger import Ledger
+from tests.conftest import ROOT, sign_in
+from tests.fakex import FakeX
+from tests.test_publish import publish
+
+CONFIG = "timezone: UTC\nproject: union\naccounts:\n  - name: utla\n    network: x\n"
+ONE = "account: utla\nposts:\n  - {id: one, at: 2026-11-29 11:59, text: Hello.}\n"
+
+
+@pytest.fixture
+def on_postgres(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("MEGAPHONE_LEDGER_URL", postgres_url)
+    return postgres_url
+
+
+def test_publishing_on_postgres_is_once(
+    fakex: FakeX, on_postgres: str, project, run, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sign_in(fakex, monkeypatch)
+    root = project({"megaphone.yaml": CONFIG}, one=ONE)
+    assert publish(run, root, "--due").exit_code == 0
+    assert publish(run, root, "--due").exit_code == 0
+    assert [t.sent_text for t in fakex.posted()] == ["Hello."]
+    listed = json.loads(run("list", "--json", cwd=root).output)
+    assert listed[0]["state"] == "published"
+    assert "published" in run("status", cwd=root).output
+    assert "https://x.com/utlanow/status/" in run("history", cwd=root).output
+
+
+def test_read_commands_on_an_empty_database_say_nothing_is_recorded(
+    on_postgres: str, project, run, frozen_now
+) -> None:
+    root = project(
+        {"megaphone.yaml": CONFIG}, one=ONE.replace("2026-11-29 11:59", "2026-12-01 09:00")
+    )
+    for command in (["status"], ["history"], ["publish", "--due", "--dry-run"], ["list"]):
+        result = run(*command, cwd=root)
+        assert result.exit_code == 0, (command, result.output)
+        assert "relation" not in result.output and "error" not in result.output.lower()
+
+
+@pytest.mark.slow
+def test_forty_first_runs_at_once_on_an_empty_database(on_postgres: str, tmp_path: Path) -> None:
+    code = (
+        "import sys; from megaphone.store.ledger import Ledger; "
+        "Ledger(sys.argv[1], project='union').close()"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, on_postgres],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(40)
+    ]
+    failures = []
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        if p.returncode != 0:
+            failures.append(err.decode()[-300:])
+    assert failures == []
+    ledger = Ledger(on_postgres, project="union")
+    assert ledger.all() == []
+    ledger.close()
+
+
+def test_concurrent_claims_on_postgres_send_each_post_once(
+    fakex: FakeX, on_postgres: str, project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from megaphone.cli.options import policy
+    from megaphone.publish.runs import open_project, select_jobs
+    from megaphone.publish.runs import publish as run_publish
+
+    sign_in(fakex, monkeypatch)
+    fakex.reject_duplicates = False
+    at = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    posts = "".join(f"  - {{id: p{i}, at: '{at}', text: Post {i}.}}\n" for i in range(20))
+    root = project({"megaphone.yaml": CONFIG}, q="account: utla\nposts:\n" + posts)
+
+    def one_run(n: int) -> None:
+        ctx = open_project(root)
+        jobs, _invalid = select_jobs(ctx, ids=(), until=None, account_names=())
+        run_publish(
+            ctx, jobs, force=False, policy=policy(ctx.project.config, None), skip_settled=True
+        )
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(one_run, range(4)))
+    texts = [t.sent_text for t in fakex.posted()]
+    assert sorted(texts) == sorted(f"Post {i}." for i in range(20))
