@@ -222,8 +222,11 @@ def test_the_worker_tells_of_an_unclean_stop(
     root = project({"megaphone.yaml": CONFIG}, q="account: utla\nposts: []\n")
     ledger = Ledger(default_url(root))
     now = datetime.now(UTC)
+    import socket
+
+    # A worker of this machine that crashed (another machine's would be its own).
     crashed = Heartbeat(
-        4_194_000, "host", now - timedelta(hours=1), now - timedelta(minutes=9), False
+        4_194_000, socket.gethostname(), now - timedelta(hours=1), now - timedelta(minutes=9), False
     )
     ledger.set_meta(HEARTBEAT_KEY, crashed.to_json())
     ledger.close()

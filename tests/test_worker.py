@@ -354,3 +354,41 @@ def test_a_post_a_person_retries_goes_out_from_the_worker(
     w.wait_for(lambda e: e["event"] == "published" and e["post"] == "refused", timeout=20)
     assert [t.sent_text for t in fakex.posted()] == ["Refused once."]
     w.stop()
+
+
+def test_every_worker_has_its_own_heartbeat_and_status_lists_them(
+    fakex: FakeX, env: dict[str, str], root: Path, workers: list[WorkerProcess]
+) -> None:
+    """Two workers on one ledger (two machines' worth): each beats under its
+    own key, and status shows both, not one of them."""
+    import shutil
+
+    (root / "posts" / "a.yaml").write_text(queue_file(("later", at(3600), "Later.")))
+    shared = f"sqlite:///{root / 'shared.db'}"
+    other = root.parent / (root.name + "-b")
+    shutil.copytree(root, other)
+    (root / "megaphone.yaml").write_text(CONFIG + "project: union\n")
+    (other / "megaphone.yaml").write_text(CONFIG + "project: union\n")
+    env = {**env, "MEGAPHONE_LEDGER_URL": shared}
+    for folder in (root, other):
+        w = WorkerProcess(folder, env)
+        workers.append(w)
+        w.wait_for(lambda e: e["event"] == "started")
+    from click.testing import CliRunner
+
+    from megaphone.cli.main import cli
+
+    def status() -> str:
+        os.environ["MEGAPHONE_LEDGER_URL"] = shared
+        try:
+            return CliRunner().invoke(cli, ["-C", str(root), "status"]).output
+        finally:
+            del os.environ["MEGAPHONE_LEDGER_URL"]
+
+    wait_until(lambda: status().count("worker: running since") == 2)
+    pids = {str(w.process.pid) for w in workers}
+    out = status()
+    assert all(f"pid {pid}" in out for pid in pids), out
+    workers[1].stop()
+    wait_until(lambda: "stopped at" in status())
+    assert status().count("worker: running since") == 1

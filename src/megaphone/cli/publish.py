@@ -392,25 +392,28 @@ def status(
 
 
 def _worker_line(ledger: Any, ctx: Context) -> str | None:
-    """Whether a worker is alive, since when, and its next jobs."""
-    from megaphone.store.heartbeat import read_heartbeat
+    """Every worker's state: alive since when (and its next jobs), stopped,
+    or silent."""
+    from megaphone.store.heartbeat import read_heartbeats
 
-    found = read_heartbeat(ledger)
-    if found is None:
+    beats = read_heartbeats(ledger)
+    if not beats:
         return None
-    beat, sweep = found
     tz = ctx.project.config.timezone
-    if beat.stopped:
-        return f"worker: stopped at {_local(beat.beat_at, tz)}"
-    if not beat.alive(datetime.now(UTC), sweep):
-        return f"worker: not running (last seen {_local(beat.beat_at, tz)}, pid {beat.pid})"
-    lines = [
-        f"worker: running since {_local(beat.started_at, tz)} (pid {beat.pid} on {beat.host}"
-        + (", dry run" if beat.dry_run else "")
-        + ")"
-    ]
-    for post_id, account, at in beat.next:
-        lines.append(f"  next: {_local(at, tz)}  {account}  {post_id}")
+    now = datetime.now(UTC)
+    lines = []
+    for beat in beats:
+        where = f"pid {beat.pid} on {beat.host}"
+        if beat.stopped:
+            lines.append(f"worker: stopped at {_local(beat.beat_at, tz)} ({where})")
+            continue
+        if not beat.alive(now):
+            lines.append(f"worker: not running (last seen {_local(beat.beat_at, tz)}, {where})")
+            continue
+        dry = ", dry run" if beat.dry_run else ""
+        lines.append(f"worker: running since {_local(beat.started_at, tz)} ({where}{dry})")
+        for post_id, account, at in beat.next:
+            lines.append(f"  next: {_local(at, tz)}  {account}  {post_id}")
     return "\n".join(lines)
 
 

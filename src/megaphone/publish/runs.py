@@ -469,7 +469,7 @@ def health(ctx: Context, *, hours: float, accounts: tuple[str, ...] = ()) -> tup
     """For monitoring: whether all is well, and one line saying so — a post
     failed, unknown or missed in the last ``hours``, or a worker whose
     heartbeat is stale, is not."""
-    from megaphone.store.heartbeat import read_heartbeat
+    from megaphone.store.heartbeat import read_heartbeats
 
     ledger = ctx.open_ledger(create=False)
     if ledger is None:
@@ -483,7 +483,7 @@ def health(ctx: Context, *, hours: float, accounts: tuple[str, ...] = ()) -> tup
             and d.updated_at >= since
             and (not accounts or d.account in accounts)
         ]
-        found = read_heartbeat(ledger)
+        beats = read_heartbeats(ledger)
     finally:
         ledger.close()
     problems = []
@@ -494,11 +494,11 @@ def health(ctx: Context, *, hours: float, accounts: tuple[str, ...] = ()) -> tup
         listed = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         ids = ", ".join(sorted({d.post_id for d in rows})[:5])
         problems.append(f"{listed} in the last {hours:g} h ({ids})")
-    if found is not None:
-        beat, sweep = found
-        if not beat.stopped and not beat.alive(ctx.now, sweep):
+    for beat in beats:
+        if not beat.stopped and not beat.alive(ctx.now):
             problems.append(
-                f"the worker's heartbeat is stale (last at {beat.beat_at:%Y-%m-%d %H:%M} UTC)"
+                f"a worker's heartbeat is stale (pid {beat.pid} on {beat.host}, last at "
+                f"{beat.beat_at:%Y-%m-%d %H:%M} UTC)"
             )
     if problems:
         return False, "; ".join(problems)

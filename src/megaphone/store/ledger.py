@@ -380,6 +380,22 @@ class Ledger:
         with self._writing() as c:
             _upsert_meta(c, self._meta_key(key), value)
 
+    def meta_items(self, prefix: str) -> dict[str, str]:
+        """This project's values whose keys start with ``prefix``."""
+        start = self._meta_key(prefix)
+        with self._reading() as c:
+            rows = c.execute(
+                sa.select(meta.c.key, meta.c.value).where(
+                    meta.c.key.startswith(start, autoescape=True)
+                )
+            ).all()
+        cut = len(self._meta_key(""))
+        return {k[cut:]: v for k, v in rows if v is not None}
+
+    def delete_meta(self, key: str) -> None:
+        with self._writing() as c:
+            c.execute(meta.delete().where(meta.c.key == self._meta_key(key)))
+
     def _meta_key(self, key: str) -> str:
         return f"{self.project}:{key}"
 

@@ -31,10 +31,8 @@ from megaphone.errors import MegaphoneError
 from megaphone.model import Account, Project, Queue
 from megaphone.publish.decide import still_open
 from megaphone.store.heartbeat import (
-    HEARTBEAT_KEY,
     SWEEP_SECONDS,
     Heartbeat,
-    read_heartbeat,
 )
 
 if TYPE_CHECKING:
@@ -213,11 +211,20 @@ class Worker:
         project = self._project()
         self._ledger = Ledger.for_project(self.root, project.config, self.environ)
         assert self._ledger is not None
-        found = read_heartbeat(self._ledger)
-        if found is not None and not found[0].stopped and not found[0].dry_run:
+        from megaphone.store.heartbeat import forget_old, read_heartbeats
+
+        forget_old(self._ledger, datetime.now(UTC))
+        host = socket.gethostname()
+        # A worker of this machine that was not stopped cleanly, and is silent.
+        gone = [
+            b
+            for b in read_heartbeats(self._ledger)
+            if b.host == host and not b.stopped and not b.dry_run and not b.alive(datetime.now(UTC))
+        ]
+        if gone:
             from megaphone.publish.notify import Notice
 
-            beat = found[0]
+            beat = gone[0]
             self._previous_stop = Notice(
                 "worker-stopped",
                 f"the worker (pid {beat.pid} on {beat.host}) stopped without a clean stop; "
@@ -584,6 +591,8 @@ class Worker:
     def _heartbeat(self, *, stopped: bool = False) -> None:
         if self._ledger is None:
             return
+        from megaphone.store.lease import this_machine
+
         beat = Heartbeat(
             os.getpid(),
             socket.gethostname(),
@@ -592,8 +601,10 @@ class Worker:
             self.dry_run,
             self.next_jobs() if self._scheduler is not None and not stopped else [],
             stopped,
+            self.sweep_every,
+            this_machine().boot or "",
         )
-        self._ledger.set_meta(HEARTBEAT_KEY, beat.to_json())
+        self._ledger.set_meta(beat.key, beat.to_json())
 
     # -------------------------------------------------------------- log
 
