@@ -164,3 +164,52 @@ def test_a_paused_machine_that_wakes_sends_nothing_twice(
     replies = [t.reply_to for t in fakex.posted()]
     ids = [t.id for t in fakex.posted()]
     assert replies == [None, *ids[:-1]]  # one chain, in order
+
+
+def test_a_database_restart_mid_run_loses_and_doubles_nothing(
+    fakex: FakeX, postgres_url: str, pg_cluster: object, tmp_path: Path
+) -> None:
+    fakex.reject_duplicates = False
+    fakex.latency = 0.1
+    user = fakex.add_user("utlanow")
+    env = {
+        **os.environ,
+        **fakex.env("utla", user),
+        "MEGAPHONE_LEDGER_URL": postgres_url,
+        "PYTHONPATH": str(ROOT / "src"),
+    }
+    start = datetime.now(UTC) + timedelta(seconds=3)
+    posts = "".join(
+        f"  - {{id: p{i}, at: '{(start + timedelta(seconds=i)).strftime('%Y-%m-%dT%H:%M:%SZ')}', "
+        f"text: Post {i}.}}\n"
+        for i in range(8)
+    )
+    root = tmp_path / "a"
+    (root / "posts").mkdir(parents=True)
+    (root / "megaphone.yaml").write_text(CONFIG)
+    (root / "posts" / "q.yaml").write_text("account: utla\nposts:\n" + posts)
+    worker = machine("machine-a", root, env, tmp_path / "a.log")
+    try:
+        wait_until(lambda: len(fakex.posted()) >= 2, timeout=30)
+        pg_cluster.restart()  # type: ignore[attr-defined]
+        ledger = Ledger(postgres_url, project="union")
+
+        def settled() -> bool:
+            try:
+                rows = ledger.all()
+            except Exception:
+                return False
+            return len(rows) == 8 and all(r.state == "published" for r in rows)
+
+        wait_until(settled, timeout=90)
+        assert worker.poll() is None, "the worker stopped"
+        ledger.close()
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=10)
+    counts = Counter(t.sent_text for t in fakex.posted())
+    assert counts == Counter(f"Post {i}." for i in range(8)), (
+        counts,
+        (tmp_path / "a.log").read_text()[-3000:],
+    )

@@ -429,12 +429,7 @@ class Worker:
             try:
                 self._fire(post_id, account_name)
             except Exception as e:  # a bug must not kill the worker; say it
-                self._say(
-                    "error",
-                    post=post_id,
-                    account=account_name,
-                    message=f"internal error: {type(e).__name__}: {e}",
-                )
+                self._say("error", post=post_id, account=account_name, message=_trouble(e))
 
     @contextlib.contextmanager
     def _job(self) -> Iterator[None]:
@@ -507,8 +502,8 @@ class Worker:
         with self._job():
             try:
                 self._sweep()
-            except Exception as e:
-                self._say("error", message=f"internal error: {type(e).__name__}: {e}")
+            except Exception as e:  # the next sweep tries again
+                self._say("error", message=_trouble(e))
 
     def _sweep(self) -> None:
         if self.stopping:
@@ -615,6 +610,15 @@ class Worker:
 
 
 _SEP = "\x1f"  # in no account name or post id
+
+
+def _trouble(error: Exception) -> str:
+    """What went wrong in a job, in one line: megaphone's own errors as they
+    say it (a ledger out of reach: the next sweep tries again), anything
+    else as the bug it is."""
+    if isinstance(error, MegaphoneError):
+        return f"{error}; the next sweep tries again"
+    return f"internal error: {type(error).__name__}: {error}"
 
 
 def _job_id(post_id: str, account: str) -> str:
