@@ -429,3 +429,20 @@ def test_the_exact_record_is_in_the_ledger_before_it_is_sent_and_sent_again_as_i
     uploads = [r for r in fakebluesky.requests if r[1] == "/xrpc/com.atproto.repo.uploadBlob"]
     assert len(uploads) == 1  # the retry sent the stored record: no upload again
     assert len(fakebluesky.posts()) == 1
+
+
+def test_a_malformed_answer_is_never_taken_for_a_post(
+    fakebluesky: FakeBluesky, bsky, project, run, no_wait
+) -> None:
+    queue = "account: utla-bsky\nposts:\n  - {id: one, at: 2026-11-29 11:58, text: Once.}\n"
+    root = project({"megaphone.yaml": config(fakebluesky)}, q=queue)
+    fakebluesky.fault(
+        "POST", "/xrpc/com.atproto.repo.putRecord", "status", status=200, body={"uri": 5}
+    )
+    result = run("publish", "--due", cwd=root)
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    if result.exit_code != 0:
+        result = run("publish", "--due", cwd=root)
+    assert result.exit_code == 0, result.output
+    assert [r["text"] for _, r in fakebluesky.posts()] == ["Once."]
+    assert len(fakebluesky.writes) == 1

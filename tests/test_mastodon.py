@@ -375,3 +375,21 @@ def test_the_fast_grapheme_count_agrees_with_the_full_one(text: str) -> None:
     import regex
 
     assert graphemes(text) == len(regex.findall(r"\X", text))
+
+
+def test_a_malformed_answer_is_never_taken_for_a_post(
+    fakemastodon: FakeMastodon, social, project, run, no_wait
+) -> None:
+    queue = "account: utla-social\nposts:\n  - {id: one, at: 2026-11-29 11:58, text: Once.}\n"
+    root = project({"megaphone.yaml": config(fakemastodon)}, q=queue)
+    # A 200 that is not a status (a proxy's page, a broken instance), then
+    # a list where an object should be.
+    fakemastodon.fault("POST", "/api/v1/statuses", "status", status=200, body={"html": "<p>"})
+    fakemastodon.fault(
+        "GET", "/api/v1/accounts/verify_credentials", "status", status=200, body={"id": 5}
+    )
+    result = run("publish", "--due", cwd=root)
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    again = run("publish", "--due", cwd=root)
+    assert again.exit_code == 0, again.output
+    assert [s.text for s in fakemastodon.posted()] == ["Once."]
