@@ -237,7 +237,11 @@ class Ledger:
     def __init__(self, url: str, *, project: str = LOCAL_ID, create: bool = True) -> None:
         self.url = url
         self.project = project
-        self._write_lock = threading.Lock()
+        #: SQLite only: the threads of this process take turns writing
+        #: (a database server lets them write at once).
+        self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
+            threading.Lock() if sqlite_path(url) is not None else contextlib.nullcontext()
+        )
         _refuse_memory(url)
         path = sqlite_path(url)
         try:
@@ -259,7 +263,10 @@ class Ledger:
                 sa.event.listen(self.reader, "connect", _sqlite_pragmas)
                 sa.event.listen(self.reader, "begin", _sqlite_begin)
             else:
-                self.engine = sa.create_engine(engine_url(url), pool_pre_ping=True)
+                # One connection per publishing thread (accounts in parallel).
+                self.engine = sa.create_engine(
+                    engine_url(url), pool_pre_ping=True, pool_size=8, max_overflow=32
+                )
                 self.reader = self.engine
         except LedgerError:
             raise
@@ -283,9 +290,9 @@ class Ledger:
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[Connection]:
-        """A write transaction.  Threads of this process take turns on a lock
-        first: SQLite's own wait for its write lock sleeps in steps of up to
-        100 ms, which is for other processes only."""
+        """A write transaction.  On SQLite the threads of this process take
+        turns on a lock first: SQLite's own wait for its write lock sleeps in
+        steps of up to 100 ms, which is for other processes only."""
         try:
             with self._write_lock, self.engine.begin() as c:
                 yield c

@@ -1,0 +1,142 @@
+"""Benchmark: several publishers ("machines") on one PostgreSQL ledger.
+
+Run from the project root after ``pip install -e '.[test,postgres]'``, where
+PostgreSQL is installed (``initdb``)::
+
+    python bench/bench_machines.py                  # 2,000 posts, 20 accounts, 50 ms
+    python bench/bench_machines.py --posts 400 --accounts 8
+
+For 1, 2 and 4 publishers: a fresh database on a throw-away cluster, one
+checkout of the project per publisher (the same ``project:``), and that many
+``megaphone publish --due`` processes started at once against the fake X API
+(LATENCY seconds an answer).  Reports the wall time against the ideal (the
+busiest account's requests one after another, accounts in parallel), posts
+sent twice, and posts of one account that went out of their order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import itertools
+
+from tests.fakex import FakeX  # noqa: E402
+from tests.pgserver import Cluster  # noqa: E402
+
+
+def make_checkout(root: Path, posts: int, accounts: list[str]) -> dict[str, list[str]]:
+    """One checkout; returns each account's texts in the order they are due."""
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    lines = ["timezone: UTC", "project: union", "accounts:"]
+    for a in accounts:
+        lines += [f"  - name: {a}", "    network: x"]
+    (root / "posts").mkdir(parents=True)
+    (root / "megaphone.yaml").write_text("\n".join(lines) + "\n")
+    order: dict[str, list[str]] = {}
+    for k, account in enumerate(accounts):
+        queue = [f"account: {account}", "posts:"]
+        for i in range(posts // len(accounts)):
+            at = (start + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            text = f"Update {k}-{i}, town hall on school funding, join us."
+            queue += [f"  - id: {account}-{i}", f"    at: '{at}'", f"    text: {text}"]
+            order.setdefault(account, []).append(text)
+        (root / "posts" / f"{account}.yaml").write_text("\n".join(queue) + "\n")
+    return order
+
+
+def run(publishers: int, posts: int, accounts: list[str], latency: float, cluster: Cluster) -> str:
+    fake = FakeX().start()
+    fake.latency = latency
+    fake.reject_duplicates = False
+    users = {a: fake.add_user(a.replace("-", "")) for a in accounts}
+    url = cluster.new_database(f"bench_{publishers}")
+    env = {**os.environ, "MEGAPHONE_LEDGER_URL": url, "PYTHONPATH": str(ROOT / "src")}
+    for a, user in users.items():
+        env.update(fake.env(a, user))
+    with tempfile.TemporaryDirectory() as tmp:
+        roots = [Path(tmp) / f"machine-{n}" for n in range(publishers)]
+        order = {}
+        for root in roots:
+            order = make_checkout(root, posts, accounts)
+        # The tables exist before the race starts (their making is locked anyway).
+        subprocess.run(
+            [sys.executable, "-m", "megaphone", "status", "-C", str(roots[0])],
+            env=env,
+            capture_output=True,
+            check=False,
+        )
+        started = time.perf_counter()
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "megaphone",
+                    "publish",
+                    "--due",
+                    "--grace",
+                    "2h",
+                    "-C",
+                    str(root),
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for root in roots
+        ]
+        for p in procs:
+            p.wait()
+        wall = time.perf_counter() - started
+    sent = fake.posted()
+    fake.stop()
+    twice = sum(n - 1 for n in Counter(t.sent_text for t in sent).values() if n > 1)
+    by_user = {u.id: a for a, u in users.items()}
+    out_of_order = 0
+    for account, texts in order.items():
+        mine = [t.sent_text for t in sent if by_user.get(t.author_id) == account]
+        rank = {text: i for i, text in enumerate(texts)}
+        ranks = [rank[t] for t in dict.fromkeys(mine) if t in rank]
+        out_of_order += sum(1 for x, y in itertools.pairwise(ranks) if y < x)
+    per_account = posts // len(accounts)
+    ideal = (per_account + 1) * latency
+    return (
+        f"| {publishers} | {len(sent)} | {wall:.2f} s | {ideal:.2f} s | {wall / ideal:.2f}× | "
+        f"{twice} | {out_of_order} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--posts", type=int, default=2000)
+    parser.add_argument("--accounts", type=int, default=20)
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--publishers", default="1,2,4")
+    args = parser.parse_args()
+    accounts = [f"account-{i:02d}" for i in range(args.accounts)]
+    cluster = Cluster()
+    try:
+        print(
+            f"{args.posts} posts, {args.accounts} accounts, {args.latency * 1000:.0f} ms a request"
+        )
+        print("| publishers | sent | wall | ideal | against ideal | sent twice | out of order |")
+        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for n in (int(x) for x in args.publishers.split(",")):
+            print(run(n, args.posts, accounts, args.latency, cluster), flush=True)
+    finally:
+        cluster.close()
+
+
+if __name__ == "__main__":
+    main()
