@@ -17,6 +17,7 @@ sent twice, and posts of one account that went out of their order.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import subprocess
 import sys
@@ -28,8 +29,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-import itertools
 
 from tests.fakex import FakeX  # noqa: E402
 from tests.pgserver import Cluster  # noqa: E402
