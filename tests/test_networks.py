@@ -230,3 +230,11 @@ def test_init_writes_the_networks_own_credentials(tmp_path, run) -> None:
     assert "MEGAPHONE_MAIN_ACCESS_SECRET=" in (tmp_path / "x-project" / ".env.example").read_text()
     refused = run("init", "other", "--network", "myspace", cwd=tmp_path)
     assert refused.exit_code == 2 and f"not one of {', '.join(networks.names())}" in refused.output
+
+
+@pytest.mark.parametrize("network", ["x", "mastodon", "bluesky", "memory"])
+def test_a_new_project_of_every_network_validates(tmp_path, run, network: str) -> None:
+    result = run("init", "fresh", "--timezone", "UTC", "--network", network, cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    checked = run("validate", cwd=tmp_path / "fresh")
+    assert checked.exit_code == 0 and "no problems" in checked.output, checked.output

@@ -183,6 +183,10 @@ class NetworkRules:
     credential_fields: ClassVar[tuple[str, ...]]
     #: Where an account's credentials come from (for .env.example).
     credentials_help: ClassVar[str] = ""
+    #: What ``megaphone init`` writes for an account of this network: a
+    #: handle to replace, and the line naming its server where it has one.
+    handle_example: ClassVar[str] = "YourHandle"
+    init_server: ClassVar[str] = ""
     #: What a post URL of this network looks like, for messages.
     post_url_example: ClassVar[str]
     #: How many characters a link counts whatever its length (None: as written).

@@ -567,6 +567,8 @@ def init(folder: Path, *, timezone: str, network: str = "x") -> list[Path]:
         "megaphone.yaml": _CONFIG.format(
             timezone=timezone,
             network=network,
+            server=found.init_server,
+            handle=found.handle_example,
             cap=f"    daily_cap: {cap}           # posts a day at most ({found.title}'s default)\n"
             if cap
             else "",
@@ -600,7 +602,7 @@ posts: posts
 accounts:
   - name: main
     network: {network}
-    handle: YourHandle      # the account's @name, checked by `megaphone accounts check`
+{server}    handle: {handle}      # the account's @name, checked by `megaphone accounts check`
 {cap}grace: 1h                   # a post later than this is marked missed, never sent late
 """
 

@@ -74,6 +74,7 @@ class BlueskyRules(NetworkRules):
         "# never the account's own password. The account's handle is in megaphone.yaml"
     )
     post_url_example = "https://bsky.app/profile/HANDLE/post/RKEY"
+    handle_example = "yourname.bsky.social"
     link_length: ClassVar[int | None] = None
     auth_module = "megaphone.networks.bluesky.auth"
 

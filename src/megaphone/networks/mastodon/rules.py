@@ -78,6 +78,8 @@ class MastodonRules(NetworkRules):
         "read:statuses;\n# `megaphone auth main` gets one"
     )
     post_url_example = "https://INSTANCE/@NAME/NUMBER"
+    handle_example = "YourName@mastodon.social"
+    init_server = "    instance: https://mastodon.social   # the account's instance\n"
     link_length: ClassVar[int | None] = CHARACTERS_RESERVED_PER_URL
     auth_module = "megaphone.networks.mastodon.auth"
     link_display_length = 30  # Mastodon shows 30 characters of a link, "…" included
