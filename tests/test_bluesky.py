@@ -446,3 +446,23 @@ def test_a_malformed_answer_is_never_taken_for_a_post(
     assert result.exit_code == 0, result.output
     assert [r["text"] for _, r in fakebluesky.posts()] == ["Once."]
     assert len(fakebluesky.writes) == 1
+
+
+def test_sign_in_takes_an_app_password_and_checks_it(
+    fakebluesky: FakeBluesky, project, run, monkeypatch
+) -> None:
+    from click.testing import CliRunner
+
+    from megaphone.cli.main import cli
+
+    fakebluesky.add_account("utla.bsky.social", password="wxyz-wxyz-wxyz-wxyz")
+    root = project({"megaphone.yaml": config(fakebluesky)}, q="account: utla\nposts: []\n")
+    monkeypatch.chdir(root)
+    refused = CliRunner().invoke(cli, ["auth", "utla-bsky"], input="my password\n")
+    assert refused.exit_code != 0 and "is not an app password" in refused.output
+    assert not (root / ".env").exists()
+    result = CliRunner().invoke(cli, ["auth", "utla-bsky"], input="wxyz-wxyz-wxyz-wxyz\n")
+    assert result.exit_code == 0, result.output
+    assert "App passwords" in result.output and "signed in as @utla.bsky.social" in result.output
+    assert "wxyz-wxyz-wxyz-wxyz" not in result.output  # typed unseen, never echoed
+    assert "MEGAPHONE_UTLA_BSKY_APP_PASSWORD=wxyz-wxyz-wxyz-wxyz" in (root / ".env").read_text()
