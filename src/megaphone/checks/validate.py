@@ -241,6 +241,7 @@ class PostChecker:
         self.config = config
         self.limits = config.limits
         self._groups: dict[tuple[str, ...], list[Group]] = {}
+        self._networks: dict[tuple[str, ...], list[tuple[NetworkRules, str]]] = {}
         self.queue_paths = queue_paths
         self._media: dict[Path, MediaInfo | None] = {}
         self.facts: Facts
@@ -287,20 +288,12 @@ class PostChecker:
                 post.field_loc("lang"),
                 post,
             )
-        if post.hashtags:
-            groups = self.groups(post.accounts)
-            named = len({g.rules.name for g in groups}) > 1
-            for tag in post.hashtags:
-                seen: set[str] = set()
-                for g in groups:
-                    if g.rules.name in seen:
-                        continue
-                    seen.add(g.rules.name)
-                    found = g.rules.check_hashtag(tag)
-                    if found is not None:
-                        loc = post.field_loc(f"hashtag:{tag}")
-                        message = _on(g.rules, g, named) + found.message
-                        self.add(found.code, message, loc, post, g.rules.name)
+        for tag in post.hashtags:
+            for rules, prefix in self.networks(post.accounts):
+                found = rules.check_hashtag(tag)
+                if found is not None:
+                    loc = post.field_loc(f"hashtag:{tag}")
+                    self.add(found.code, prefix + found.message, loc, post, rules.name)
 
     def network_fields(self, post: Post) -> None:
         """Fields only some networks have (visibility, a content warning, a
@@ -313,56 +306,58 @@ class PostChecker:
             ("poll", post.poll is not None, "polls"),
             ("card", post.card is not None, "link_cards"),
         ]
-        groups = self.groups(post.accounts)
-        named = len({g.rules.name for g in groups}) > 1
-        seen: set[str] = set()
-        for g in groups:
-            if g.rules.name in seen:
-                continue
-            seen.add(g.rules.name)
-            tag = _on(g.rules, g, named)
+        for rules, tag in self.networks(post.accounts):
             for name, present, capability in wanted:
-                if present and not getattr(g.rules.caps, capability):
-                    message = (
-                        f"{name}: {g.rules.title} has no {name}; megaphone cannot send it there"
-                    )
+                if present and not getattr(rules.caps, capability):
+                    message = f"{name}: {rules.title} has no {name}; megaphone cannot send it there"
                     self.add(
-                        "unsupported-field", tag + message, post.field_loc(name), post, g.rules.name
+                        "unsupported-field", tag + message, post.field_loc(name), post, rules.name
                     )
-            if post.poll is not None and g.rules.caps.polls:
+            if post.poll is not None and rules.caps.polls:
                 has_media = any(p.media for p in post.parts[:1])
-                for f in g.rules.check_poll(post.poll, has_media=has_media):
-                    self.add(f.code, tag + f.message, post.field_loc("poll"), post, g.rules.name)
-            if post.quote is not None and not g.rules.caps.quotes:
+                for f in rules.check_poll(post.poll, has_media=has_media):
+                    self.add(f.code, tag + f.message, post.field_loc("poll"), post, rules.name)
+            if post.quote is not None and not rules.caps.quotes:
                 message = (
-                    f"quote: {g.rules.title} has no quotes everywhere: the quoted post's link ends "
+                    f"quote: {rules.title} has no quotes everywhere: the quoted post's link ends "
                     "the first part (it counts as a link)"
                 )
-                self.add(
-                    "quote-as-link", tag + message, post.field_loc("quote"), post, g.rules.name
-                )
+                self.add("quote-as-link", tag + message, post.field_loc("quote"), post, rules.name)
 
     def groups(self, accounts: tuple[str, ...]) -> list[Group]:
-        """The networks a post goes to (see :func:`megaphone.networks.groups`)."""
+        """The networks a post goes to, with their accounts' limits (see
+        :func:`megaphone.networks.groups`)."""
         found = self._groups.get(accounts)
         if found is None:
             found = self._groups[accounts] = network_groups(self.config, accounts)
         return found
+
+    def networks(self, accounts: tuple[str, ...]) -> list[tuple[NetworkRules, str]]:
+        """Each network a post goes to, once, with what starts its messages:
+        the network's name when the post goes to several, else nothing."""
+        found = self._networks.get(accounts)
+        if found is None:
+            distinct = list(dict.fromkeys(g.rules for g in self.groups(accounts)))
+            named = len(distinct) > 1
+            found = [(r, f"{r.title}: " if named else "") for r in distinct]
+            self._networks[accounts] = found
+        return found
+
+    def prefix(self, accounts: tuple[str, ...], rules: NetworkRules) -> str:
+        return next(p for r, p in self.networks(accounts) if r is rules)
 
     def text(self, post: Post, part: Part, text: str, index: int, *, appended: bool) -> None:
         if not part.text.strip():
             self.add("empty-text", f"{_where(post, index)} has no text", part.loc, post)
             return
         where = _where(post, index)
-        groups = self.groups(post.accounts)
-        named = len({g.rules.name for g in groups}) > 1
         first: Measure | None = None
-        for g in groups:
+        for g in self.groups(post.accounts):
             rules = g.rules
             measure = measure_part(g, post, index, text)
             if first is None:
                 first = measure
-            tag = _on(rules, g, named)
+            tag = self.prefix(post.accounts, rules)
             if measure.length > measure.limit:
                 message = self._too_long(where, rules, measure, appended)
                 self.add("text-too-long", tag + message, part.loc, post, rules.name)
@@ -403,7 +398,10 @@ class PostChecker:
             why.append("the hashtags added to the post count too")
         reason = f" ({'; '.join(why)})" if why else ""
         verb = "weighs" if measure.unit == "weighted characters" else "counts"
-        return f"{where} {verb} {measure.length}/{measure.limit}, {measure.over_by} over{reason}"
+        unit = " bytes" if measure.unit == "UTF-8 bytes" else ""
+        return (
+            f"{where} {verb} {measure.length}/{measure.limit}{unit}, {measure.over_by} over{reason}"
+        )
 
     def media(self, post: Post, part: Part) -> None:
         if not part.media:
@@ -415,11 +413,9 @@ class PostChecker:
             if info is not None:
                 items.append(MediaItem(item.path, info, item.alt))
                 written.append(item)
-        groups = self.groups(post.accounts)
-        named = len({g.rules.name for g in groups}) > 1
         said: set[tuple[str, str]] = set()
-        for g in groups:
-            tag = _on(g.rules, g, named)
+        for g in self.groups(post.accounts):
+            tag = self.prefix(post.accounts, g.rules)
             for index, f in g.rules.check_media(items, g.limits):
                 if (f.code, f.message) in said:
                     continue  # two accounts of one network with the same limits
@@ -538,15 +534,11 @@ class PostChecker:
     def remote_reference(self, post: Post, name: str, ref: str, loc: Loc) -> None:
         """A reply or quote of a post already on a network: every network
         the post goes to must be the one it is on."""
-        groups = self.groups(post.accounts)
-        seen: set[str] = set()
-        for g in groups:
-            rules = g.rules
+        for rules, _prefix in self.networks(post.accounts):
             if name == "quote" and not rules.caps.quotes:
                 continue  # a link, whichever network's (see quote-as-link)
-            if rules.name in seen or rules.parse_post_url(ref) is not None:
+            if rules.parse_post_url(ref) is not None:
                 continue
-            seen.add(rules.name)
             elsewhere = [
                 network_rules(n).title
                 for n in REGISTRY
@@ -579,11 +571,6 @@ def _where(post: Post, index: int) -> str:
 
 def _where_id(post_id: str, index: int, *, is_thread: bool) -> str:
     return f"part {index + 1} of thread {post_id!r}" if is_thread else f"post {post_id!r}"
-
-
-def _on(rules: NetworkRules, group: Group, named: bool) -> str:
-    """What starts a network's message when a post goes to several."""
-    return f"{rules.title}: " if named else ""
 
 
 def _show(when: datetime, tz_name: str | None = None) -> str:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from megaphone.model import Account, Media, Post, Project
+    from megaphone.networks import Group
     from megaphone.networks.base import Measure, NetworkRules
     from megaphone.problems import Problem
     from megaphone.text import Entity
@@ -82,12 +83,15 @@ def build(project: Project, posts: list[Post], problems: list[Problem]) -> list[
     queue_paths = {q.name: q.path for q in project.queues}
     root = project.root.resolve()
     sniffed: dict[Path, MediaInfo | None] = {}
+    by_accounts: dict[tuple[str, ...], list[Group]] = {}
     views = []
     for post in posts:
         mine = by_post.get(post.id, [])
         parts = []
         claimed: set[int] = set()
-        networks = groups(project.config, post.accounts)
+        networks = by_accounts.get(post.accounts)
+        if networks is None:
+            networks = by_accounts[post.accounts] = groups(project.config, post.accounts)
         for i, (part, text) in enumerate(zip(post.parts, post.texts(), strict=True)):
             counts = tuple(Count(g.rules, measure_part(g, post, i, text)) for g in networks)
             if counts:
