@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from megaphone.networks.base import Capabilities, Finding, Measure, MediaLimits, NetworkRules
 from megaphone.networks.bluesky.facets import plain_mentions, rich_text, short_link
+from megaphone.text import Entity
 from megaphone.text.graphemes import grapheme_list, graphemes
 
 if TYPE_CHECKING:
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
 
     from megaphone.model import AccountLimits
     from megaphone.networks.base import MediaItem
-    from megaphone.text import Entity
 
 NAME = "bluesky"
 MAX_GRAPHEMES = 300
@@ -84,26 +84,24 @@ class BlueskyRules(NetworkRules):
         rich = rich_text(text)
         stored = rich.text
         length = graphemes(stored)
-        size = len(stored.encode("utf-8"))
-        over = max(length - MAX_GRAPHEMES, 0)
-        if size > MAX_BYTES:
-            over = max(over, 1)
-        fits = len(stored) if not over else _fits_until(stored)
-        links: list[Entity] = []
-        from megaphone.text import Entity
-
-        for f in rich.facets:
-            if f.kind == "link":
-                links.append(
-                    Entity("url", stored[f.char_start : f.char_end], f.char_start, f.char_end)
-                )
-        shown_length = length if size <= MAX_BYTES else max(length, MAX_GRAPHEMES + 1)
-        return Measure(shown_length, MAX_GRAPHEMES, "graphemes", fits, stored, links)
+        size = len(stored.encode("utf-8")) if not stored.isascii() else len(stored)
+        fits = len(stored) if length <= MAX_GRAPHEMES and size <= MAX_BYTES else _fits_until(stored)
+        links = [
+            Entity("url", stored[f.char_start : f.char_end], f.char_start, f.char_end)
+            for f in rich.facets
+            if f.kind == "link"
+        ]
+        if length <= MAX_GRAPHEMES and size > MAX_BYTES:
+            # The graphemes fit, the bytes do not: the bytes are the count.
+            return Measure(size, MAX_BYTES, "UTF-8 bytes", fits, stored, links)
+        return Measure(length, MAX_GRAPHEMES, "graphemes", fits, stored, links)
 
     def explain(self, measure: Measure) -> list[str]:
-        size = len(measure.text.encode("utf-8"))
-        if size > MAX_BYTES:
-            return [f"it is {size} bytes in UTF-8, over Bluesky's {MAX_BYTES}"]
+        if measure.unit == "UTF-8 bytes":
+            return [
+                f"its {graphemes(measure.text)} characters fit, but Bluesky also takes at most "
+                f"{MAX_BYTES} bytes, and emoji and many scripts take several each"
+            ]
         return []
 
     def check_text(self, measure: Measure, where: str) -> list[Finding]:
