@@ -508,7 +508,4 @@ class BlueskyNetwork:
 
 def open_account(credentials: Credentials, *, timeouts: Timeouts) -> BlueskyNetwork:
     """The registry's way in: one signed-in Bluesky account."""
-    try:
-        return BlueskyNetwork(credentials, timeouts=timeouts)
-    except MegaphoneError:
-        raise
+    return BlueskyNetwork(credentials, timeouts=timeouts)

@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 from megaphone.errors import (
     AuthFailed,
     OutcomeUnknown,
-    PublishError,
     RateLimited,
     ReadFailed,
     Rejected,
@@ -363,4 +362,4 @@ def open_account(credentials: Credentials, *, timeouts: Timeouts) -> MastodonNet
     return MastodonNetwork(credentials, timeouts=timeouts)
 
 
-__all__ = ["MastodonNetwork", "PublishError", "open_account", "raise_for", "reset_time"]
+__all__ = ["MastodonNetwork", "open_account", "raise_for", "reset_time"]
