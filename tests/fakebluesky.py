@@ -15,7 +15,6 @@ megaphone depends on it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import json
@@ -28,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import regex
 
-from tests.fakeserver import Served
+from tests.fakeserver import Quiet, Served
 from tests.fakex import Fault
 
 POST = "app.bsky.feed.post"
@@ -113,19 +112,7 @@ def cid_of(record: dict[str, Any]) -> str:
 
 
 def _handler(fake: FakeBluesky) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            self._handle("GET")
-
-        def do_POST(self) -> None:
-            self._handle("POST")
-
+    class Handler(Quiet):
         def _handle(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
@@ -352,11 +339,7 @@ def _handler(fake: FakeBluesky) -> type[BaseHTTPRequestHandler]:
         def _drop(self) -> None:
             with fake._lock:
                 fake.requests.append((*self._seen, 0))
-            self.close_connection = True
-            import socket
-
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
+            self._close()
 
     return Handler
 

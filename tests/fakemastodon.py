@@ -23,7 +23,6 @@ megaphone depends on it.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import itertools
 import json
@@ -38,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import regex
 
-from tests.fakeserver import Served
+from tests.fakeserver import Quiet, Served
 from tests.fakex import Fault, _multipart
 
 
@@ -182,19 +181,7 @@ class FakeMastodon(Served):
 
 
 def _handler(fake: FakeMastodon) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            self._handle("GET")
-
-        def do_POST(self) -> None:
-            self._handle("POST")
-
+    class Handler(Quiet):
         def _handle(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
@@ -449,11 +436,7 @@ def _handler(fake: FakeMastodon) -> type[BaseHTTPRequestHandler]:
         def _drop(self) -> None:
             with fake._lock:
                 fake.requests.append((*self._seen, 0, dict(self.headers.items())))
-            self.close_connection = True
-            import socket
-
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
+            self._close()
 
     return Handler
 

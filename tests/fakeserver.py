@@ -11,6 +11,37 @@ from typing import Any
 from tests.fakex import Fault
 
 
+class Quiet(BaseHTTPRequestHandler):
+    """The handlers' common ground: HTTP/1.1 kept alive, no log, GET and POST
+    handed to ``_handle``, and a connection dropped on demand."""
+
+    protocol_version = "HTTP/1.1"
+    # Headers and body leave in separate writes: without this, Nagle's
+    # algorithm holds the body back for the client's delayed ACK.
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def _handle(self, method: str) -> None:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        """Close the connection without an answer."""
+        import contextlib
+        import socket
+
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+
 class Served:
     """Mixed into a fake server's dataclass: it must have ``faults``, a
     ``_lock`` and a ``_server`` field, and define ``handler()``."""

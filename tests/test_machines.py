@@ -60,6 +60,26 @@ def machine(name: str, root: Path, env: dict[str, str], log: Path) -> subprocess
     )
 
 
+def environment(fakex: FakeX, ledger_url: str) -> dict[str, str]:
+    """A machine's environment: the account's keys, the shared ledger."""
+    fakex.reject_duplicates = False  # X's own check must not hide a double post
+    user = fakex.add_user("utlanow")
+    return {
+        **os.environ,
+        **fakex.env("utla", user),
+        "MEGAPHONE_LEDGER_URL": ledger_url,
+        "PYTHONPATH": str(ROOT / "src"),
+    }
+
+
+def checkout(root: Path, queue: str) -> Path:
+    """One machine's checkout of the project."""
+    (root / "posts").mkdir(parents=True)
+    (root / "megaphone.yaml").write_text(CONFIG)
+    (root / "posts" / "q.yaml").write_text(queue)
+    return root
+
+
 def wait_until(condition: Callable[[], bool], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -70,23 +90,12 @@ def wait_until(condition: Callable[[], bool], timeout: float) -> None:
 def test_a_machine_killed_mid_send_is_taken_over_without_a_double(
     fakex: FakeX, postgres_url: str, tmp_path: Path
 ) -> None:
-    fakex.reject_duplicates = False
-    user = fakex.add_user("utlanow")
-    env = {
-        **os.environ,
-        **fakex.env("utla", user),
-        "MEGAPHONE_LEDGER_URL": postgres_url,
-        "PYTHONPATH": str(ROOT / "src"),
-    }
+    env = environment(fakex, postgres_url)
     at = (datetime.now(UTC) + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
     posts = "".join(f"  - {{id: p{i}, at: '{at}', text: Post {i}.}}\n" for i in range(6))
-    checkouts = []
-    for name in ("a", "b"):
-        root = tmp_path / name
-        (root / "posts").mkdir(parents=True)
-        (root / "megaphone.yaml").write_text(CONFIG)
-        (root / "posts" / "q.yaml").write_text("account: utla\nposts:\n" + posts)
-        checkouts.append(root)
+    checkouts = [
+        checkout(tmp_path / name, "account: utla\nposts:\n" + posts) for name in ("a", "b")
+    ]
     # Machine A's first post is acted on 4 s after it arrives: A dies in between.
     fakex.fault("POST", "/2/tweets", "slow", delay=4.0)
     a = machine("machine-a", checkouts[0], env, tmp_path / "a.log")
@@ -124,25 +133,12 @@ def test_a_machine_killed_mid_send_is_taken_over_without_a_double(
 def test_a_paused_machine_that_wakes_sends_nothing_twice(
     fakex: FakeX, postgres_url: str, tmp_path: Path
 ) -> None:
-    fakex.reject_duplicates = False
     fakex.latency = 0.3
-    user = fakex.add_user("utlanow")
-    env = {
-        **os.environ,
-        **fakex.env("utla", user),
-        "MEGAPHONE_LEDGER_URL": postgres_url,
-        "PYTHONPATH": str(ROOT / "src"),
-    }
+    env = environment(fakex, postgres_url)
     at = (datetime.now(UTC) + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
     thread = "".join(f"      - Part {i} of the thread ({i}/8)\n" for i in range(1, 9))
     queue = f"account: utla\nposts:\n  - id: story\n    at: '{at}'\n    thread:\n{thread}"
-    checkouts = []
-    for name in ("a", "b"):
-        root = tmp_path / name
-        (root / "posts").mkdir(parents=True)
-        (root / "megaphone.yaml").write_text(CONFIG)
-        (root / "posts" / "q.yaml").write_text(queue)
-        checkouts.append(root)
+    checkouts = [checkout(tmp_path / name, queue) for name in ("a", "b")]
     a = machine("machine-a", checkouts[0], env, tmp_path / "a.log")
     b: subprocess.Popen[bytes] | None = None
     try:
@@ -169,25 +165,15 @@ def test_a_paused_machine_that_wakes_sends_nothing_twice(
 def test_a_database_restart_mid_run_loses_and_doubles_nothing(
     fakex: FakeX, postgres_url: str, pg_cluster: object, tmp_path: Path
 ) -> None:
-    fakex.reject_duplicates = False
     fakex.latency = 0.1
-    user = fakex.add_user("utlanow")
-    env = {
-        **os.environ,
-        **fakex.env("utla", user),
-        "MEGAPHONE_LEDGER_URL": postgres_url,
-        "PYTHONPATH": str(ROOT / "src"),
-    }
+    env = environment(fakex, postgres_url)
     start = datetime.now(UTC) + timedelta(seconds=3)
     posts = "".join(
         f"  - {{id: p{i}, at: '{(start + timedelta(seconds=i)).strftime('%Y-%m-%dT%H:%M:%SZ')}', "
         f"text: Post {i}.}}\n"
         for i in range(8)
     )
-    root = tmp_path / "a"
-    (root / "posts").mkdir(parents=True)
-    (root / "megaphone.yaml").write_text(CONFIG)
-    (root / "posts" / "q.yaml").write_text("account: utla\nposts:\n" + posts)
+    root = checkout(tmp_path / "a", "account: utla\nposts:\n" + posts)
     worker = machine("machine-a", root, env, tmp_path / "a.log")
     try:
         wait_until(lambda: len(fakex.posted()) >= 2, timeout=30)
