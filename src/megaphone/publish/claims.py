@@ -32,6 +32,8 @@ class Claims:
         self._lock = threading.Lock()
         #: Claims held now, renewed by a thread while held.
         self._held: set[Key] = set()
+        #: Runs under way (see join).
+        self._joined = 0
         self._renewer: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -40,41 +42,59 @@ class Claims:
 
     def abandoned(self, row: Delivery) -> bool:
         """Whether a ``publishing`` row's holder is gone."""
+        return self.token_abandoned(row.claimed_by, row.lease_until)
+
+    def token_abandoned(self, token: str | None, lease_until: datetime | None) -> bool:
+        """Whether a lease (a claim's, an account's) may be taken from its holder."""
         from megaphone.store.lease import claim_abandoned
 
-        return claim_abandoned(row.claimed_by, row.lease_until, self.clock.now(), self.owner)
+        return claim_abandoned(token, lease_until, self.clock.now(), self.owner)
+
+    def join(self) -> None:
+        """This run publishes now: counted among the runs that share the
+        accounts, its leases renewed until :meth:`leave`."""
+        self.ledger.join(token=self.token, now=self.clock.now(), until=self.lease_until())
+        with self._lock:
+            self._joined += 1
+            self._start_renewing()
+
+    def leave(self) -> None:
+        with self._lock:
+            self._joined -= 1
+        with contextlib.suppress(MegaphoneError):
+            self.ledger.leave(token=self.token)
 
     def hold(self, key: Key) -> None:
         """Keep renewing ``key``'s lease until :meth:`let_go`."""
         with self._lock:
             self._held.add(key)
-            if self._renewer is None:
-                self._renewer = threading.Thread(
-                    target=self._renew_loop, name="megaphone-lease", daemon=True
-                )
-                self._renewer.start()
+            self._start_renewing()
+
+    def _start_renewing(self) -> None:
+        if self._renewer is None:
+            self._renewer = threading.Thread(
+                target=self._renew_loop, name="megaphone-lease", daemon=True
+            )
+            self._renewer.start()
 
     def let_go(self, key: Key) -> None:
         with self._lock:
             self._held.discard(key)
 
     def _renew_loop(self) -> None:
-        """Renew the leases of the claims held, while the sender works (an
-        upload, a wait for processing): a claim whose renewal fails is no
-        longer this run's, and the sender learns it at its next fence."""
+        """Renew every lease this owner holds (its claims, its accounts, its
+        place among the runs) in one write, while it works (an upload, a
+        wait for processing): a claim whose renewal fails is no longer this
+        run's, and the sender learns it at its next fence."""
         interval = min(15.0, max(0.2, self.policy.lease.total_seconds() / 4))
         while not self._stop.wait(interval):
             with self._lock:
-                held = list(self._held)
-            for post_id, account in held:
+                busy = bool(self._held) or self._joined > 0
+            if busy:
                 # The fence decides; a ledger that fails is seen there.
                 with contextlib.suppress(MegaphoneError):
-                    self.ledger.renew(
-                        post_id,
-                        account,
-                        token=self.token,
-                        now=self.clock.now(),
-                        lease_until=self.lease_until(),
+                    self.ledger.renew_all(
+                        token=self.token, now=self.clock.now(), lease_until=self.lease_until()
                     )
 
     def wait(self, key: Key, seconds: float) -> None:

@@ -18,11 +18,11 @@ Accounts are published in parallel, each account's posts in order.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from datetime import timedelta
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from megaphone.errors import LeaseLost, MegaphoneError
 from megaphone.model import Account
@@ -30,19 +30,23 @@ from megaphone.publish.decide import Cap, Row, decide
 from megaphone.publish.values import Clock, Job, Outcome, Policy, internal
 from megaphone.store.view import content_digest
 
+T = TypeVar("T")
+
 __all__ = ["Clock", "Job", "Outcome", "Policy", "Publisher", "connector", "digest", "plan"]
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
-    from datetime import datetime
 
     from megaphone.model import Post, Project
     from megaphone.networks.contract import Network, Timeouts
     from megaphone.store.lease import Owner
-    from megaphone.store.ledger import Delivery, Ledger
+    from megaphone.store.ledger import Delivery, Ledger, PartRecord
 
 
 digest = content_digest
+
+#: Planning "until" this: every dated post.
+FOREVER = datetime.max.replace(tzinfo=UTC)
 
 
 # ------------------------------------------------------------------ planning
@@ -123,6 +127,7 @@ class Publisher:
             clock=self.clock,
             deliver=self.deliver,
             report=self.report,
+            holding=self.holding,
         )
 
     def use(self, project: Project) -> None:
@@ -140,50 +145,84 @@ class Publisher:
 
     # ----------------------------------------------------------------- run
 
-    def run(self, jobs: list[Job], *, force: bool = False) -> list[Outcome]:
-        """Send ``jobs``: accounts in parallel, each account's in order.
-        ``force`` sends named posts now, however late or early."""
-        by_account: dict[str, list[Job]] = {}
-        for job in jobs:
-            by_account.setdefault(job.account.name, []).append(job)
-        outcomes: list[Outcome] = []
-        waiting: list[Job] = []
+    def run(self, jobs: list[Job], *, force: bool = False, written: bool = False) -> list[Outcome]:
+        """Send ``jobs``: accounts in parallel (shared with the other runs
+        publishing now), each account's in order.  ``force`` sends named
+        posts now, however late or early; ``written``: the caller wrote
+        their rows ahead (see write_ahead)."""
+        from megaphone.publish.batches import AccountRun
 
-        def one_account(account_jobs: list[Job]) -> tuple[list[Outcome], list[Job]]:
-            done: list[Outcome] = []
-            later: list[Job] = []
-            stop: Outcome | None = None
-            for job in account_jobs:
-                if stop is not None:
-                    outcome = Outcome(job.post.id, job.account.name, stop.state, stop.message)
-                    self._contained(job, stop.message, held=stop.state == "blocked")
-                else:
-                    outcome = self.deliver(job, force=force)
-                    if outcome.state == "waiting":
-                        later.append(job)
-                        continue
-                    if outcome.stop_account:
-                        stop = outcome
-                self.report(outcome)
-                done.append(outcome)
-            return done, later
-
-        if by_account:
-            with ThreadPoolExecutor(max_workers=len(by_account)) as pool:
-                for done, later in pool.map(one_account, by_account.values()):
-                    outcomes.extend(done)
-                    waiting.extend(later)
+        if not jobs:
+            return []
+        if not written:
+            self.write_ahead(jobs)
+        accounts = AccountRun(self, force)
+        accounts.add(jobs)
+        outcomes = accounts.go()
         # Replies and quotes of posts that went out in another account's
         # thread above.
-        for job in waiting:
-            outcome = self.deliver(job, force=force)
+        for job in accounts.waiting:
+            outcome = self.holding(job.account.name, partial(self.deliver, job, force=force))
+            if outcome is None:
+                outcome = Outcome(
+                    job.post.id,
+                    job.account.name,
+                    "deferred",
+                    "another run sends the account's posts",
+                )
             if outcome.state == "waiting":
                 outcome.state = "deferred"
             self.report(outcome)
             outcomes.append(outcome)
         return outcomes
 
-    def _contained(self, job: Job, message: str, *, held: bool = False) -> None:
+    def write_ahead(self, jobs: list[Job]) -> dict[tuple[str, str], Delivery]:
+        """Every job's delivery is a row before it is sent, with the post's
+        current values (one write); every row of the project."""
+        from megaphone.store.ledger import Wanted
+
+        return self.ledger.sync(
+            [
+                Wanted(
+                    j.post.id,
+                    j.account.name,
+                    j.account.network,
+                    j.post.queue,
+                    j.post.at,
+                    digest(j.post),
+                )
+                for j in jobs
+            ],
+            now=self.clock.now(),
+        )
+
+    def holding(self, account: str, act: Callable[[], T], *, wait: float = 0.0) -> T | None:
+        """``act`` under the account's lease; None when another run holds it
+        (for ``wait`` seconds: asked again meanwhile, less often each time)."""
+        claims = self.claims
+        poll = self.policy.poll
+        deadline = time.monotonic() + wait
+        while True:
+            taken = self.ledger.take_account(
+                account,
+                token=claims.token,
+                now=self.clock.now(),
+                lease_until=claims.lease_until(),
+                abandoned=claims.token_abandoned,
+            )
+            if taken is not None:
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            time.sleep(min(poll, left))
+            poll = min(poll * 2, 1.0)
+        try:
+            return act()
+        finally:
+            self.ledger.release_account(account, token=claims.token)
+
+    def contained(self, job: Job, message: str, *, held: bool = False) -> None:
         """Note why a post waits; a failure to note it never stops the run."""
         try:
             self._note(job, message, held=held)
@@ -210,40 +249,46 @@ class Publisher:
         """One post for one account, whatever happens: its outcome.  A
         failure of this post (a value no code foresaw, a ledger error) is
         this post's outcome and never stops the others."""
-        try:
-            return self._deliver(job, force=force)
-        except LeaseLost as e:
-            return Outcome(job.post.id, job.account.name, "skipped", str(e))
-        except MegaphoneError as e:
-            return Outcome(job.post.id, job.account.name, "failed", str(e))
-        except Exception as e:
-            return Outcome(job.post.id, job.account.name, "failed", internal(e))
+        return _contain(job, lambda: self._deliver(job, force=force))
 
     def _deliver(self, job: Job, *, force: bool = False) -> Outcome:
         post, account = job.post, job.account
-        now = self.clock.now()
         ledger = self.ledger
-        values: dict[str, Any] = {
-            "network": account.network,
-            "queue": post.queue,
-            "scheduled_at": post.at,
-            "digest": digest(post),
-        }
+        values = _values(job)
         row = ledger.get(post.id, account.name)
         if row is not None and _changed(row, values):
-            ledger.ensure(post.id, account.name, now=now, **values)
+            ledger.ensure(post.id, account.name, now=self.clock.now(), **values)
             row = ledger.get(post.id, account.name)
+        if row is not None and row.state == "publishing":
+            if not self.claims.abandoned(row):
+                return Outcome(post.id, account.name, "skipped", "another run is publishing it")
+            return self.reconciler.reconcile(row, post, account)
+        ready = self.prepare(job, row, force=force)
+        if isinstance(ready, Outcome):
+            return ready
+        return self._claim_and_send(ready, force=force)
+
+    def used_today(self, account: Account) -> int:
+        """Posts (thread parts) the account published in the last 24 hours."""
+        return self.ledger.parts_since(account.name, self.clock.now() - timedelta(hours=24))
+
+    def prepare(
+        self, job: Job, row: Delivery | None, *, force: bool = False, used: int | None = None
+    ) -> Outcome | Ready:
+        """The rule applied to a post and its row (not ``publishing``): the
+        outcome now (settled, missed, deferred, waiting...), or the post
+        ready to be claimed and sent.  ``used``: the account's posts in the
+        last 24 hours, when the caller counts them."""
+        post, account = job.post, job.account
+        now = self.clock.now()
+        ledger = self.ledger
 
         def known() -> None:
             # The rarer outcomes below are kept in the ledger; a post seen
             # for the first time is written there by the claim itself.
             if row is None:
-                ledger.ensure(post.id, account.name, now=now, **values)
+                ledger.ensure(post.id, account.name, now=now, **_values(job))
 
-        if row is not None and row.state == "publishing":
-            if not self.claims.abandoned(row):
-                return Outcome(post.id, account.name, "skipped", "another run is publishing it")
-            return self.reconciler.reconcile(row, post, account)
         facts = _row(row)
         rule = partial(
             decide,
@@ -256,8 +301,13 @@ class Publisher:
             recheck_held=True,
         )
         decision = rule()
-        if decision.verdict == "send" and not force:
-            decision = rule(cap=self._cap(post, account, row, now))
+        left = len(post.parts)
+        if decision.verdict == "send" and not force and account.daily_cap:
+            if row is not None:
+                left -= len(ledger.parts(post.id, account.name))
+            if used is None:
+                used = self.used_today(account)
+            decision = rule(cap=Cap(account.daily_cap, used, left))
         verdict = decision.verdict
         if verdict in ("expired", "missed"):
             known()
@@ -279,55 +329,58 @@ class Publisher:
                 known()
                 ledger.note(post.id, account.name, error=refs.message, now=now)
             return refs
-        return self._claim_and_send(
-            post, account, row, values, refs, force=force, late=decision.late
-        )
+        return Ready(job, row, refs, decision.late, left)
 
-    def _cap(self, post: Post, account: Account, row: Delivery | None, now: datetime) -> Cap | None:
-        """The account's daily cap and its use, when it has one."""
-        if not account.daily_cap:
-            return None
-        done = len(self.ledger.parts(post.id, account.name)) if row else 0
-        used = self.ledger.parts_since(account.name, now - timedelta(hours=24))
-        return Cap(account.daily_cap, used, len(post.parts) - done)
-
-    def _claim_and_send(
+    def send_claimed(
         self,
-        post: Post,
-        account: Account,
-        row: Delivery | None,
-        values: dict[str, Any],
-        refs: tuple[str | None, str | None],
-        *,
-        force: bool,
-        late: timedelta | None,
+        ready: Ready,
+        row: Delivery,
+        done: dict[int, PartRecord] | None = None,
+        then: str | None = None,
     ) -> Outcome:
+        """Send a post this run has claimed (its parts already live: ``done``;
+        ``then``: the next one claimed, see Sender.send)."""
+        return _contain(ready.job, lambda: self._send(ready, row, done, then))
+
+    def _claim_and_send(self, ready: Ready, *, force: bool) -> Outcome:
+        """Claim one post and send it."""
         from megaphone.networks import rules as network_rules
 
-        ledger = self.ledger
+        post, account, row = ready.job.post, ready.job.account, ready.row
         now = self.clock.now()
         # A new post without media in its first part: that part is sent
         # right after the claim, which marks it in flight (with its key) in
         # the same write.
         first_in_flight = 0 if row is None and not post.parts[0].media else None
         first_key = network_rules(account.network).new_key() if first_in_flight == 0 else None
-        claimed = ledger.claim(
+        claimed = self.ledger.claim(
             post.id,
             account.name,
             token=self.claims.token,
             now=now,
             lease_until=now + self.policy.lease,
             ignore_backoff=force,
-            create=values if row is None else None,
+            create=_values(ready.job) if row is None else None,
             in_flight=first_in_flight,
             idem_key=first_key,
         )
         if claimed is None:
             return Outcome(post.id, account.name, "skipped", "another run has taken it")
+        return self._send(ready, claimed, None)
+
+    def _send(
+        self,
+        ready: Ready,
+        claimed: Delivery,
+        done: dict[int, PartRecord] | None,
+        then: str | None = None,
+    ) -> Outcome:
+        post, account = ready.job.post, ready.job.account
+        ledger = self.ledger
         key = (post.id, account.name)
         self.claims.hold(key)
         try:
-            outcome = self.sender.send(claimed, post, account, refs)
+            outcome = self.sender.send(claimed, post, account, ready.refs, done=done, then=then)
         except LeaseLost:
             raise
         except Exception as e:
@@ -351,9 +404,44 @@ class Publisher:
             raise
         finally:
             self.claims.let_go(key)
-        if outcome.state == "published" and late is not None:
-            outcome.late = late
+        if outcome.state == "published" and ready.late is not None:
+            outcome.late = ready.late
         return outcome
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A post the rule says to send now, for one account."""
+
+    job: Job
+    row: Delivery | None
+    #: The remote ids it replies to and quotes (see Sender.references).
+    refs: tuple[str | None, str | None]
+    late: timedelta | None
+    #: Parts still to send.
+    parts: int
+
+
+def _contain(job: Job, act: Callable[[], Outcome]) -> Outcome:
+    """``act``'s outcome, or the failure it met as this post's outcome."""
+    try:
+        return act()
+    except LeaseLost as e:
+        return Outcome(job.post.id, job.account.name, "skipped", str(e))
+    except MegaphoneError as e:
+        return Outcome(job.post.id, job.account.name, "failed", str(e))
+    except Exception as e:
+        return Outcome(job.post.id, job.account.name, "failed", internal(e))
+
+
+def _values(job: Job) -> dict[str, Any]:
+    """The row's values the post gives."""
+    return {
+        "network": job.account.network,
+        "queue": job.post.queue,
+        "scheduled_at": job.post.at,
+        "digest": digest(job.post),
+    }
 
 
 def _row(row: Delivery | None) -> Row | None:

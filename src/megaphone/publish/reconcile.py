@@ -41,6 +41,7 @@ class Reconciler:
         clock: Clock,
         deliver: Callable[..., Outcome],
         report: Callable[[Outcome], None],
+        holding: Callable[[str, Callable[[], Outcome | None]], Outcome | None],
     ) -> None:
         self.ledger = ledger
         self.claims = claims
@@ -51,6 +52,8 @@ class Reconciler:
         #: Sends what is left of a post (the publisher's deliver).
         self.deliver = deliver
         self.report = report
+        #: Runs an act under an account's lease (None: another run holds it).
+        self.holding = holding
 
     @property
     def project(self) -> Project:
@@ -115,7 +118,7 @@ class Reconciler:
         sent); certainly not there → sent again (never blindly)."""
         outcomes = []
         now = self.clock.now()
-        for row in self.ledger.all():
+        for row in self.ledger.in_doubt():
             abandoned = row.state == "publishing" and self.claims.abandoned(row)
             since = row.sent_at or row.claimed_at or row.updated_at
             to_settle = (
@@ -126,20 +129,26 @@ class Reconciler:
             if not (abandoned or to_settle):
                 continue
             account = self.project.config.account(row.account) or Account(row.account, row.network)
-            try:
+
+            def settle(
+                row: Delivery = row, account: Account = account, to_settle: bool = to_settle
+            ) -> Outcome | None:
                 if to_settle:
-                    found = self.look_again(row, posts[row.post_id], account)
-                    if found is None:
-                        continue
-                    outcome = found
-                else:
-                    outcome = self.reconcile(row, posts.get(row.post_id), account)
+                    return self.look_again(row, posts[row.post_id], account)
+                return self.reconcile(row, posts.get(row.post_id), account)
+
+            try:
+                # Under the account's lease: a run that holds it settles it.
+                found = self.holding(row.account, settle)
             except LeaseLost as e:
-                outcome = Outcome(row.post_id, row.account, "skipped", str(e))
+                found = Outcome(row.post_id, row.account, "skipped", str(e))
             except MegaphoneError as e:
-                outcome = Outcome(row.post_id, row.account, "failed", str(e))
+                found = Outcome(row.post_id, row.account, "failed", str(e))
             except Exception as e:
-                outcome = Outcome(row.post_id, row.account, "failed", internal(e))
+                found = Outcome(row.post_id, row.account, "failed", internal(e))
+            if found is None:
+                continue
+            outcome = found
             self.report(outcome)
             outcomes.append(outcome)
         return outcomes

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from megaphone.model import Account, Post, Project
     from megaphone.networks.base import NetworkRules
     from megaphone.project.loader import Loaded
-    from megaphone.publish.publisher import Clock, Job, Outcome, Policy
+    from megaphone.publish.publisher import Clock, Job, Outcome, Policy, Publisher
     from megaphone.store.ledger import Delivery, Ledger
     from megaphone.store.view import Deliveries
 
@@ -165,12 +165,45 @@ def publish(
     posts the ledger has settled (published, failed... — a cron run would
     otherwise list every past post each time)."""
     from megaphone.publish.publisher import Publisher, connector
-    from megaphone.store.ledger import SETTLED
 
     ledger = ctx.open_ledger()
     assert ledger is not None
+    publisher = Publisher(
+        project=ctx.project,
+        ledger=ledger,
+        connect=connect or connector(ctx.project, ctx.environ),
+        policy=policy,
+        clock=clock,
+        report=report,
+        warn=warn,
+    )
+    try:
+        outcomes: list[Outcome] = _publish(
+            ctx, publisher, jobs, force=force, skip_settled=skip_settled, warn=warn
+        )
+        return outcomes
+    finally:
+        publisher.close()
+        ledger.close()
+
+
+def _publish(
+    ctx: Context,
+    publisher: Publisher,
+    jobs: list[Job],
+    *,
+    force: bool,
+    skip_settled: bool,
+    warn: Callable[[str], None] | None,
+) -> list[Outcome]:
+    from megaphone.publish.publisher import FOREVER, plan
+    from megaphone.store.ledger import SETTLED
+
+    # Every dated post's deliveries are rows before they are due.
+    invalid_ids = ctx.invalid_ids()
+    coming = plan(ctx.project.posts(), ctx.accounts(), now=ctx.now, until=FOREVER)
+    rows = publisher.write_ahead([j for j in coming if j.post.id not in invalid_ids] + jobs)
     if skip_settled:
-        rows = {(d.post_id, d.account): d for d in ledger.all()}
 
         def settled(job: Job) -> bool:
             row = rows.get((job.post.id, job.account.name))
@@ -182,32 +215,19 @@ def publish(
             return row.state in ("missed", "expired") and row.scheduled_at == job.post.at
 
         jobs = [j for j in jobs if not settled(j)]
-    publisher = Publisher(
-        project=ctx.project,
-        ledger=ledger,
-        connect=connect or connector(ctx.project, ctx.environ),
-        policy=policy,
-        clock=clock,
-        report=report,
-        warn=warn,
-    )
-    try:
-        outcomes = publisher.reconcile_abandoned(ctx.posts())
-        outcomes += publisher.run(jobs, force=force)
-        # Told after the ledger recorded every outcome; never fails the run.
-        from megaphone.publish.notify import destinations, tell
+    outcomes = publisher.reconcile_abandoned(ctx.posts())
+    outcomes += publisher.run(jobs, force=force, written=True)
+    # Told after the ledger recorded every outcome; never fails the run.
+    from megaphone.publish.notify import destinations, tell
 
-        tell(
-            destinations(ctx.project.config, ctx.environ, ctx.project.root),
-            outcomes,
-            config=ctx.project.config,
-            ledger=ledger,
-            project=ctx.project.root.name,
-            warn=warn or (lambda message: None),
-        )
-    finally:
-        publisher.close()
-        ledger.close()
+    tell(
+        destinations(ctx.project.config, ctx.environ, ctx.project.root),
+        outcomes,
+        config=ctx.project.config,
+        ledger=publisher.ledger,
+        project=ctx.project.root.name,
+        warn=warn or (lambda message: None),
+    )
     return outcomes
 
 

@@ -109,7 +109,15 @@ class Sender:
         post: Post,
         account: Account,
         refs: tuple[str | None, str | None],
+        *,
+        done: Mapping[int, PartRecord] | None = None,
+        then: str | None = None,
     ) -> Outcome:
+        """Send the parts of a claimed post not live yet (``done``: those
+        that are, read here when not given).  ``then``: the account's next
+        post this run claimed, its first part to be sent right after this
+        one — marked in flight (with its key) in the write that records this
+        post published; the outcome's ``ahead`` then holds its key."""
         from megaphone.networks.contract import PostRequest
 
         ledger, policy = self.ledger, self.policy
@@ -165,7 +173,7 @@ class Sender:
             # signed in: a person must act.
             return blocked(str(e))
 
-        done = ledger.parts(pid, name)
+        done = dict(ledger.parts(pid, name) if done is None else done)
         rules = network_rules(account.network)
         reply_to, quote = refs
         texts = [text_for(rules, post, i, text, quote) for i, text in enumerate(post.texts())]
@@ -323,7 +331,8 @@ class Sender:
             )
             if ahead is not None:
                 keys.setdefault(ahead, rules.new_key())
-            ledger.record_part(
+            next_key = rules.new_key() if last and then is not None else None
+            fenced_then = ledger.record_part(
                 pid,
                 name,
                 index,
@@ -337,6 +346,7 @@ class Sender:
                 publish=(first_id, first_url) if last else None,
                 idem_key=keys.get(index),
                 extra=remote.extra if remote else None,
+                then=(then, next_key) if last and then is not None and prepare is None else None,
             )
             fenced = ahead
             if last:
@@ -346,7 +356,15 @@ class Sender:
                     if duplicate
                     else ""
                 )
-                return Outcome(pid, name, "published", said, url=first_url, parts=len(texts))
+                return Outcome(
+                    pid,
+                    name,
+                    "published",
+                    said,
+                    url=first_url,
+                    parts=len(texts),
+                    ahead=(next_key,) if fenced_then else None,
+                )
             if remote is None:
                 # The network says the text is live already, and it was not
                 # found: the chain cannot go on without its id.

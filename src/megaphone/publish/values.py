@@ -42,6 +42,11 @@ class Policy:
     #: (seconds) before a warning, and before the account's posts are held.
     skew_warning: float = 30.0
     skew_limit: float = 300.0
+    #: Posts of one account claimed in one write, and sent one after another.
+    batch: int = 10
+    #: How long a run waits before asking again for an account another run
+    #: sends the posts of (seconds; doubled each time, up to ten times).
+    poll: float = 0.1
 
     def wait_for(self, reset_at: float | None) -> float | None:
         """How long to wait in place for a rate limit's reset, or None when
@@ -90,6 +95,9 @@ class Outcome:
     parts: int = 0
     #: The account's other posts wait too (rate limit, credentials).
     stop_account: bool = False
+    #: The account's next post was marked in flight in the write that
+    #: recorded this one: (the key it is sent with,).
+    ahead: tuple[str | None] | None = None
 
 
 def internal(error: Exception) -> str:

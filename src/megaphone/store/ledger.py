@@ -55,7 +55,7 @@ STATES = LEDGER_STATES
 #: States a delivery never leaves by itself (``retry`` and ``mark`` move it).
 SETTLED = ("published", "failed", "unknown", "skipped")
 #: The ledger's layout (see MIGRATIONS for what each version brought).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: The PostgreSQL advisory lock held while the tables are made or migrated.
 SCHEMA_LOCK = 7_243_001
 
@@ -166,6 +166,28 @@ events = sa.Table(
     sa.Column("detail", sa.Text),
 )
 
+#: Which run publishes an account's posts now: one at a time, so that an
+#: account's posts and thread parts go out in their order whichever machine
+#: sends them.  A lease, like a delivery's claim.
+account_leases = sa.Table(
+    "account_leases",
+    metadata,
+    sa.Column("project", sa.String(100), primary_key=True),
+    sa.Column("account", sa.String(100), primary_key=True),
+    sa.Column("claimed_by", sa.String(200)),
+    sa.Column("lease_until", UTCDateTime),
+)
+
+#: The runs publishing now, each until its lease runs out: their number
+#: shares the accounts out among them.
+runners = sa.Table(
+    "runners",
+    metadata,
+    sa.Column("project", sa.String(100), primary_key=True),
+    sa.Column("token", sa.String(200), primary_key=True),
+    sa.Column("until", UTCDateTime, nullable=False),
+)
+
 meta = sa.Table(
     "meta",
     metadata,
@@ -203,6 +225,18 @@ class Delivery:
     published_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A delivery as the project has it now, to be a row before it is due."""
+
+    post_id: str
+    account: str
+    network: str
+    queue: str | None
+    scheduled_at: datetime | None
+    digest: str
 
 
 @dataclass(frozen=True)
@@ -264,9 +298,9 @@ class Ledger:
                 sa.event.listen(self.reader, "begin", _sqlite_begin)
             else:
                 # One connection per publishing thread (accounts in parallel).
-                self.engine = sa.create_engine(
-                    engine_url(url), pool_pre_ping=True, pool_size=8, max_overflow=32
-                )
+                self.engine = sa.create_engine(engine_url(url), pool_size=8, max_overflow=32)
+                if self.engine.dialect.name == "postgresql":
+                    sa.event.listen(self.engine, "checkout", _drop_if_closed)
                 self.reader = self.engine
         except LedgerError:
             raise
@@ -310,6 +344,15 @@ class Ledger:
     def close(self) -> None:
         self.engine.dispose()
         self.reader.dispose()
+
+    def _plain(self) -> tuple[Any, Any, Any]:
+        """The conditions that pick this project's deliveries of posts that
+        go out once, in their one version."""
+        return (
+            deliveries.c.project == self.project,
+            deliveries.c.variant == "",
+            deliveries.c.occurrence == "",
+        )
 
     def _key(self, post_id: str, account: str) -> tuple[Any, Any, Any]:
         """The conditions that pick one delivery of this project."""
@@ -423,9 +466,11 @@ class Ledger:
         post that was missed or expired and has since been given a new time
         is scheduled again."""
         key = self._key(post_id, account)
+        wanted = Wanted(post_id, account, network, queue, scheduled_at, digest)
+        d = deliveries.c
         with self._writing() as c:
             row = c.execute(
-                sa.select(deliveries.c.state, deliveries.c.scheduled_at).where(*key)
+                sa.select(d.state, d.scheduled_at, d.digest, d.queue).where(*key)
             ).first()
             if row is None:
                 self._new_row(
@@ -439,20 +484,12 @@ class Ledger:
                     digest=digest,
                 )
                 return
-            values: dict[str, Any] = {}
-            if row.state in ("scheduled", "missed", "expired") and row.scheduled_at != scheduled_at:
-                values["scheduled_at"] = scheduled_at
-                if row.state != "scheduled":
-                    values.update(state="scheduled", error=None, late_ok=False)
-            if row.state == "scheduled":
-                values["digest"] = digest
-                values["queue"] = queue
+            values = _refresh(row, wanted)
             if values:
-                values["updated_at"] = now
                 c.execute(
                     deliveries.update()
-                    .where(*key, deliveries.c.state == row.state)
-                    .values(**values)
+                    .where(*key, d.state == row.state)
+                    .values(updated_at=now, **values)
                 )
                 if values.get("state") == "scheduled":
                     self._event(c, post_id, account, now, "scheduled", "given a new time")
@@ -678,7 +715,8 @@ class Ledger:
         publish: tuple[str | None, str | None] | None = None,
         idem_key: str | None = None,
         extra: str | None = None,
-    ) -> None:
+        then: tuple[str, str | None] | None = None,
+    ) -> bool:
         """A thread part is live: recorded at once, so it is never sent again
         — even by a run that lost its claim meanwhile (what is live is a
         fact the new holder needs).  In the same write, under the claim: the
@@ -686,7 +724,9 @@ class Ledger:
         :meth:`sending`, with ``next_key``), or, for the last part, the post
         published with ``publish`` (its remote id and URL).  ``idem_key``:
         the key the part went with; ``extra``: what the network needs of it
-        later (a Bluesky cid)."""
+        later (a Bluesky cid).  ``then``: with ``publish``, the account's next
+        post this owner claimed (its id, and its first part's key), marked in
+        flight in the same write; whether it was."""
         with self._writing() as c:
             c.execute(
                 _insert_ignore(c, parts).values(
@@ -701,24 +741,40 @@ class Ledger:
                     published_at=now,
                 )
             )
-            condition = (
-                self._live(post_id, account, token, now)
-                if next_in_flight is not None
-                else self._held(post_id, account, token)
-            )
-            result = c.execute(
-                deliveries.update()
-                .where(*condition)
-                .values(
-                    in_flight=next_in_flight,
-                    idem_key=next_key if next_in_flight is not None else None,
-                    idem_record=None,
-                    sent_at=now if next_in_flight is not None else None,
-                    lease_until=lease_until,
-                    updated_at=now,
+            if publish is not None:
+                # The last part: the post is published, in the same write.
+                lost = not self._finish(
+                    c,
+                    post_id,
+                    account,
+                    token=token,
+                    state="published",
+                    now=now,
+                    remote_id=publish[0],
+                    url=publish[1],
                 )
-            )
-            if result.rowcount != 1:
+            else:
+                condition = (
+                    self._live(post_id, account, token, now)
+                    if next_in_flight is not None
+                    else self._held(post_id, account, token)
+                )
+                lost = (
+                    c.execute(
+                        deliveries.update()
+                        .where(*condition)
+                        .values(
+                            in_flight=next_in_flight,
+                            idem_key=next_key if next_in_flight is not None else None,
+                            idem_record=None,
+                            sent_at=now if next_in_flight is not None else None,
+                            lease_until=lease_until,
+                            updated_at=now,
+                        )
+                    ).rowcount
+                    != 1
+                )
+            if lost:
                 self._event(
                     c,
                     post_id,
@@ -727,25 +783,33 @@ class Ledger:
                     "publishing",
                     f"part {idx + 1} live at {url} (sent by a run that had lost its claim)",
                 )
-                lost = True
-            else:
-                lost = False
-                if publish is not None:
-                    self._finish(
-                        c,
-                        post_id,
-                        account,
-                        token=token,
-                        state="published",
-                        now=now,
-                        remote_id=publish[0],
-                        url=publish[1],
-                    )
+            fenced = False
+            if then is not None and not lost:
+                next_id, key = then
+                fenced = (
+                    c.execute(
+                        deliveries.update()
+                        .where(
+                            *self._live(next_id, account, token, now),
+                            deliveries.c.in_flight.is_(None),
+                        )
+                        .values(
+                            in_flight=0,
+                            idem_key=key,
+                            idem_record=None,
+                            sent_at=now,
+                            lease_until=lease_until,
+                            updated_at=now,
+                        )
+                    ).rowcount
+                    == 1
+                )
         if lost:
             raise LeaseLost(
                 f"{post_id} ({account}): part {idx + 1} is live, but this run's claim ran out "
                 "or was taken over; it leaves the rest to the run that holds it"
             )
+        return fenced
 
     def release_interrupted(
         self,
@@ -875,6 +939,326 @@ class Ledger:
                 .values(error=error, held=error if held else None, updated_at=now)
             )
 
+    # ------------------------------------------------- publishing in batches
+
+    def sync(self, wanted: Iterable[Wanted], *, now: datetime) -> dict[tuple[str, str], Delivery]:
+        """Make every delivery the project has a row before it is due, and
+        bring rows not sent yet up to the project's values (a new time, new
+        text): one transaction, whatever the number.  Returns the rows."""
+        wanted = list(wanted)
+        with self._writing() as c:
+            found = {
+                (r.post_id, r.account): r
+                for r in c.execute(sa.select(deliveries).where(*self._plain())).all()
+            }
+            new: list[dict[str, Any]] = []
+            changed: list[tuple[Any, dict[str, Any]]] = []
+            for w in wanted:
+                row = found.get((w.post_id, w.account))
+                if row is None:
+                    new.append(
+                        {
+                            "project": self.project,
+                            "post_id": w.post_id,
+                            "account": w.account,
+                            "network": w.network,
+                            "queue": w.queue,
+                            "scheduled_at": w.scheduled_at,
+                            "digest": w.digest,
+                            "state": "scheduled",
+                            "attempts": 0,
+                            "late_ok": False,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                    )
+                    continue
+                values = _refresh(row, w)
+                if values:
+                    changed.append((row, values))
+            if new:
+                inserted = c.execute(
+                    _insert_ignore(c, deliveries).returning(
+                        deliveries.c.post_id, deliveries.c.account
+                    ),
+                    new,
+                ).all()
+                self._events(c, [(r.post_id, r.account, "scheduled", None) for r in inserted], now)
+            for row, values in changed:
+                c.execute(
+                    deliveries.update()
+                    .where(*self._key(row.post_id, row.account), deliveries.c.state == row.state)
+                    .values(updated_at=now, **values)
+                )
+                if values.get("state") == "scheduled":
+                    self._event(c, row.post_id, row.account, now, "scheduled", "given a new time")
+            rows = (
+                c.execute(sa.select(deliveries).where(*self._plain())).all()
+                if (new or changed)
+                else list(found.values())
+            )
+        return {(r.post_id, r.account): Delivery(**r._mapping) for r in rows}
+
+    def in_doubt(self) -> list[Delivery]:
+        """Deliveries a run may have left in doubt: ``publishing`` and ``unknown``."""
+        with self._reading() as c:
+            rows = c.execute(
+                sa.select(deliveries).where(
+                    *self._plain(), deliveries.c.state.in_(["publishing", "unknown"])
+                )
+            ).all()
+        return [Delivery(**r._mapping) for r in rows]
+
+    def take_account(
+        self,
+        account: str,
+        *,
+        token: str,
+        now: datetime,
+        lease_until: datetime,
+        abandoned: Callable[[str | None, datetime | None], bool],
+        read: Iterable[str] = (),
+    ) -> dict[str, Delivery] | None:
+        """Take (or keep) the lease on ``account``: only its holder sends the
+        account's posts.  None when another run holds it (and is not gone,
+        by ``abandoned``); else the rows of the posts ``read``, read in the
+        same transaction."""
+        lease = account_leases.c
+        mine = (lease.project == self.project, lease.account == account)
+        with self._writing() as c:
+            got = c.execute(
+                account_leases.update()
+                .where(
+                    *mine,
+                    sa.or_(
+                        lease.claimed_by.is_(None),
+                        lease.claimed_by == token,
+                        lease.lease_until <= now,
+                    ),
+                )
+                .values(claimed_by=token, lease_until=lease_until)
+            ).rowcount
+            if not got:
+                holder = c.execute(
+                    sa.select(lease.claimed_by, lease.lease_until).where(*mine)
+                ).first()
+                if holder is None:
+                    got = _inserted(
+                        c,
+                        account_leases,
+                        project=self.project,
+                        account=account,
+                        claimed_by=token,
+                        lease_until=lease_until,
+                    )
+                elif abandoned(holder.claimed_by, holder.lease_until):
+                    got = c.execute(
+                        account_leases.update()
+                        .where(*mine, lease.claimed_by == holder.claimed_by)
+                        .values(claimed_by=token, lease_until=lease_until)
+                    ).rowcount
+            if not got:
+                return None
+            ids = list(read)
+            if not ids:
+                return {}
+            rows = c.execute(
+                sa.select(deliveries).where(
+                    *self._plain(),
+                    deliveries.c.account == account,
+                    deliveries.c.post_id.in_(ids),
+                )
+            ).all()
+        return {r.post_id: Delivery(**r._mapping) for r in rows}
+
+    def release_account(self, account: str, *, token: str) -> None:
+        """Let another run take ``account`` (this run sends none of its posts now)."""
+        lease = account_leases.c
+        with self._writing() as c:
+            c.execute(
+                account_leases.update()
+                .where(
+                    lease.project == self.project,
+                    lease.account == account,
+                    lease.claimed_by == token,
+                )
+                .values(claimed_by=None, lease_until=None)
+            )
+
+    def claim_batch(
+        self,
+        account: str,
+        post_ids: list[str],
+        *,
+        token: str,
+        now: datetime,
+        lease_until: datetime,
+        ignore_backoff: bool = False,
+    ) -> dict[str, tuple[Delivery, dict[int, PartRecord]]]:
+        """:meth:`claim` for several posts of one account in one transaction,
+        with the parts already live of each: what it claimed, by post id."""
+        if not post_ids:
+            return {}
+        d = deliveries.c
+        condition = [
+            *self._plain(),
+            d.account == account,
+            d.post_id.in_(post_ids),
+            d.state == "scheduled",
+        ]
+        if not ignore_backoff:
+            condition.append(sa.or_(d.next_attempt_at.is_(None), d.next_attempt_at <= now))
+        with self._writing() as c:
+            c.execute(
+                deliveries.update()
+                .where(*condition)
+                .values(
+                    state="publishing",
+                    claimed_by=token,
+                    claimed_at=now,
+                    lease_until=lease_until,
+                    attempts=d.attempts + 1,
+                    held=None,
+                    updated_at=now,
+                )
+            )
+            rows = c.execute(
+                sa.select(deliveries).where(
+                    *self._plain(),
+                    d.account == account,
+                    d.post_id.in_(post_ids),
+                    d.state == "publishing",
+                    d.claimed_by == token,
+                    d.claimed_at == now,
+                )
+            ).all()
+            if not rows:
+                return {}
+            self._events(c, [(r.post_id, account, "publishing", token) for r in rows], now)
+            live: dict[str, dict[int, PartRecord]] = {r.post_id: {} for r in rows}
+            for p in c.execute(
+                sa.select(
+                    parts.c.post_id,
+                    parts.c.idx,
+                    parts.c.remote_id,
+                    parts.c.url,
+                    parts.c.published_at,
+                )
+                .where(
+                    parts.c.project == self.project,
+                    parts.c.account == account,
+                    parts.c.post_id.in_(list(live)),
+                )
+                .order_by(parts.c.idx)
+            ).all():
+                live[p.post_id][p.idx] = PartRecord(p.idx, p.remote_id, p.url, p.published_at)
+        return {r.post_id: (Delivery(**r._mapping), live[r.post_id]) for r in rows}
+
+    def release_claims(
+        self,
+        account: str,
+        post_ids: list[str],
+        *,
+        token: str,
+        now: datetime,
+        error: str | None = None,
+        held: bool = False,
+    ) -> None:
+        """Give back claims of ``account`` this run made and never sent a
+        part of: scheduled again as they were (``error``: why they were not
+        sent; ``held``: until a person acts)."""
+        if not post_ids:
+            return
+        d = deliveries.c
+        with self._writing() as c:
+            c.execute(
+                deliveries.update()
+                .where(
+                    *self._plain(),
+                    d.account == account,
+                    d.post_id.in_(post_ids),
+                    d.state == "publishing",
+                    d.claimed_by == token,
+                    d.in_flight.is_(None),
+                )
+                .values(
+                    state="scheduled",
+                    claimed_by=None,
+                    lease_until=None,
+                    attempts=sa.case((d.attempts > 0, d.attempts - 1), else_=0),
+                    error=error,
+                    held=(error or "held") if held else None,
+                    updated_at=now,
+                )
+            )
+
+    def renew_all(self, *, token: str, now: datetime, lease_until: datetime) -> None:
+        """Extend every lease ``token`` holds that has not run out: its
+        claims, its accounts and its place among the runs."""
+        d, lease = deliveries.c, account_leases.c
+        with self._writing() as c:
+            c.execute(
+                deliveries.update()
+                .where(
+                    *self._plain(),
+                    d.state == "publishing",
+                    d.claimed_by == token,
+                    d.lease_until > now,
+                )
+                .values(lease_until=lease_until)
+            )
+            c.execute(
+                account_leases.update()
+                .where(
+                    lease.project == self.project,
+                    lease.claimed_by == token,
+                    lease.lease_until > now,
+                )
+                .values(lease_until=lease_until)
+            )
+            c.execute(
+                runners.update()
+                .where(runners.c.project == self.project, runners.c.token == token)
+                .values(until=lease_until)
+            )
+
+    def join(self, *, token: str, now: datetime, until: datetime) -> int:
+        """Count this run among those publishing now (until ``until``, unless
+        renewed); how many there are, this one included."""
+        with self._writing() as c:
+            c.execute(
+                runners.delete().where(runners.c.project == self.project, runners.c.until <= now)
+            )
+            c.execute(
+                _insert_ignore(c, runners).values(project=self.project, token=token, until=until)
+            )
+        return self.runners(now=now)
+
+    def runners(self, *, now: datetime) -> int:
+        """How many runs publish now."""
+        with self._reading() as c:
+            count = c.execute(
+                sa.select(sa.func.count())
+                .select_from(runners)
+                .where(runners.c.project == self.project, runners.c.until > now)
+            ).scalar()
+        return int(count or 0)
+
+    def leave(self, *, token: str) -> None:
+        """This run publishes no more: its accounts are free for others."""
+        with self._writing() as c:
+            c.execute(
+                runners.delete().where(runners.c.project == self.project, runners.c.token == token)
+            )
+            c.execute(
+                account_leases.update()
+                .where(
+                    account_leases.c.project == self.project,
+                    account_leases.c.claimed_by == token,
+                )
+                .values(claimed_by=None, lease_until=None)
+            )
+
     def retry(self, post_id: str, account: str, *, now: datetime) -> Delivery:
         """Send a failed, unknown, missed or expired delivery again at the next
         run, late or not; thread parts already live are kept."""
@@ -973,21 +1357,41 @@ class Ledger:
     ) -> None:
         """A delivery seen for the first time: ``scheduled`` (unless another
         process made it just now)."""
-        inserted = c.execute(
-            _insert_ignore(c, deliveries).values(
-                project=self.project,
-                post_id=post_id,
-                account=account,
-                state="scheduled",
-                attempts=0,
-                late_ok=False,
-                created_at=now,
-                updated_at=now,
-                **values,
-            )
+        inserted = _inserted(
+            c,
+            deliveries,
+            project=self.project,
+            post_id=post_id,
+            account=account,
+            state="scheduled",
+            attempts=0,
+            late_ok=False,
+            created_at=now,
+            updated_at=now,
+            **values,
         )
-        if inserted.rowcount:
+        if inserted:
             self._event(c, post_id, account, now, "scheduled", None)
+
+    def _events(
+        self, c: Connection, rows: list[tuple[str, str, str, str | None]], at: datetime
+    ) -> None:
+        """Several events in one statement: (post id, account, state, detail)."""
+        if rows:
+            c.execute(
+                events.insert(),
+                [
+                    {
+                        "project": self.project,
+                        "post_id": post_id,
+                        "account": account,
+                        "at": at,
+                        "state": state,
+                        "detail": detail,
+                    }
+                    for post_id, account, state, detail in rows
+                ],
+            )
 
     def _event(
         self,
@@ -1060,7 +1464,10 @@ MIGRATIONS: dict[int, str] = {
     2: "rows per project; claims as leases (lease_until); sent_at; held; remote ids of 500",
     3: "an idempotency key per part (and the exact request made with it); a variant and an "
     "occurrence in every key",
+    4: "account leases (one run sends an account's posts at a time) and the runs publishing now",
 }
+#: Versions that only added tables: nothing to rebuild, the new tables are made.
+NEW_TABLES_ONLY = frozenset({4})
 
 
 def _prepare(c: Connection, project: str) -> None:
@@ -1069,7 +1476,10 @@ def _prepare(c: Connection, project: str) -> None:
     version = _version(c)
     if version == SCHEMA_VERSION:
         return
-    if version is not None or sa.inspect(c).has_table("deliveries"):
+    only_new_tables = version is not None and all(
+        v in NEW_TABLES_ONLY for v in range(version + 1, SCHEMA_VERSION + 1)
+    )
+    if not only_new_tables and (version is not None or sa.inspect(c).has_table("deliveries")):
         _rebuild(c, project, version or 1)
     metadata.create_all(c)
     _upsert_meta(c, "schema_version", str(SCHEMA_VERSION))
@@ -1117,12 +1527,41 @@ def _rebuild(c: Connection, project: str, version: int) -> None:
         c.exec_driver_sql(f"DROP TABLE {table}_v{version}")
 
 
+def _refresh(row: Any, wanted: Wanted) -> dict[str, Any]:
+    """What a row needs of the post's current values: a new time (which also
+    revives a missed or expired post), or new content not sent yet."""
+    values: dict[str, Any] = {}
+    if row.state in ("scheduled", "missed", "expired") and row.scheduled_at != wanted.scheduled_at:
+        values["scheduled_at"] = wanted.scheduled_at
+        if row.state != "scheduled":
+            values.update(state="scheduled", error=None, late_ok=False)
+    if row.state == "scheduled" and (row.digest != wanted.digest or row.queue != wanted.queue):
+        values["digest"] = wanted.digest
+        values["queue"] = wanted.queue
+    return values
+
+
 def what_to_do(post_id: str) -> str:
     """What a person does about a post whose outcome is unknown."""
     return (
         f"check it on the network, then 'megaphone retry {post_id}' or "
         f"'megaphone mark {post_id} published --url URL'"
     )
+
+
+def _drop_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection the server has closed (a restart, a timeout) is
+    dropped when it is taken, without a round trip: while no query runs, a
+    live connection's socket has nothing to read, and a closed one has the
+    server's goodbye or its end.  The pool then opens a new one."""
+    import select
+
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except Exception:  # OSError, or the driver's own "the connection is closed"
+        readable = [True]
+    if readable:
+        raise sa.exc.DisconnectionError("the ledger's server closed the connection")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -1157,6 +1596,17 @@ def _insert_ignore(c: Connection, table: sa.Table) -> Any:
 
         return pg_insert(table).on_conflict_do_nothing()
     return table.insert()
+
+
+def _inserted(c: Connection, table: sa.Table, **values: Any) -> bool:
+    """Insert a row unless one with its key exists; whether it was.  (The
+    driver's row count of ``ON CONFLICT DO NOTHING`` is not to be trusted:
+    psycopg says -1 whether a row went in or not.)"""
+    statement = _insert_ignore(c, table).values(**values)
+    if c.dialect.name in ("sqlite", "postgresql"):
+        key = next(iter(table.primary_key.columns))
+        return c.execute(statement.returning(key)).first() is not None
+    return bool(c.execute(statement).rowcount == 1)
 
 
 def _upsert_meta(c: Connection, key: str, value: str) -> None:

@@ -237,6 +237,20 @@ class Worker:
             policy=self.policy,
             warn=lambda message: self._say("warning", message=message),
         )
+        self._write_ahead()
+
+    def _write_ahead(self) -> None:
+        """Every dated post's deliveries are rows before they are due."""
+        from megaphone.publish.publisher import FOREVER, plan
+
+        assert self._publisher is not None
+        with self._lock:
+            posts = list(self._posts.values())
+            accounts = dict(self._accounts)
+        try:
+            self._publisher.write_ahead(plan(posts, accounts, now=datetime.now(UTC), until=FOREVER))
+        except MegaphoneError as e:
+            self._say("error", message=str(e))
 
     # ------------------------------------------------------------ files
 
@@ -356,6 +370,7 @@ class Worker:
             self._accounts = {a.name: a for a in config.accounts}
         if self._publisher is not None:
             self._publisher.use(self._project())
+            self._write_ahead()
         if not first and (changed_names or removed or config_changed):
             self._say(
                 "reloaded",
@@ -460,7 +475,17 @@ class Worker:
                 self._would_send(post, account)
                 return
             assert self._publisher is not None
-            outcome = self._publisher.deliver(Job(post, account, post.at or datetime.now(UTC)))
+            publisher = self._publisher
+            job = Job(post, account, post.at or datetime.now(UTC))
+            # Under the account's lease: one machine sends an account's posts
+            # at a time, in their order.
+            outcome = publisher.holding(
+                account_name,
+                lambda: publisher.deliver(job),
+                wait=self.policy.lease.total_seconds(),
+            )
+            if outcome is None:
+                return  # another machine sends the account's posts; the sweep looks again
             self._told(outcome)
             if outcome.stop_account:
                 self._held[account_name] = datetime.now(UTC) + timedelta(

@@ -1,0 +1,268 @@
+"""Several runs on one ledger: rows written ahead, an account's posts sent by
+one run at a time (in their order), claims in batches, few writes a post —
+on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from megaphone.store.ledger import Ledger, Wanted, events
+from tests.fakex import FakeX
+
+NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+ACCOUNTS = ["utla", "reclaim", "alliance", "coalition"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def never(token: str | None, until: datetime | None) -> bool:
+    return False
+
+
+def test_one_run_at_a_time_holds_an_account(ledger_url: str) -> None:
+    ledger = Ledger(ledger_url)
+    try:
+        for account in (f"a{n}" for n in range(5)):
+            barrier = threading.Barrier(8)
+
+            def take(n: int, account: str = account, barrier: threading.Barrier = barrier) -> bool:
+                barrier.wait()
+                got = ledger.take_account(
+                    account,
+                    token=f"run-{n}",
+                    now=NOW,
+                    lease_until=NOW + timedelta(minutes=1),
+                    abandoned=never,
+                )
+                return got is not None
+
+            with ThreadPoolExecutor(8) as pool:
+                winners = sum(pool.map(take, range(8)))
+            assert winners == 1, account
+    finally:
+        ledger.close()
+
+
+def test_an_account_lease_is_kept_renewed_let_go_and_taken_when_it_ran_out(
+    ledger_url: str,
+) -> None:
+    ledger = Ledger(ledger_url)
+    later = NOW + timedelta(minutes=2)
+    try:
+
+        def take(token: str, now: datetime) -> bool:
+            got = ledger.take_account(
+                "utla",
+                token=token,
+                now=now,
+                lease_until=now + timedelta(minutes=1),
+                abandoned=never,
+            )
+            return got is not None
+
+        assert take("a", NOW) and take("a", NOW)  # its holder keeps it
+        assert not take("b", NOW + timedelta(seconds=30))
+        ledger.renew_all(token="a", now=NOW + timedelta(seconds=50), lease_until=later)
+        assert not take("b", NOW + timedelta(seconds=90))  # renewed to 2 min
+        assert take("b", later + timedelta(seconds=1))  # ran out: taken
+        ledger.release_account("utla", token="b")
+        assert take("c", later + timedelta(seconds=2))  # let go: anyone's
+    finally:
+        ledger.close()
+
+
+def test_a_delivery_made_by_several_runs_at_once_is_scheduled_once(ledger_url: str) -> None:
+    ledger = Ledger(ledger_url)
+    barrier = threading.Barrier(6)
+
+    def make(n: int) -> None:
+        barrier.wait()
+        if n % 2:
+            ledger.ensure(
+                "p1", "utla", network="x", queue="q", scheduled_at=NOW, digest="d", now=NOW
+            )
+        else:
+            ledger.sync([Wanted("p1", "utla", "x", "q", NOW, "d")], now=NOW)
+
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(make, range(6)))
+        made = [e for e in ledger.events("p1") if e["state"] == "scheduled"]
+        assert len(made) == 1
+    finally:
+        ledger.close()
+
+
+def test_rows_are_written_ahead_and_kept_up_to_date(ledger_url: str) -> None:
+    ledger = Ledger(ledger_url)
+    try:
+        wanted = [
+            Wanted(f"p{i}", "utla", "x", "q", NOW + timedelta(days=i), "d") for i in range(50)
+        ]
+        rows = ledger.sync(wanted, now=NOW)
+        assert len(rows) == 50 and {r.state for r in rows.values()} == {"scheduled"}
+        assert rows[("p3", "utla")].scheduled_at == NOW + timedelta(days=3)
+        # A new time and new text: the rows follow; a missed post given a
+        # new time is scheduled again.
+        ledger.settle("p4", "utla", state="missed", now=NOW)
+        moved = [
+            Wanted(w.post_id, w.account, w.network, w.queue, NOW + timedelta(days=i, hours=1), "e")
+            if w.post_id in ("p3", "p4")
+            else w
+            for i, w in enumerate(wanted)
+        ]
+        rows = ledger.sync(moved, now=NOW)
+        assert rows[("p3", "utla")].scheduled_at == NOW + timedelta(days=3, hours=1)
+        assert rows[("p3", "utla")].digest == "e"
+        assert rows[("p4", "utla")].state == "scheduled"
+        assert rows[("p5", "utla")].digest == "d"
+        # Written once: syncing again changes nothing and adds no event.
+        count = len(ledger.events())
+        ledger.sync(moved, now=NOW)
+        assert len(ledger.events()) == count
+    finally:
+        ledger.close()
+
+
+def test_claims_are_made_in_batches_and_given_back_unsent(ledger_url: str) -> None:
+    ledger = Ledger(ledger_url)
+    try:
+        ledger.sync([Wanted(f"p{i}", "utla", "x", "q", NOW, "d") for i in range(5)], now=NOW)
+        until = NOW + timedelta(minutes=1)
+        got = ledger.claim_batch("utla", ["p0", "p1", "p2"], token="a", now=NOW, lease_until=until)
+        assert sorted(got) == ["p0", "p1", "p2"]
+        assert all(row.state == "publishing" and done == {} for row, done in got.values())
+        # Another run claims none of them again, only the one left.
+        other = ledger.claim_batch(
+            "utla", ["p1", "p2", "p3"], token="b", now=NOW, lease_until=until
+        )
+        assert list(other) == ["p3"]
+        ledger.release_claims("utla", ["p1", "p2"], token="a", now=NOW, error="rate limited")
+        p1 = ledger.get("p1", "utla")
+        assert p1 is not None and p1.state == "scheduled" and p1.attempts == 0
+        assert p1.error == "rate limited" and p1.claimed_by is None
+    finally:
+        ledger.close()
+
+
+def _project(project: Any, posts_per_account: int) -> Path:
+    at = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    config = "timezone: UTC\nproject: union\naccounts:\n" + "".join(
+        f"  - name: {a}\n    network: x\n" for a in ACCOUNTS
+    )
+    files = {}
+    for a in ACCOUNTS:
+        posts = "".join(
+            f"  - {{id: {a}-{i:03d}, at: '{at}', text: '{a} update {i}.'}}\n"
+            for i in range(posts_per_account)
+        )
+        files[a] = f"account: {a}\nposts:\n" + posts
+    root: Path = project({"megaphone.yaml": config}, **files)
+    return root
+
+
+def _sign_in_all(fakex: FakeX, monkeypatch: pytest.MonkeyPatch) -> None:
+    for a in ACCOUNTS:
+        for key, value in fakex.env(a, fakex.add_user(a)).items():
+            monkeypatch.setenv(key, value)
+
+
+def _run(root: Path) -> list[Any]:
+    from megaphone.cli.options import policy
+    from megaphone.publish.runs import open_project, select_jobs
+    from megaphone.publish.runs import publish as run_publish
+
+    ctx = open_project(root)
+    jobs, _invalid = select_jobs(ctx, ids=(), until=None, account_names=())
+    outcomes: list[Any] = run_publish(
+        ctx, jobs, force=False, policy=policy(ctx.project.config, None), skip_settled=True
+    )
+    return outcomes
+
+
+def _in_order(fakex: FakeX) -> None:
+    """Every account's posts went out once each, in their order."""
+    sent = [t.sent_text for t in fakex.posted()]
+    assert all(n == 1 for n in Counter(sent).values())
+    for a in ACCOUNTS:
+        mine = [int(t.split()[-1].rstrip(".")) for t in sent if t.startswith(f"{a} ")]
+        assert all(x < y for x, y in itertools.pairwise(mine)), (a, mine)
+
+
+def test_runs_at_once_share_the_accounts_and_keep_each_accounts_order(
+    fakex: FakeX, ledger_url: str, project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEGAPHONE_LEDGER_URL", ledger_url)
+    _sign_in_all(fakex, monkeypatch)
+    fakex.reject_duplicates = False
+    fakex.latency = 0.01
+    root = _project(project, 25)
+    barrier = threading.Barrier(3)
+
+    def one(n: int) -> list[Any]:
+        barrier.wait()
+        return _run(root)
+
+    with ThreadPoolExecutor(3) as pool:
+        runs = list(pool.map(one, range(3)))
+    assert len(fakex.posted()) == 25 * len(ACCOUNTS)
+    _in_order(fakex)
+    published = [sum(o.state == "published" for o in outcomes) for outcomes in runs]
+    assert sum(published) == 25 * len(ACCOUNTS)
+
+
+def test_a_post_costs_at_most_three_ledger_writes(
+    fakex: FakeX, ledger_url: str, project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEGAPHONE_LEDGER_URL", ledger_url)
+    _sign_in_all(fakex, monkeypatch)
+    root = _project(project, 30)
+    commits = []
+
+    def count(conn: Any) -> None:
+        commits.append(1)
+
+    sa.event.listen(sa.engine.Engine, "commit", count)
+    try:
+        outcomes = _run(root)
+    finally:
+        sa.event.remove(sa.engine.Engine, "commit", count)
+    assert sum(o.state == "published" for o in outcomes) == 30 * len(ACCOUNTS)
+    _in_order(fakex)
+    posts = 30 * len(ACCOUNTS)
+    # Opening, writing the rows ahead, counting the runs: a few for the run;
+    # then at most three a post — in fact fewer than two: claims in
+    # batches, a post's record and the next one's fence in one write.
+    assert len(commits) <= 2 * posts, len(commits)
+
+
+def test_events_of_a_run_say_which_run_sent_each_post(ledger_url: str) -> None:
+    ledger = Ledger(ledger_url)
+    try:
+        ledger.sync([Wanted("p0", "utla", "x", "q", NOW, "d")], now=NOW)
+        ledger.claim_batch(
+            "utla", ["p0"], token="run-a", now=NOW, lease_until=NOW + timedelta(minutes=1)
+        )
+        with ledger.engine.connect() as c:
+            states = [
+                (r.state, r.detail)
+                for r in c.execute(sa.select(events.c.state, events.c.detail).order_by(events.c.id))
+            ]
+        assert states == [("scheduled", None), ("publishing", "run-a")]
+    finally:
+        ledger.close()
