@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -204,7 +205,7 @@ def _in_order(fakex: FakeX) -> None:
         assert all(x < y for x, y in itertools.pairwise(mine)), (a, mine)
 
 
-def test_runs_at_once_share_the_accounts_and_keep_each_accounts_order(
+def test_runs_at_once_send_each_post_once_in_each_accounts_order(
     fakex: FakeX, ledger_url: str, project: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MEGAPHONE_LEDGER_URL", ledger_url)
@@ -224,6 +225,29 @@ def test_runs_at_once_share_the_accounts_and_keep_each_accounts_order(
     _in_order(fakex)
     published = [sum(o.state == "published" for o in outcomes) for outcomes in runs]
     assert sum(published) == 25 * len(ACCOUNTS)
+
+
+def test_a_run_that_starts_later_takes_over_its_share_of_the_accounts(
+    fakex: FakeX, ledger_url: str, project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEGAPHONE_LEDGER_URL", ledger_url)
+    _sign_in_all(fakex, monkeypatch)
+    fakex.reject_duplicates = False
+    fakex.latency = 0.05  # each account's 30 posts take 1.5 s or more
+    root = _project(project, 30)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(_run, root)
+        deadline = time.monotonic() + 30
+        while len(fakex.posted()) < len(ACCOUNTS):  # under way on every account
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        second = pool.submit(_run, root)
+        runs = [first.result(), second.result()]
+    _in_order(fakex)
+    published = [sum(o.state == "published" for o in outcomes) for outcomes in runs]
+    assert sum(published) == 30 * len(ACCOUNTS)
+    # At its next batch the first run let half its accounts go to the second.
+    assert published[1] >= 30, published
 
 
 def test_a_post_costs_at_most_three_ledger_writes(

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 
 #: How long a run's count of the runs publishing now is trusted.
-RUNNERS_FRESH = 1.0
+RUNNERS_FRESH = 0.25
 
 
 @dataclass

@@ -188,6 +188,9 @@ runners = sa.Table(
     sa.Column("until", UTCDateTime, nullable=False),
 )
 
+#: An event, its values bound when it is written.
+_EVENT = events.insert()
+
 meta = sa.Table(
     "meta",
     metadata,
@@ -271,6 +274,7 @@ class Ledger:
     def __init__(self, url: str, *, project: str = LOCAL_ID, create: bool = True) -> None:
         self.url = url
         self.project = project
+        self._statements: dict[Any, Any] = {}
         #: SQLite only: the threads of this process take turns writing
         #: (a database server lets them write at once).
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
@@ -344,6 +348,57 @@ class Ledger:
     def close(self) -> None:
         self.engine.dispose()
         self.reader.dispose()
+
+    # ------------------------------------------------ statements made once
+    #
+    # The writes of every post (a fence, a part recorded, a claim released)
+    # are made once per ledger with bound parameters: SQLAlchemy builds and
+    # keys a new statement object each time otherwise, which costs more than
+    # the round trip to a database server.
+
+    def _claim_update(self, names: tuple[str, ...], *, live: bool = False) -> Any:
+        """``UPDATE deliveries SET <names>`` of one delivery, under this owner's
+        claim (``live``: whose lease has not run out, the fence)."""
+        key = ("held", names, live)
+        statement = self._statements.get(key)
+        if statement is None:
+            d = deliveries.c
+            condition = [
+                d.project == sa.bindparam("w_project"),
+                d.post_id == sa.bindparam("w_post_id"),
+                d.account == sa.bindparam("w_account"),
+                d.state == "publishing",
+                d.claimed_by == sa.bindparam("w_token"),
+            ]
+            if live:
+                condition.append(d.lease_until > sa.bindparam("w_now", type_=UTCDateTime))
+            statement = (
+                deliveries.update()
+                .where(*condition)
+                .values({n: sa.bindparam(f"v_{n}", type_=deliveries.c[n].type) for n in names})
+            )
+            self._statements[key] = statement
+        return statement
+
+    def _under_claim(
+        self,
+        c: Connection,
+        post_id: str,
+        account: str,
+        token: str,
+        values: Mapping[str, Any],
+        *,
+        live_at: datetime | None = None,
+    ) -> bool:
+        """Write ``values`` to a delivery this owner holds (still live at
+        ``live_at``, when given); whether it did."""
+        names = tuple(sorted(values))
+        params = {f"v_{n}": values[n] for n in names}
+        params.update(w_project=self.project, w_post_id=post_id, w_account=account, w_token=token)
+        if live_at is not None:
+            params["w_now"] = live_at
+        statement = self._claim_update(names, live=live_at is not None)
+        return bool(c.execute(statement, params).rowcount == 1)
 
     def _plain(self) -> tuple[Any, Any, Any]:
         """The conditions that pick this project's deliveries of posts that
@@ -681,19 +736,22 @@ class Ledger:
         the claim is no longer this owner's, or its lease ran out — then
         nothing may be sent."""
         with self._writing() as c:
-            result = c.execute(
-                deliveries.update()
-                .where(*self._live(post_id, account, token, now))
-                .values(
-                    in_flight=idx,
-                    idem_key=idem_key,
-                    idem_record=idem_record,
-                    sent_at=now,
-                    lease_until=lease_until,
-                    updated_at=now,
-                )
+            fenced = self._under_claim(
+                c,
+                post_id,
+                account,
+                token,
+                {
+                    "in_flight": idx,
+                    "idem_key": idem_key,
+                    "idem_record": idem_record,
+                    "sent_at": now,
+                    "lease_until": lease_until,
+                    "updated_at": now,
+                },
+                live_at=now,
             )
-        if result.rowcount != 1:
+        if not fenced:
             raise LeaseLost(
                 f"{post_id} ({account}): this run's claim ran out or was taken over; "
                 "it sends nothing more and leaves the post to the run that holds it"
@@ -728,18 +786,24 @@ class Ledger:
         post this owner claimed (its id, and its first part's key), marked in
         flight in the same write; whether it was."""
         with self._writing() as c:
+            statement = self._statements.get("part")
+            if statement is None:
+                statement = self._statements["part"] = _insert_ignore(c, parts)
             c.execute(
-                _insert_ignore(c, parts).values(
-                    project=self.project,
-                    post_id=post_id,
-                    account=account,
-                    idx=idx,
-                    remote_id=remote_id,
-                    url=url,
-                    remote_extra=extra,
-                    idem_key=idem_key,
-                    published_at=now,
-                )
+                statement,
+                {
+                    "project": self.project,
+                    "post_id": post_id,
+                    "account": account,
+                    "variant": "",
+                    "occurrence": "",
+                    "idx": idx,
+                    "remote_id": remote_id,
+                    "url": url,
+                    "remote_extra": extra,
+                    "idem_key": idem_key,
+                    "published_at": now,
+                },
             )
             if publish is not None:
                 # The last part: the post is published, in the same write.
@@ -754,25 +818,20 @@ class Ledger:
                     url=publish[1],
                 )
             else:
-                condition = (
-                    self._live(post_id, account, token, now)
-                    if next_in_flight is not None
-                    else self._held(post_id, account, token)
-                )
-                lost = (
-                    c.execute(
-                        deliveries.update()
-                        .where(*condition)
-                        .values(
-                            in_flight=next_in_flight,
-                            idem_key=next_key if next_in_flight is not None else None,
-                            idem_record=None,
-                            sent_at=now if next_in_flight is not None else None,
-                            lease_until=lease_until,
-                            updated_at=now,
-                        )
-                    ).rowcount
-                    != 1
+                lost = not self._under_claim(
+                    c,
+                    post_id,
+                    account,
+                    token,
+                    {
+                        "in_flight": next_in_flight,
+                        "idem_key": next_key if next_in_flight is not None else None,
+                        "idem_record": None,
+                        "sent_at": now if next_in_flight is not None else None,
+                        "lease_until": lease_until,
+                        "updated_at": now,
+                    },
+                    live_at=now if next_in_flight is not None else None,
                 )
             if lost:
                 self._event(
@@ -786,23 +845,20 @@ class Ledger:
             fenced = False
             if then is not None and not lost:
                 next_id, key = then
-                fenced = (
-                    c.execute(
-                        deliveries.update()
-                        .where(
-                            *self._live(next_id, account, token, now),
-                            deliveries.c.in_flight.is_(None),
-                        )
-                        .values(
-                            in_flight=0,
-                            idem_key=key,
-                            idem_record=None,
-                            sent_at=now,
-                            lease_until=lease_until,
-                            updated_at=now,
-                        )
-                    ).rowcount
-                    == 1
+                fenced = self._under_claim(
+                    c,
+                    next_id,
+                    account,
+                    token,
+                    {
+                        "in_flight": 0,
+                        "idem_key": key,
+                        "idem_record": None,
+                        "sent_at": now,
+                        "lease_until": lease_until,
+                        "updated_at": now,
+                    },
+                    live_at=now,
                 )
         if lost:
             raise LeaseLost(
@@ -897,10 +953,7 @@ class Ledger:
             values.update(in_flight=None, sent_at=None)  # nothing is in doubt
         if state == "published":
             values.update(remote_id=remote_id, url=url, published_at=now)
-        result = c.execute(
-            deliveries.update().where(*self._held(post_id, account, token)).values(**values)
-        )
-        if result.rowcount != 1:
+        if not self._under_claim(c, post_id, account, token, values):
             return False
         self._event(c, post_id, account, now, "blocked" if held else state, error or url)
         return True
@@ -1379,7 +1432,7 @@ class Ledger:
         """Several events in one statement: (post id, account, state, detail)."""
         if rows:
             c.execute(
-                events.insert(),
+                _EVENT,
                 [
                     {
                         "project": self.project,
@@ -1403,14 +1456,15 @@ class Ledger:
         detail: str | None,
     ) -> None:
         c.execute(
-            events.insert().values(
-                project=self.project,
-                post_id=post_id,
-                account=account,
-                at=at,
-                state=state,
-                detail=detail,
-            )
+            _EVENT,
+            {
+                "project": self.project,
+                "post_id": post_id,
+                "account": account,
+                "at": at,
+                "state": state,
+                "detail": detail,
+            },
         )
 
 
