@@ -12,6 +12,7 @@ from megaphone.text import (
     X_CONFIG,
     CountConfig,
     count,
+    extract_cashtags,
     extract_hashtags,
     extract_mentions,
     extract_urls,
@@ -171,3 +172,14 @@ def test_counting_configuration_is_x_v3() -> None:
     assert official["emojiParsingEnabled"] is X_CONFIG.emoji_parsing
     assert [(r["start"], r["end"]) for r in official["ranges"]] == list(X_CONFIG.light_ranges)
     assert {r["weight"] for r in official["ranges"]} == {X_CONFIG.light_weight}
+
+
+@pytest.mark.parametrize("case", cases("extract.yml", "cashtags"))
+def test_extract_cashtags(case: dict[str, Any]) -> None:
+    assert [c.text for c in extract_cashtags(case["text"])] == case["expected"]
+
+
+@pytest.mark.parametrize("case", cases("extract.yml", "cashtags_with_indices"))
+def test_extract_cashtags_with_indices(case: dict[str, Any]) -> None:
+    got = [{"cashtag": c.text, "indices": [c.start, c.end]} for c in extract_cashtags(case["text"])]
+    assert got == case["expected"]

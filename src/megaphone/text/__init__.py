@@ -1,8 +1,10 @@
-"""Post text as the networks judge it: weighted length, links, hashtags, mentions."""
+"""Post text as the networks judge it: weighted length, links, hashtags, mentions,
+cashtags."""
 
 from megaphone.text.counter import X_CONFIG, CountConfig, TextCount, count
 from megaphone.text.extract import (
     Entity,
+    extract_cashtags,
     extract_emoji,
     extract_hashtags,
     extract_mentions,
@@ -19,6 +21,7 @@ __all__ = [
     "Entity",
     "TextCount",
     "count",
+    "extract_cashtags",
     "extract_emoji",
     "extract_hashtags",
     "extract_mentions",

@@ -10,12 +10,12 @@ common punctuation) and 2 everywhere else (CJK, most symbols, "…" and "€").
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from typing import NamedTuple
 
 from megaphone.text.extract import INVALID_CHARS, Entity, extract_emoji, extract_urls
+from megaphone.text.unicode import nfc
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +93,7 @@ def count(text: str, config: CountConfig = X_CONFIG) -> TextCount:
             scaled += url_weight - (u.end - u.start) * config.light_weight
         taken = [(u, url_weight) for u in urls]
     else:
-        if not unicodedata.is_normalized("NFC", text):
-            text = unicodedata.normalize("NFC", text)
+        text = nfc(text)
         urls = extract_urls(text)
         heavy = _heavy_pattern(config)
         scaled = _weight(text, heavy, config)

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 SPACES = "\t-\r \x85\xa0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 INVALID_CHARS = "\ufffe\ufeff\uffff"
 DIRECTIONAL_MARKS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-ASCII_PUNCTUATION = r"\-_!\"#$%&'/()*+,.:;<=>?@\[\]^`{|}~"
+#: As in a character class: the backslash is one of them too (twitter-text's
+#: ``\\``), so ``\-x.kr`` holds no link.
+ASCII_PUNCTUATION = r"\-_!\"#$%&'/()*+,.:;<=>?@\[\\\]^`{|}~"
 LATIN_ACCENTS = (
     "\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff\u0100-\u024f\u0253\u0254\u0256\u0257"
     "\u0259\u025b\u0263\u0268\u026f\u0272\u0289\u028b\u02bb\u0300-\u036f\u1e00-\u1eff"
@@ -36,8 +38,8 @@ class Entity(NamedTuple):
     """A span of text that X treats specially.  (A named tuple rather than a
     dataclass: entities are made in the hot loop of validation.)"""
 
-    kind: str  # "url", "hashtag", "mention" or "emoji"
-    text: str  # the URL, the tag without '#', the name without '@', the emoji
+    kind: str  # "url", "hashtag", "mention", "cashtag" or "emoji"
+    text: str  # the URL, the tag without '#', the name without '@' or '$', the emoji
     start: int
     end: int
 
@@ -477,11 +479,45 @@ def _positions(text: str, chars: str) -> list[int]:
 
 
 def _outside(entities: list[Entity], urls: list[Entity]) -> list[Entity]:
-    # A hashtag inside a link has its '#' inside it too.
+    """The hashtags not overlapped by a link that starts before them: of two
+    entities that overlap, the one that starts first is kept (and a link
+    that a hashtag overlaps is dropped, so a tag further inside it stands).
+    Only a link with a '#' in it can start before a hashtag it overlaps."""
     urls = [u for u in urls if "#" in u.text or "\uff03" in u.text]
     if not urls:
         return entities
-    return [e for e in entities if not any(u.start < e.end and e.start < u.end for u in urls)]
+    kept: list[Entity] = []
+    end = -1
+    for e in sorted([*entities, *urls], key=lambda e: e.start):
+        if e.start >= end:
+            kept.append(e)
+            end = e.end
+    return [e for e in kept if e.kind != "url"]
+
+
+# ---------------------------------------------------------------------- cashtags
+
+#: The punctuation that may follow a cashtag (twitter-text's ``punct``).
+_CASHTAG_PUNCT = r"!'#%&()*+,\\\-./:;<=>?@\[\]^_{|}~$"
+
+
+@cache
+def _cashtag_pattern() -> re.Pattern[str]:
+    return re.compile(
+        rf"(?:^|(?<=[{SPACES}]))\$(?P<tag>[a-zA-Z]{{1,6}}(?:[._][a-zA-Z]{{1,2}})?)"
+        rf"(?=$|[\s\ufeff]|[{_CASHTAG_PUNCT}])"
+    )
+
+
+def extract_cashtags(text: str) -> list[Entity]:
+    """Cashtags in ``text`` (``$UTLA``; the symbol without the ``$``): up to six
+    letters, and a class of up to two after a dot or an underscore, after a
+    space or at the start, X links them to a search."""
+    if "$" not in text:
+        return []
+    return [
+        Entity("cashtag", m["tag"], m.start(), m.end()) for m in _cashtag_pattern().finditer(text)
+    ]
 
 
 # ---------------------------------------------------------------------- mentions
@@ -544,35 +580,69 @@ def extract_mentions_reference(text: str, *, lists: bool = False) -> list[Entity
 # ------------------------------------------------------------------------- emoji
 
 
-@cache
-def _emoji_pattern() -> Any:
-    import regex
+class _EmojiTable(NamedTuple):
+    sequences: frozenset[str]
+    #: For each first code point, the lengths of the sequences it starts,
+    #: longest first.
+    lengths: dict[str, tuple[int, ...]]
+    #: Runs of code points that sequences are made of.
+    runs: re.Pattern[str]
 
-    pictograph = r"[\p{Extended_Pictographic}\p{Emoji_Presentation}]"
-    modifier = r"[\U0001F3FB-\U0001F3FF]"
-    tags = r"[\U000E0020-\U000E007E]+\U000E007F"
-    element = rf"{pictograph}(?:{modifier}|\ufe0f|{tags})*"
-    return regex.compile(
-        rf"[0-9#*]\ufe0f?\u20e3"
-        rf"|[\U0001F1E6-\U0001F1FF]{{2}}"
-        rf"|{element}(?:\u200d{element})*"
-    )
+
+_EMOJI: _EmojiTable | None = None
+
+
+def _emoji_table() -> _EmojiTable:
+    """Unicode's emoji sequences (see scripts/gen_emoji.py), loaded the
+    first time a text may hold one."""
+    global _EMOJI
+    if _EMOJI is None:
+        from megaphone.text._emoji import PARTS, SEQUENCES
+
+        lengths: dict[str, set[int]] = {}
+        for seq in SEQUENCES:
+            lengths.setdefault(seq[0], set()).add(len(seq))
+        _EMOJI = _EmojiTable(
+            SEQUENCES,
+            {first: tuple(sorted(n, reverse=True)) for first, n in lengths.items()},
+            re.compile(f"[{PARTS}]{{2,}}|[0-9#*][{PARTS}]+"),
+        )
+    return _EMOJI
+
+
+#: No emoji sequence can hide in a text without one of these: an emoji
+#: selector, a joiner, a keycap mark, a skin tone, a regional indicator or a
+#: tag (each sequence has at least one).
+_SEQUENCE_MARK = re.compile(
+    "[\ufe0f\u200d\u20e3\U0001f3fb-\U0001f3ff\U0001f1e6-\U0001f1ff\U000e0020-\U000e007f]"
+)
 
 
 def extract_emoji(text: str) -> list[Entity]:
-    """Emoji *sequences* in ``text``: those of more than one code point, which X
-    counts as one character of weight 2 (ZWJ sequences, skin tones, flags,
-    keycaps, tag sequences, variation selectors).  A lone pictograph needs no
-    entity: its own weight is already 2."""
-    if text.isascii() or (max(text) < "\u203c" and "\u00a9" not in text and "\u00ae" not in text):
-        # No pictograph (the first ones are ©, ® and ‼), no keycap mark
-        # (U+20E3), no emoji selector (U+FE0F).
+    """The emoji *sequences* in ``text`` that X supports: the fully-qualified
+    sequences of Unicode's emoji data (ZWJ sequences, skin tones, flags,
+    keycaps, tag sequences, presentation sequences), each counted as one
+    character of weight 2.  Anything else is counted by its parts: a chain of
+    pictographs that no sequence names, a skin tone after a pictograph that
+    takes none, an extra emoji selector, two regional indicators that are no
+    flag.  At each place the longest sequence wins.  A lone pictograph needs
+    no entity: its own weight is already 2."""
+    if text.isascii() or _SEQUENCE_MARK.search(text) is None:
         return []
-    return [
-        Entity("emoji", m[0], m.start(), m.end())
-        for m in _emoji_pattern().finditer(text)
-        if m.end() - m.start() > 1
-    ]
+    table = _emoji_table()
+    sequences, lengths = table.sequences, table.lengths
+    found: list[Entity] = []
+    for run in table.runs.finditer(text):
+        i, end = run.start(), run.end()
+        while i < end - 1:
+            for n in lengths.get(text[i], ()):
+                if i + n <= end and text[i : i + n] in sequences:
+                    found.append(Entity("emoji", text[i : i + n], i, i + n))
+                    i += n
+                    break
+            else:
+                i += 1
+    return found
 
 
 # ---------------------------------------------------------------------- validity

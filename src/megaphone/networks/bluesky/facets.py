@@ -11,6 +11,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from megaphone.text import extract_urls
+from megaphone.text.unicode import nfc
 
 #: ``@handle``: a domain name (with a dot) after a space, a bracket or the start.
 _MENTION = re.compile(r"(?:^|(?<=[\s(]))@([a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?)")
@@ -61,8 +62,7 @@ def rich_text(text: str, *, shorten: bool = True) -> Rich:
     """The text a post is stored with, and its facets.  Links with a scheme
     are shown shortened (``shorten``) and point to the full URL; a bare
     domain stays as written and points to ``https://`` it."""
-    if not unicodedata.is_normalized("NFC", text):
-        text = unicodedata.normalize("NFC", text)
+    text = nfc(text)
     pieces: list[str] = []
     found: list[tuple[int, int, str, str]] = []  # char start, end (in the new text), kind, value
     pos = 0

@@ -7,7 +7,6 @@ defaults without them).  Pure: no client library, no request."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import cache
 from typing import TYPE_CHECKING, ClassVar
 
@@ -20,6 +19,7 @@ from megaphone.networks.base import (
 )
 from megaphone.text import extract_urls
 from megaphone.text.graphemes import grapheme_list, graphemes
+from megaphone.text.unicode import nfc
 
 if TYPE_CHECKING:
     from megaphone.model import AccountLimits, Poll
@@ -87,8 +87,7 @@ class MastodonRules(NetworkRules):
     def measure(
         self, text: str, limits: AccountLimits | None = None, *, spoiler: str = ""
     ) -> Measure:
-        if not unicodedata.is_normalized("NFC", text):
-            text = unicodedata.normalize("NFC", text)
+        text = nfc(text)
         reserved = (limits and limits.characters_reserved_per_url) or CHARACTERS_RESERVED_PER_URL
         limit = (limits and limits.max_characters) or MAX_CHARACTERS
         links = [u for u in extract_urls(text) if "://" in u.text] if "://" in text else []
