@@ -261,20 +261,29 @@ def _ascii_domains_reference(domain: str) -> Iterator[tuple[int, int]]:
 
 
 def _host_is_valid(url: str, protocol: str, domain: str) -> bool:
-    """The domain converts to ASCII (IDNA) with labels of at most 63 characters,
-    and the whole link stays under X's maximum length."""
+    """twitter-text's check: each label, in its Punycode form, of 1 to 63
+    characters (a domain given as ``xn--`` must hold an ASCII domain), and the link
+    under X's maximum length.  No Nameprep or bidirectional rule: a label
+    that mixes Arabic and Latin letters is a label to X."""
     if domain.isascii():
-        ascii_domain = domain
         if len(domain) > MAX_DOMAIN_LABEL_LENGTH and any(
             len(label) > MAX_DOMAIN_LABEL_LENGTH for label in domain.split(".")
         ):
             return False
     else:
-        try:
-            ascii_domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
+        if domain[:4] == "xn--" and next(_ascii_domains_fast(domain), None) is None:
             return False
-    return len(protocol) + len(url) + len(ascii_domain) - len(domain) <= MAX_URL_LENGTH
+        for label in domain.split("."):
+            if label.isascii():
+                size = len(label)
+            else:
+                try:
+                    size = 4 + len(label.encode("punycode"))
+                except UnicodeError:
+                    return False
+            if not 0 < size <= MAX_DOMAIN_LABEL_LENGTH:
+                return False
+    return len(protocol) + len(url) <= MAX_URL_LENGTH
 
 
 def _urls_in(text: str, pos: int, endpos: int, *, reference: bool = False) -> list[Entity]:
