@@ -53,6 +53,9 @@ def render(sequences: list[str], source: str) -> str:
     # Code points that sequences are made of, ASCII left out (a keycap's
     # digit is looked for just before its marks).
     parts = {ord(c) for s in sequences for c in s if ord(c) > 0x7F}
+    marks = {0xFE0F, 0x200D, 0x20E3, *range(0x1F3FB, 0x1F400), *range(0x1F1E6, 0x1F200)}
+    marks.update(range(0xE0020, 0xE0080))
+    bases = parts - marks
     lines = [
         f'"""Emoji sequences X counts as one character: generated from {source}',
         'by scripts/gen_emoji.py; do not edit."""',
@@ -72,6 +75,9 @@ def render(sequences: list[str], source: str) -> str:
         ")",
         "#: Every code point above ASCII that a sequence holds, as a character class.",
         f'PARTS = "{ranges(parts)}"',
+        "#: Those of them that are no mark (a selector, a joiner, a keycap mark, a skin",
+        "#: tone, a regional indicator, a tag): the pictographs sequences are made of.",
+        f'BASES = "{ranges(bases)}"',
         "# fmt: on",
         "",
     ]

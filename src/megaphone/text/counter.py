@@ -64,8 +64,23 @@ class TextCount(NamedTuple):
 
 @cache
 def _heavy_pattern(config: CountConfig) -> re.Pattern[str]:
+    """Runs of characters outside the light ranges (a run, not each one: a
+    text in CJK is one run or a few)."""
     light = "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in config.light_ranges)
-    return re.compile(f"[^{light}]")
+    return re.compile(f"[^{light}]+")
+
+
+@cache
+def _light_below(config: CountConfig) -> str:
+    """Every character below this one is light."""
+    lo, hi = config.light_ranges[0] if config.light_ranges else (1, 0)
+    return chr(hi + 1) if lo == 0 else "\0"
+
+
+@cache
+def _plain_weights(config: CountConfig) -> dict[str, int]:
+    """The weight of each emoji sequence seen so far, as plain characters."""
+    return {}
 
 
 _INVALID = re.compile(f"[{INVALID_CHARS}]")
@@ -75,7 +90,7 @@ def _weight(text: str, heavy: re.Pattern[str], config: CountConfig) -> int:
     """Scaled weight of plain characters (no links or emoji)."""
     if text.isascii():
         return len(text) * config.light_weight
-    n_heavy = len(heavy.findall(text))
+    n_heavy = sum(map(len, heavy.findall(text)))
     return (len(text) - n_heavy) * config.light_weight + n_heavy * config.default_weight
 
 
@@ -96,21 +111,40 @@ def count(text: str, config: CountConfig = X_CONFIG) -> TextCount:
         text = nfc(text)
         urls = extract_urls(text)
         heavy = _heavy_pattern(config)
-        scaled = _weight(text, heavy, config)
-        invalid = _INVALID.search(text) is not None
+        # The highest code point rules out most of the work at once: below the
+        # end of the first light range (U+1100 on X) every character is
+        # light; below U+200D no emoji sequence can be; below U+FEFF no
+        # invalid character.
+        top = max(text)
+        if top < _light_below(config):
+            scaled = len(text) * config.light_weight
+        else:
+            scaled = _weight(text, heavy, config)
+        invalid = top >= "\ufeff" and _INVALID.search(text) is not None
         entities = [(u, url_weight) for u in urls]
-        if config.emoji_parsing:
+        if config.emoji_parsing and top >= "\u200d":
             emoji = extract_emoji(text)
             if emoji:
-                entities.extend((e, config.default_weight) for e in emoji)
-                # At one position a link wins over an emoji.
-                entities.sort(key=lambda pair: (pair[0].start, pair[0].kind != "url"))
+                both = bool(entities)
+                weight = config.default_weight
+                entities.extend([(e, weight) for e in emoji])
+                if both:
+                    # At one position a link wins over an emoji.
+                    entities.sort(key=lambda pair: (pair[0].start, pair[0].kind != "url"))
         taken = []
         pos = 0
+        plain = _plain_weights(config)
         for entity, weight in entities:
             if entity.start < pos:
                 continue  # inside an entity already counted
-            scaled += weight - _weight(text[entity.start : entity.end], heavy, config)
+            if entity.kind == "emoji":
+                # The same few emoji come back: their plain weight is kept.
+                own = plain.get(entity.text)
+                if own is None:
+                    own = plain[entity.text] = _weight(entity.text, heavy, config)
+            else:
+                own = _weight(text[entity.start : entity.end], heavy, config)
+            scaled += weight - own
             taken.append((entity, weight))
             pos = entity.end
 
@@ -141,24 +175,48 @@ def _valid_end(
     config: CountConfig,
     limit: int,
 ) -> int:
-    """Walk the text unit by unit (a character, a link, an emoji) and return
-    where the part that fits ends: before the first unit that goes over the
-    limit or the first invalid character."""
-    starts = {e.start: (e.end, w) for e, w in taken}
+    """Where the part of the text that fits ends: before the first unit (a
+    character, a link, an emoji) that goes over the limit, or before the
+    first invalid character.  Weights are positive, so the text is taken a
+    stretch at a time: a stretch of plain characters between two entities
+    in one step when it fits, else by halving to the character that does not."""
+    bad = _INVALID.search(text)
+    stop = bad.start() if bad is not None else len(text)
     scaled = 0
-    end = 0
-    i = 0
-    n = len(text)
-    while i < n:
-        if i in starts:
-            nxt, weight = starts[i]
-        else:
-            nxt = i + 1
-            weight = _weight(text[i], heavy, config)
+    pos = 0
+    for entity, weight in [*taken, (None, 0)]:
+        plain_end = stop if entity is None else min(entity.start, stop)
+        if pos < plain_end:
+            budget = limit - scaled
+            w = _weight(text[pos:plain_end], heavy, config)
+            if w > budget:
+                return _fit(text, pos, plain_end, budget, heavy, config)
+            scaled += w
+            pos = plain_end
+        if entity is None or entity.start >= stop:
+            return pos
         scaled += weight
-        if text[nxt - 1] in INVALID_CHARS:
-            break
-        if scaled <= limit:
-            end = nxt
-        i = nxt
-    return end
+        if scaled > limit:
+            return pos
+        pos = entity.end
+    return pos
+
+
+def _fit(
+    text: str, start: int, end: int, budget: int, heavy: re.Pattern[str], config: CountConfig
+) -> int:
+    """The furthest place in ``text[start:end]`` (plain characters) up to which
+    the weight stays within ``budget``: stretches of light characters and runs
+    of heavy ones, each taken whole while it fits."""
+    light, dense = config.light_weight, config.default_weight
+    pos = start
+    for run in heavy.finditer(text, start, end):
+        a, b = run.span()
+        if (a - pos) * light > budget:
+            return pos + budget // light
+        budget -= (a - pos) * light
+        if (b - a) * dense > budget:
+            return a + budget // dense
+        budget -= (b - a) * dense
+        pos = b
+    return min(end, pos + budget // light)

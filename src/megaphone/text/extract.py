@@ -594,8 +594,9 @@ class _EmojiTable(NamedTuple):
     #: For each first code point, the lengths of the sequences it starts,
     #: longest first.
     lengths: dict[str, tuple[int, ...]]
-    #: Runs of code points that sequences are made of.
-    runs: re.Pattern[str]
+    #: What looks like one emoji: a keycap, two regional indicators, or
+    #: pictographs with their marks, joined by zero-width joiners.
+    clusters: re.Pattern[str]
 
 
 _EMOJI: _EmojiTable | None = None
@@ -606,15 +607,26 @@ def _emoji_table() -> _EmojiTable:
     first time a text may hold one."""
     global _EMOJI
     if _EMOJI is None:
-        from megaphone.text._emoji import PARTS, SEQUENCES
+        from megaphone.text._emoji import SEQUENCES
 
         lengths: dict[str, set[int]] = {}
         for seq in SEQUENCES:
             lengths.setdefault(seq[0], set()).add(len(seq))
+        mark = "(?:[\U0001f3fb-\U0001f3ff\ufe0f]|[\U000e0020-\U000e007e]+\U000e007f)"
+        # Where every pictograph of a sequence lies (a few ranges, quick to
+        # test, where the exact set is hundreds): what a cluster holds is
+        # looked up in the table anyway.
+        base = "[\u00a9\u00ae\u203c-\u3299\U0001f000-\U0001faff]"
+        element = f"{base}{mark}*"
         _EMOJI = _EmojiTable(
             SEQUENCES,
             {first: tuple(sorted(n, reverse=True)) for first, n in lengths.items()},
-            re.compile(f"[{PARTS}]{{2,}}|[0-9#*][{PARTS}]+"),
+            # Only what is more than one code point (a lone pictograph is
+            # weighed as a character): the pattern passes over the rest in C.
+            re.compile(
+                f"[0-9#*]\ufe0f?\u20e3|[\U0001f1e6-\U0001f1ff]{{2}}"
+                f"|{base}(?:{mark}+(?:\u200d{element})*|(?:\u200d{element})+)"
+            ),
         )
     return _EMOJI
 
@@ -635,19 +647,29 @@ def extract_emoji(text: str) -> list[Entity]:
     pictographs that no sequence names, a skin tone after a pictograph that
     takes none, an extra emoji selector, two regional indicators that are no
     flag.  At each place the longest sequence wins.  A lone pictograph needs
-    no entity: its own weight is already 2."""
+    no entity: its own weight is already 2.
+
+    What looks like one emoji is found by one pattern; nearly always it is a
+    sequence of the table as a whole, else the longest sequences in it are
+    looked for one place after another."""
     if text.isascii() or _SEQUENCE_MARK.search(text) is None:
         return []
-    table = _emoji_table()
-    sequences, lengths = table.sequences, table.lengths
+    table = _EMOJI or _emoji_table()
+    sequences = table.sequences
     found: list[Entity] = []
-    for run in table.runs.finditer(text):
-        i, end = run.start(), run.end()
+    for m in table.clusters.finditer(text):
+        start, end = m.span()
+        cluster = m[0]
+        if cluster in sequences:
+            found.append(tuple.__new__(Entity, ("emoji", cluster, start, end)))
+            continue
+        lengths = table.lengths
+        i = start
         while i < end - 1:
-            for n in lengths.get(text[i], ()):
-                if i + n <= end and text[i : i + n] in sequences:
-                    found.append(Entity("emoji", text[i : i + n], i, i + n))
-                    i += n
+            for size in lengths.get(text[i], ()):
+                if i + size <= end and text[i : i + size] in sequences:
+                    found.append(Entity("emoji", text[i : i + size], i, i + size))
+                    i += size
                     break
             else:
                 i += 1
