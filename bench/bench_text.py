@@ -20,21 +20,24 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from tests import twitter_text_js  # noqa: E402
+from tests.text_corpora import KINDS, corpus  # noqa: E402
 
 from megaphone.text import (  # noqa: E402
     count,
     extract_cashtags,
     extract_hashtags,
     extract_mentions,
-    extract_urls,
 )
-from tests import twitter_text_js  # noqa: E402
-from tests.text_corpora import KINDS, corpus  # noqa: E402
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def full(text: str) -> None:
@@ -70,8 +73,10 @@ def main() -> None:
     why = twitter_text_js.missing()
     if why is not None:
         print(f"twitter-text JS left out: {why}")
-    print("| kind of text | megaphone count | twitter-text JS | ratio | megaphone full parse "
-          "| JS full parse | ratio |")
+    print(
+        "| kind of text | megaphone count | twitter-text JS | ratio | megaphone full parse "
+        "| JS full parse | ratio |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for kind in KINDS:
         texts = corpus(kind, args.texts)

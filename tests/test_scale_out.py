@@ -205,14 +205,21 @@ def _in_order(fakex: FakeX) -> None:
         assert all(x < y for x, y in itertools.pairwise(mine)), (a, mine)
 
 
-def test_runs_at_once_send_each_post_once_in_each_accounts_order(
-    fakex: FakeX, ledger_url: str, project: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _set_up(
+    fakex: FakeX, ledger_url: str, project: Any, monkeypatch: pytest.MonkeyPatch, posts: int
+) -> Path:
+    """A project of ``posts`` due posts per account on the ledger, signed in."""
     monkeypatch.setenv("MEGAPHONE_LEDGER_URL", ledger_url)
     _sign_in_all(fakex, monkeypatch)
     fakex.reject_duplicates = False
+    return _project(project, posts)
+
+
+def test_runs_at_once_send_each_post_once_in_each_accounts_order(
+    fakex: FakeX, ledger_url: str, project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _set_up(fakex, ledger_url, project, monkeypatch, 25)
     fakex.latency = 0.01
-    root = _project(project, 25)
     barrier = threading.Barrier(3)
 
     def one(n: int) -> list[Any]:
@@ -230,11 +237,8 @@ def test_runs_at_once_send_each_post_once_in_each_accounts_order(
 def test_a_run_that_starts_later_takes_over_its_share_of_the_accounts(
     fakex: FakeX, ledger_url: str, project: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MEGAPHONE_LEDGER_URL", ledger_url)
-    _sign_in_all(fakex, monkeypatch)
-    fakex.reject_duplicates = False
+    root = _set_up(fakex, ledger_url, project, monkeypatch, 30)
     fakex.latency = 0.05  # each account's 30 posts take 1.5 s or more
-    root = _project(project, 30)
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(_run, root)
         deadline = time.monotonic() + 30

@@ -1429,7 +1429,7 @@ class Ledger:
     def _events(
         self, c: Connection, rows: list[tuple[str, str, str, str | None]], at: datetime
     ) -> None:
-        """Several events in one statement: (post id, account, state, detail)."""
+        """Events in one statement: (post id, account, state, detail) each."""
         if rows:
             c.execute(
                 _EVENT,
@@ -1455,17 +1455,7 @@ class Ledger:
         state: str,
         detail: str | None,
     ) -> None:
-        c.execute(
-            _EVENT,
-            {
-                "project": self.project,
-                "post_id": post_id,
-                "account": account,
-                "at": at,
-                "state": state,
-                "detail": detail,
-            },
-        )
+        self._events(c, [(post_id, account, state, detail)], at)
 
 
 def _refuse_memory(url: str) -> None:
