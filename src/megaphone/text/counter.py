@@ -71,10 +71,11 @@ def _heavy_pattern(config: CountConfig) -> re.Pattern[str]:
 
 
 @cache
-def _light_below(config: CountConfig) -> str:
-    """Every character below this one is light."""
-    lo, hi = config.light_ranges[0] if config.light_ranges else (1, 0)
-    return chr(hi + 1) if lo == 0 else "\0"
+def _beyond_light(config: CountConfig) -> re.Pattern[str]:
+    """A character past the first light range (every one below it is light)."""
+    lo, hi = config.light_ranges[0] if config.light_ranges else (1, -1)
+    start = hi + 1 if lo == 0 else 0
+    return re.compile(f"[\\U{start:08x}-\\U0010ffff]")
 
 
 @cache
@@ -83,7 +84,10 @@ def _plain_weights(config: CountConfig) -> dict[str, int]:
     return {}
 
 
-_INVALID = re.compile(f"[{INVALID_CHARS}]")
+def _first_invalid(text: str) -> int:
+    """Where the first character X refuses stands (U+FEFF, U+FFFE, U+FFFF), or -1."""
+    found = [i for i in (text.find(c) for c in INVALID_CHARS) if i >= 0]
+    return min(found) if found else -1
 
 
 def _weight(text: str, heavy: re.Pattern[str], config: CountConfig) -> int:
@@ -111,18 +115,14 @@ def count(text: str, config: CountConfig = X_CONFIG) -> TextCount:
         text = nfc(text)
         urls = extract_urls(text)
         heavy = _heavy_pattern(config)
-        # The highest code point rules out most of the work at once: below the
-        # end of the first light range (U+1100 on X) every character is
-        # light; below U+200D no emoji sequence can be; below U+FEFF no
-        # invalid character.
-        top = max(text)
-        if top < _light_below(config):
-            scaled = len(text) * config.light_weight
-        else:
-            scaled = _weight(text, heavy, config)
-        invalid = top >= "\ufeff" and _INVALID.search(text) is not None
+        # A text with no character past the first light range (U+1100 on X)
+        # is all light, and holds no emoji sequence and no invalid character:
+        # one search rules all of that out.
+        beyond = _beyond_light(config).search(text) is not None
+        scaled = _weight(text, heavy, config) if beyond else len(text) * config.light_weight
+        invalid = beyond and _first_invalid(text) >= 0
         entities = [(u, url_weight) for u in urls]
-        if config.emoji_parsing and top >= "\u200d":
+        if config.emoji_parsing and beyond:
             emoji = extract_emoji(text)
             if emoji:
                 both = bool(entities)
@@ -179,24 +179,21 @@ def _valid_end(
     character, a link, an emoji) that goes over the limit, or before the
     first invalid character.  Weights are positive, so the text is taken a
     stretch at a time: a stretch of plain characters between two entities
-    in one step when it fits, else by halving to the character that does not."""
-    bad = _INVALID.search(text)
-    stop = bad.start() if bad is not None else len(text)
-    scaled = 0
+    as far as it fits, then the entity."""
+    bad = _first_invalid(text)
+    stop = bad if bad >= 0 else len(text)
+    budget = limit
     pos = 0
     for entity, weight in [*taken, (None, 0)]:
         plain_end = stop if entity is None else min(entity.start, stop)
         if pos < plain_end:
-            budget = limit - scaled
-            w = _weight(text[pos:plain_end], heavy, config)
-            if w > budget:
-                return _fit(text, pos, plain_end, budget, heavy, config)
-            scaled += w
-            pos = plain_end
+            pos, budget = _fit(text, pos, plain_end, budget, heavy, config)
+            if pos < plain_end:
+                return pos
         if entity is None or entity.start >= stop:
             return pos
-        scaled += weight
-        if scaled > limit:
+        budget -= weight
+        if budget < 0:
             return pos
         pos = entity.end
     return pos
@@ -204,19 +201,22 @@ def _valid_end(
 
 def _fit(
     text: str, start: int, end: int, budget: int, heavy: re.Pattern[str], config: CountConfig
-) -> int:
-    """The furthest place in ``text[start:end]`` (plain characters) up to which
-    the weight stays within ``budget``: stretches of light characters and runs
-    of heavy ones, each taken whole while it fits."""
+) -> tuple[int, int]:
+    """How far into ``text[start:end]`` (plain characters) the weight stays
+    within ``budget``, and what is left of it: stretches of light characters
+    and runs of heavy ones, each taken whole while it fits."""
     light, dense = config.light_weight, config.default_weight
     pos = start
-    for run in heavy.finditer(text, start, end):
+    runs = () if text.isascii() else heavy.finditer(text, start, end)
+    for run in runs:
         a, b = run.span()
         if (a - pos) * light > budget:
-            return pos + budget // light
+            return pos + budget // light, 0
         budget -= (a - pos) * light
         if (b - a) * dense > budget:
-            return a + budget // dense
+            return a + budget // dense, 0
         budget -= (b - a) * dense
         pos = b
-    return min(end, pos + budget // light)
+    if (end - pos) * light > budget:
+        return pos + budget // light, 0
+    return end, budget - (end - pos) * light

@@ -631,6 +631,9 @@ def _emoji_table() -> _EmojiTable:
     return _EMOJI
 
 
+#: The most code points an emoji sequence holds (the table says so too).
+LONGEST = 10
+
 #: No emoji sequence can hide in a text without one of these: an emoji
 #: selector, a joiner, a keycap mark, a skin tone, a regional indicator or a
 #: tag (each sequence has at least one).
@@ -652,28 +655,49 @@ def extract_emoji(text: str) -> list[Entity]:
     What looks like one emoji is found by one pattern; nearly always it is a
     sequence of the table as a whole, else the longest sequences in it are
     looked for one place after another."""
-    if text.isascii() or _SEQUENCE_MARK.search(text) is None:
+    if text.isascii():
+        return []
+    first = _SEQUENCE_MARK.search(text)
+    if first is None:
         return []
     table = _EMOJI or _emoji_table()
-    sequences = table.sequences
+    clusters = table.clusters
     found: list[Entity] = []
-    for m in table.clusters.finditer(text):
-        start, end = m.span()
-        cluster = m[0]
-        if cluster in sequences:
-            found.append(tuple.__new__(Entity, ("emoji", cluster, start, end)))
-            continue
-        lengths = table.lengths
-        i = start
-        while i < end - 1:
-            for size in lengths.get(text[i], ()):
-                if i + size <= end and text[i : i + size] in sequences:
-                    found.append(Entity("emoji", text[i : i + size], i, i + size))
-                    i += size
-                    break
-            else:
-                i += 1
+    # Every cluster holds a mark: the search starts a little before each mark
+    # not yet inside a cluster (a pictograph or two of its own, the joiners
+    # before it), so the text before the first mark is never scanned.
+    done = 0
+    for mark in _SEQUENCE_MARK.finditer(text, first.start()):
+        at = mark.start()
+        while at >= done:  # until a cluster holds this mark, or one after it
+            m = clusters.search(text, max(done, at - LONGEST))
+            if m is None:
+                return found
+            start, end = m.span()
+            done = end
+            _sequences_in(text, start, end, m[0], table, found)
     return found
+
+
+def _sequences_in(
+    text: str, start: int, end: int, cluster: str, table: _EmojiTable, found: list[Entity]
+) -> None:
+    """The sequences of a cluster: nearly always the cluster itself; else the
+    longest sequences in it, one place after another."""
+    sequences = table.sequences
+    if cluster in sequences:
+        found.append(tuple.__new__(Entity, ("emoji", cluster, start, end)))
+        return
+    lengths = table.lengths
+    i = start
+    while i < end - 1:
+        for size in lengths.get(text[i], ()):
+            if i + size <= end and text[i : i + size] in sequences:
+                found.append(Entity("emoji", text[i : i + size], i, i + size))
+                i += size
+                break
+        else:
+            i += 1
 
 
 # ---------------------------------------------------------------------- validity
