@@ -294,3 +294,43 @@ def test_events_of_a_run_say_which_run_sent_each_post(ledger_url: str) -> None:
         assert states == [("scheduled", None), ("publishing", "run-a")]
     finally:
         ledger.close()
+
+
+def test_an_interrupted_run_stops_after_the_post_in_hand_and_gives_back_its_claims(
+    fakex: FakeX, ledger_url: str, project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from megaphone.cli.options import policy
+    from megaphone.publish.publisher import connector
+    from megaphone.publish.runs import open_project, select_jobs
+    from megaphone.publish.runs import publish as run_publish
+
+    root = _set_up(fakex, ledger_url, project, monkeypatch, 12)
+    ctx = open_project(root)
+    jobs, _invalid = select_jobs(ctx, ids=(), until=None, account_names=())
+    real = connector(ctx.project, ctx.environ)
+
+    def connect(account: Any) -> Any:
+        if account.name == "reclaim":
+            raise KeyboardInterrupt  # as Ctrl-C would, in the middle of a send
+        return real(account)
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_publish(
+            ctx,
+            jobs,
+            force=False,
+            policy=policy(ctx.project.config, None),
+            skip_settled=True,
+            connect=connect,
+        )
+    assert time.monotonic() - started < 30
+    ledger = Ledger(ledger_url, project="union")
+    try:
+        rows = ledger.all()
+    finally:
+        ledger.close()
+    # Nothing is left claimed: what was not sent is scheduled for the next run.
+    assert {r.state for r in rows} <= {"published", "scheduled"}
+    assert not [r for r in rows if r.account == "reclaim" and r.state != "scheduled"]
+    _in_order(fakex)

@@ -18,6 +18,7 @@ out twice.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -65,6 +66,10 @@ class AccountRun:
         self._workers = 0
         self._runners = 1
         self._runners_at = 0.0
+        #: The run was interrupted (Ctrl-C): threads stop after the post in hand.
+        self._stopping = False
+        #: What interrupted a thread, raised again once every thread stopped.
+        self._raised: BaseException | None = None
 
     def add(self, jobs: list[Job]) -> None:
         for job in jobs:
@@ -96,7 +101,7 @@ class AccountRun:
         threads: list[threading.Thread] = []
         try:
             with self._lock:
-                while self.accounts:
+                while self.accounts and not self._stopping:
                     idle = [a for a in self.accounts.values() if not a.busy]
                     room = self._share() - self._workers
                     for _ in range(min(room, len(idle))):
@@ -107,10 +112,15 @@ class AccountRun:
                         threads.append(thread)
                         thread.start()
                     self._lock.wait(0.25)
+        except BaseException:
+            self._stopping = True
+            raise
         finally:
             for thread in threads:
                 thread.join()
             claims.leave()
+        if self._raised is not None:
+            raise self._raised
         return self.outcomes
 
     def _pick(self) -> tuple[str, _Account] | None:
@@ -125,6 +135,7 @@ class AccountRun:
             return name, account
 
     def _worker(self) -> None:
+        name = None
         try:
             while True:
                 picked = self._pick()
@@ -136,6 +147,17 @@ class AccountRun:
                     time.sleep(rest)
                 if not self._serve(name, account):
                     return
+                name = None
+        except BaseException as e:
+            # An interruption in this thread (what a bug raises is an
+            # outcome already): the run stops, and says so once it has.
+            self._stopping = True
+            with self._lock:
+                if name is not None:
+                    self.accounts.pop(name, None)
+                self._raised = self._raised or e
+            if name is not None:
+                self._let_go(name)
         finally:
             with self._lock:
                 self._workers -= 1
@@ -147,6 +169,9 @@ class AccountRun:
         account's lease is this run's (every thread's): it is let go before
         another thread of this run may pick the account again."""
         while True:
+            if self._stopping:
+                self._let_go(name)
+                return False
             try:
                 state = self._batch(name, account)
             except Exception as e:  # a bug: this account's jobs say so, the others go on
@@ -270,6 +295,13 @@ class AccountRun:
             return
         ahead: tuple[str | None] | None = None
         for i, r in enumerate(ready):
+            if self._stopping and ahead is None:
+                # Interrupted: the claims not used yet are given back as they
+                # were (a post already marked in flight is sent first).
+                rest = [x.job.post.id for x in ready[i:] if x.job.post.id in claimed]
+                with contextlib.suppress(MegaphoneError):
+                    p.ledger.release_claims(name, rest, token=p.claims.token, now=p.clock.now())
+                return
             got = claimed.get(r.job.post.id)
             if got is None:
                 self._tell(Outcome(r.job.post.id, name, "skipped", "another run has taken it"))
@@ -287,7 +319,15 @@ class AccountRun:
                 and not claimed[following.job.post.id][1]
             ):
                 then = following.job.post.id
-            outcome = p.send_claimed(r, row, done, then)
+            try:
+                outcome = p.send_claimed(r, row, done, then)
+            except BaseException:
+                # Interrupted in a send (the sender settled that post): the
+                # claims not used yet are given back as they were.
+                rest = [x.job.post.id for x in ready[i + 1 :] if x.job.post.id in claimed]
+                with contextlib.suppress(MegaphoneError):
+                    p.ledger.release_claims(name, rest, token=p.claims.token, now=p.clock.now())
+                raise
             ahead = outcome.ahead
             self._tell(outcome)
             lost = outcome.state == "skipped"  # the claim was lost: so were the others
