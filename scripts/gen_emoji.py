@@ -34,28 +34,8 @@ def read_sequences() -> tuple[list[str], str]:
     return sequences, f"emoji {emoji.__version__} (Emoji {version})"
 
 
-def ranges(points: set[int]) -> str:
-    """A character class body for ``points``, as runs of \\U escapes."""
-    out: list[str] = []
-    ordered = sorted(points)
-    start = prev = ordered[0]
-    for p in [*ordered[1:], -1]:
-        if p == prev + 1:
-            prev = p
-            continue
-        out.append(f"\\U{start:08x}" if start == prev else f"\\U{start:08x}-\\U{prev:08x}")
-        start = prev = p
-    return "".join(out)
-
-
 def render(sequences: list[str], source: str) -> str:
     escaped = " ".join(s.encode("unicode_escape").decode("ascii") for s in sequences)
-    # Code points that sequences are made of, ASCII left out (a keycap's
-    # digit is looked for just before its marks).
-    parts = {ord(c) for s in sequences for c in s if ord(c) > 0x7F}
-    marks = {0xFE0F, 0x200D, 0x20E3, *range(0x1F3FB, 0x1F400), *range(0x1F1E6, 0x1F200)}
-    marks.update(range(0xE0020, 0xE0080))
-    bases = parts - marks
     lines = [
         f'"""Emoji sequences X counts as one character: generated from {source}',
         'by scripts/gen_emoji.py; do not edit."""',
@@ -73,11 +53,6 @@ def render(sequences: list[str], source: str) -> str:
     lines += [
         "    ).split()",
         ")",
-        "#: Every code point above ASCII that a sequence holds, as a character class.",
-        f'PARTS = "{ranges(parts)}"',
-        "#: Those of them that are no mark (a selector, a joiner, a keycap mark, a skin",
-        "#: tone, a regional indicator, a tag): the pictographs sequences are made of.",
-        f'BASES = "{ranges(bases)}"',
         "# fmt: on",
         "",
     ]

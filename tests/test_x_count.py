@@ -135,3 +135,10 @@ def test_the_part_that_fits_is_a_prefix_within_the_limit(text: str) -> None:
     kept = result.normalized[: result.valid_end]
     assert count(kept).weighted_length <= 280
     assert result.valid_end <= len(result.normalized)
+
+
+def test_the_emoji_table_fits_the_search_around_marks() -> None:
+    from megaphone.text._emoji import SEQUENCES
+    from megaphone.text.extract import LONGEST
+
+    assert max(map(len, SEQUENCES)) <= LONGEST

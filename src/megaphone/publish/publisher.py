@@ -452,16 +452,11 @@ def _row(row: Delivery | None) -> Row | None:
 
 
 def _changed(row: Delivery, values: Mapping[str, Any]) -> bool:
-    """Whether the ledger's row needs the post's current values: a new time
-    (which also revives a missed or expired post), or new content not sent yet."""
-    if (
-        row.state in ("scheduled", "missed", "expired")
-        and row.scheduled_at != values["scheduled_at"]
-    ):
-        return True
-    return row.state == "scheduled" and (
-        row.digest != values["digest"] or row.queue != values["queue"]
-    )
+    """Whether the ledger's row needs the post's current values (see
+    :func:`megaphone.store.ledger.changes_for`)."""
+    from megaphone.store.ledger import Wanted, changes_for
+
+    return bool(changes_for(row, Wanted(row.post_id, row.account, **values)))
 
 
 # ------------------------------------------------------------------ a run

@@ -539,7 +539,7 @@ class Ledger:
                     digest=digest,
                 )
                 return
-            values = _refresh(row, wanted)
+            values = changes_for(row, wanted)
             if values:
                 c.execute(
                     deliveries.update()
@@ -998,7 +998,9 @@ class Ledger:
         """Make every delivery the project has a row before it is due, and
         bring rows not sent yet up to the project's values (a new time, new
         text): one transaction, whatever the number.  Returns the rows."""
-        wanted = list(wanted)
+        # One of each delivery (a run may name a due post twice: as due, and
+        # as one of the project's dated posts).
+        wanted = list({(w.post_id, w.account): w for w in wanted}.values())
         with self._writing() as c:
             found = {
                 (r.post_id, r.account): r
@@ -1026,7 +1028,7 @@ class Ledger:
                         }
                     )
                     continue
-                values = _refresh(row, w)
+                values = changes_for(row, w)
                 if values:
                     changed.append((row, values))
             if new:
@@ -1571,7 +1573,7 @@ def _rebuild(c: Connection, project: str, version: int) -> None:
         c.exec_driver_sql(f"DROP TABLE {table}_v{version}")
 
 
-def _refresh(row: Any, wanted: Wanted) -> dict[str, Any]:
+def changes_for(row: Any, wanted: Wanted) -> dict[str, Any]:
     """What a row needs of the post's current values: a new time (which also
     revives a missed or expired post), or new content not sent yet."""
     values: dict[str, Any] = {}
