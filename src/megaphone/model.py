@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from datetime import datetime
+    from datetime import datetime, time
     from pathlib import Path
 
     from megaphone.problems import Loc
@@ -62,6 +62,46 @@ class Card(NamedTuple):
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 
 
+class Text(NamedTuple):
+    """A text or a thread: what a network, a language or a turn of a
+    rotation gives instead of the post's own."""
+
+    parts: tuple[Part, ...]
+    is_thread: bool
+    loc: Loc
+
+
+class Variant(NamedTuple):
+    """The post in another language: its text (or thread), the alt text of
+    its media in that language, and its own per-network texts and rotation."""
+
+    lang: str
+    text: Text
+    loc: Loc
+    networks: Mapping[str, Text] = MappingProxyType({})
+    rotate: tuple[Text, ...] = ()
+
+
+class Repeat(NamedTuple):
+    """When a post comes back (``repeat:``): every ``interval`` days, weeks
+    or months from its ``at``, on given weekdays and times, until a time or
+    a number of occurrences."""
+
+    freq: str  # "daily", "weekly" or "monthly"
+    interval: int
+    loc: Loc
+    weekdays: tuple[int, ...] = ()  # 0 = Monday
+    times: tuple[time, ...] = ()  # default: the time of ``at``
+    until: datetime | None = None  # aware
+    total: int | None = None  # how many occurrences in all
+
+
+#: What separates the parts of a delivery's id: the post's id, the
+#: language of a variant, the time of an occurrence (``id/es@2027-01-04T17:00Z``).
+VARIANT_MARK = "/"
+OCCURRENCE_MARK = "@"
+
+
 class Post(NamedTuple):
     id: str
     loc: Loc  # of the post's mapping
@@ -88,6 +128,40 @@ class Post(NamedTuple):
     #: The link card (Bluesky): None makes one from the first link's page,
     #: False has none, a Card is the queue file's own.
     card: Card | bool | None = None
+    #: The post in other languages.
+    variants: tuple[Variant, ...] = ()
+    #: A text of its own for a network (by its name).
+    networks: Mapping[str, Text] = MappingProxyType({})
+    #: How an account that takes several of its languages gets them: each
+    #: this long after the one before, or (None) as replies to the original.
+    variants_as: timedelta | None = timedelta(minutes=30)
+    repeat: Repeat | None = None
+    #: Other texts, taken in turn by the occurrences of a repeating or
+    #: evergreen post (the post's own text first).
+    rotate: tuple[Text, ...] = ()
+    #: A post of an evergreen queue: it fills the queue's free slots.
+    evergreen: bool = False
+    # A delivery made of the post (see megaphone.project.deliveries) names
+    # the post it comes from, its language and its occurrence.
+    entry: str | None = None
+    variant: str = ""
+    occurrence: datetime | None = None
+    #: A translation sent as a reply to the account's own copy of this post.
+    translation_of: str | None = None
+
+    @property
+    def entry_id(self) -> str:
+        """The id of the post in its queue file (a delivery's, without its
+        language and occurrence)."""
+        return self.entry or self.id
+
+    def for_network(self, network: str) -> Post:
+        """The post as the accounts of ``network`` get it: with that
+        network's own text when it has one."""
+        text = self.networks.get(network)
+        if text is None:
+            return self
+        return self._replace(parts=text.parts, is_thread=text.is_thread)
 
     def field_loc(self, name: str) -> Loc:
         return self.locs.get(name, self.loc)
@@ -130,6 +204,10 @@ class Queue(NamedTuple):
     #: The queue's accounts (its ``account``), for posts added to it.
     accounts: tuple[str, ...] = ()
     slots: tuple[Slot, ...] = ()
+    #: A pool: its posts fill its free slots in turn, each at most once per
+    #: ``min_gap``.
+    evergreen: bool = False
+    min_gap: timedelta | None = None
 
 
 class MediaInfo(NamedTuple):
@@ -168,6 +246,45 @@ class Account(NamedTuple):
     #: The limits of the account's server, when it has its own (a Mastodon
     #: instance's ``max_characters``…).
     limits: AccountLimits = AccountLimits()
+    #: The languages the account posts (empty: every language of a post).
+    langs: tuple[str, ...] = ()
+
+    def takes(self, lang: str | None) -> bool:
+        """Whether the account posts a text in ``lang`` (None: unsaid)."""
+        if not self.langs or lang is None:
+            return True
+        return any(lang_matches(lang, wanted) for wanted in self.langs)
+
+
+def lang_matches(lang: str, wanted: str) -> bool:
+    """``es-MX`` is ``es``; ``es`` is not ``es-MX``."""
+    lang, wanted = lang.lower(), wanted.lower()
+    return lang == wanted or lang.startswith(wanted + "-")
+
+
+def delivery_id(entry: str, variant: str = "", occurrence: datetime | None = None) -> str:
+    """The id of one delivery of a post: its language and its occurrence
+    (in UTC, to the minute) after its own id."""
+    out = entry
+    if variant:
+        out += VARIANT_MARK + variant
+    if occurrence is not None:
+        out += OCCURRENCE_MARK + occurrence_key(occurrence)
+    return out
+
+
+def occurrence_key(when: datetime) -> str:
+    from datetime import UTC
+
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def split_id(delivery: str) -> tuple[str, str, str]:
+    """A delivery's id as (post id, language, occurrence): "" for those it
+    has not."""
+    entry, _, occurrence = delivery.partition(OCCURRENCE_MARK)
+    entry, _, variant = entry.partition(VARIANT_MARK)
+    return entry, variant, occurrence
 
 
 class Limits(NamedTuple):

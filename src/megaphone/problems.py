@@ -71,6 +71,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "missing-field": (E, "a required field is absent"),
     "duplicate-id": (E, "two posts share an id (ids must be unique across the project)"),
     "config": (E, "the project configuration file is wrong"),
+    "bad-id": (E, "a post id with '/' or '@', which name a delivery's language and time"),
     # Text
     "empty-text": (E, "a post or thread part has no text"),
     "text-comment": (
@@ -137,6 +138,20 @@ CODES: dict[str, tuple[Severity, str]] = {
     "edited-after-publish": (W, "a published post was changed since: the change is never sent"),
     "duplicate-text": (E, "the same text scheduled twice for one account (the network rejects it)"),
     "no-account": (E, "a post with no account to publish it"),
+    "no-taker": (
+        W,
+        "a language of a post that none of its accounts posts (their 'langs'): it is not sent",
+    ),
+    "cross-network-mention": (
+        W,
+        "an @mention in a text cross-posted to several networks, where it may be someone else",
+    ),
+    "bad-repeat": (E, "a repeat rule that cannot be read (every, on, times, until, count)"),
+    "repeat-duplicate": (
+        W,
+        "a repeating post would send the same text again within the window in which the "
+        "network refuses it (add texts to 'rotate')",
+    ),
     "unknown-account": (E, "an account not named in the project configuration"),
 }
 

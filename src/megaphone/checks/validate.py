@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
 from megaphone.checks.media import MediaInfo, find, sniff
+from megaphone.model import Text
 from megaphone.networks import REGISTRY, measure_part
 from megaphone.networks import groups as network_groups
 from megaphone.networks import rules as network_rules
@@ -22,7 +23,7 @@ from megaphone.project.loader import did_you_mean
 from megaphone.text import extract_hashtags, extract_mentions, extract_urls
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     from megaphone.model import Config, Media, Part, Post
@@ -245,6 +246,8 @@ class PostChecker:
         self.queue_paths = queue_paths
         self._media: dict[Path, MediaInfo | None] = {}
         self.facts: Facts
+        #: Whether an account says which languages it posts.
+        self.langs = any(a.langs for a in config.accounts)
 
     def check(self, post: Post) -> Facts:
         at = post.at.astimezone(UTC) if post.at else None
@@ -269,16 +272,23 @@ class PostChecker:
     def add(
         self, code: str, message: str, loc: Loc, post: Post, network: str | None = None
     ) -> None:
-        self.facts.problems.append(problem(code, message, loc, post.id, network))
+        self.facts.problems.append(problem(code, message, loc, post.entry_id, network))
 
     # ------------------------------------------------------------ per post
 
     def post(self, post: Post) -> None:
-        texts = post.texts()
-        for i, (part, text) in enumerate(zip(post.parts, texts, strict=True)):
-            self.text(post, part, text, i, appended=i == 0 and text != part.text)
-            self.media(post, part)
+        if post.variants or post.networks or post.rotate or self.langs:
+            for version in self.versions(post):
+                self.version(version)
+        else:
+            self.version(post)
+            if len(self.networks(post.accounts)) > 1:
+                names: dict[str, list[str]] = {r.name: [] for r, _ in self.networks(post.accounts)}
+                own = Text(post.parts, post.is_thread, post.loc)
+                self.cross_network_mentions(post, own, {}, names)
         self.schedule(post)
+        if post.repeat is not None:
+            self.repeat(post)
         self.references(post)
         self.network_fields(post)
         if post.lang is not None and not _LANG_TAG.fullmatch(post.lang):
@@ -294,6 +304,132 @@ class PostChecker:
                 if found is not None:
                     loc = post.field_loc(f"hashtag:{tag}")
                     self.add(found.code, prefix + found.message, loc, post, rules.name)
+
+    def version(self, post: Post) -> None:
+        """The checks of one text of a post (its own, a language's, a
+        network's, a turn of its rotation), for the accounts that get it."""
+        texts = post.texts()
+        for i, (part, text) in enumerate(zip(post.parts, texts, strict=True)):
+            self.text(post, part, text, i, appended=i == 0 and text != part.text)
+            self.media(post, part)
+
+    def versions(self, post: Post) -> list[Post]:
+        """Each text of a post with the accounts that get it: its own
+        language's, each variant's; in each, a network's own text for that
+        network's accounts, and each turn of a rotation.  (Named ``id/es``
+        for a language, so messages say which.)"""
+        out: list[Post] = []
+        own = Text(post.parts, post.is_thread, post.field_loc("text"))
+        languages = [(post.lang, own, post.networks, post.rotate, post.id)]
+        languages += [
+            (v.lang, v.text, v.networks, v.rotate, f"{post.id}/{v.lang}") for v in post.variants
+        ]
+        taken_langs = []
+        for lang, text, networks, rotate, label in languages:
+            accounts = tuple(
+                a for a in post.accounts if (c := self.config.account(a)) is None or c.takes(lang)
+            )
+            if not accounts:
+                if lang is not None and post.accounts:
+                    loc = (
+                        post.loc
+                        if label == post.id
+                        else next(v.loc for v in post.variants if v.lang == lang)
+                    )
+                    message = (
+                        f"post {label!r}: none of its accounts ({', '.join(post.accounts)}) "
+                        f"posts {lang!r} (their 'langs' in megaphone.yaml): it is not sent"
+                    )
+                    self.add("no-taker", message, loc, post)
+                continue
+            taken_langs.append(lang)
+            by_network: dict[str, list[str]] = {}
+            for a in accounts:
+                c = self.config.account(a)
+                by_network.setdefault(c.network if c else "", []).append(a)
+            rest = tuple(a for n, names in by_network.items() if n not in networks for a in names)
+            base = post._replace(
+                id=label,
+                entry=post.id,
+                lang=lang,
+                networks={},
+                variants=(),
+                rotate=(),
+            )
+            for turn in (text, *rotate):
+                if rest:
+                    out.append(
+                        base._replace(accounts=rest, parts=turn.parts, is_thread=turn.is_thread)
+                    )
+            for network, names in by_network.items():
+                other = networks.get(network)
+                if other is not None:
+                    out.append(
+                        base._replace(
+                            accounts=tuple(names), parts=other.parts, is_thread=other.is_thread
+                        )
+                    )
+            self.cross_network_mentions(base, text, networks, by_network)
+        return out
+
+    def cross_network_mentions(
+        self,
+        post: Post,
+        text: Text,
+        networks: Mapping[str, Text],
+        by_network: Mapping[str, list[str]],
+    ) -> None:
+        """An @handle means one person on one network: a text that goes to
+        several networks with a mention names someone else (or no one) on
+        the others."""
+        sharing = [n for n in by_network if n and n not in networks]
+        if len(sharing) < 2:
+            return
+        for part in text.parts:
+            if "@" not in part.text and "\uff20" not in part.text:
+                continue
+            mentions = extract_mentions(part.text)
+            if mentions:
+                names = ", ".join("@" + m.text for m in mentions[:3])
+                titles = ", ".join(network_rules(n).title for n in sharing if n in REGISTRY)
+                message = (
+                    f"post {post.id!r} mentions {names} and goes to {titles}: a handle names "
+                    "one account on one network; give each network its own text (networks:)"
+                )
+                self.add("cross-network-mention", message, part.loc, post)
+                return
+
+    def repeat(self, post: Post) -> None:
+        """A repeating post sends the same text again: a network that
+        refuses a text it saw lately must get another (``rotate``)."""
+        from megaphone.time.repeat import occurrences
+
+        rule = post.repeat
+        assert rule is not None
+        if post.at is None or not post.timezone:
+            return
+        turns = 1 + len(post.rotate)
+        times = [
+            when
+            for _, when in occurrences(
+                rule, post.at, post.timezone, end=post.at + timedelta(days=400)
+            )
+        ][: turns + 1]
+        if len(times) <= turns:
+            return  # no text comes back
+        # The same text again after ``turns`` occurrences: how long after.
+        again = min(times[i + turns] - times[i] for i in range(len(times) - turns))
+        for rules, tag in self.networks(post.accounts):
+            window = rules.caps.duplicate_window
+            if rules.caps.rejects_duplicate_text and window is not None and again < window:
+                message = (
+                    f"post {post.id!r} sends the same text again {_span(again)} later; "
+                    f"{rules.title} refuses a text it saw in the last {_span(window)}: add texts "
+                    "to 'rotate'"
+                )
+                self.add(
+                    "repeat-duplicate", tag + message, post.field_loc("repeat"), post, rules.name
+                )
 
     def network_fields(self, post: Post) -> None:
         """Fields only some networks have (visibility, a content warning, a
@@ -492,6 +628,15 @@ class PostChecker:
                 post.field_loc("expires"),
                 post,
             )
+        elif post.repeat is not None:
+            if post.repeat.until is not None and post.repeat.until <= self.now:
+                self.add(
+                    "expired",
+                    f"post {post.id!r} repeats until {_show(post.repeat.until, post.timezone)}, "
+                    "which has passed: it will not come back",
+                    post.field_loc("repeat"),
+                    post,
+                )
         elif at and post.at and at <= self.now:
             self.add(
                 "past-due",
@@ -562,6 +707,12 @@ def _text_key(text: str) -> tuple[int, int]:
     length.  (Worker processes are forked, so they share the hash seed; a
     false match needs two texts of one length with one 64-bit hash.)"""
     return hash(text), len(text)
+
+
+def _span(delta: timedelta) -> str:
+    """A duration in days or hours: "3 days", "12 h"."""
+    hours = delta.total_seconds() / 3600
+    return f"{hours / 24:g} days" if hours >= 48 else f"{hours:g} h"
 
 
 def _where(post: Post, index: int) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -22,8 +22,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from megaphone.checks.validate import Report
-    from megaphone.model import Post
+    from megaphone.model import Post, Project
     from megaphone.project.loader import Loaded
+    from megaphone.time.timeline import Filter
 
 CONTEXT_SETTINGS: dict[str, Any] = {
     "help_option_names": ["-h", "--help"],
@@ -33,6 +34,9 @@ CONTEXT_SETTINGS: dict[str, Any] = {
 }
 
 EXIT_INTERNAL = 70
+#: How far ahead a listing shows the occurrences of repeating posts, unless
+#: asked (``--until``).
+LISTED_AHEAD = timedelta(days=28)
 
 #: Set by a command that only reads (validate): its process may end without
 #: taking apart, one by one, the objects it made — some hundred thousand for
@@ -245,7 +249,7 @@ def _select(
             f"--account: no account is named {', '.join(map(repr, unknown))} "
             f"(the accounts: {', '.join(sorted(known)) or 'none'})"
         )
-    posts = ordered(p for p in loaded.project.posts() if chosen.keep(p))
+    posts = ordered(p for p in _deliveries(loaded.project, chosen, now) if chosen.keep(p))
     if ids and not posts:
         raise UsageError(f"no post has the id {', '.join(map(repr, ids))}")
     if report.errors:
@@ -256,6 +260,31 @@ def _select(
             err=True,
         )
     return loaded, posts, report, now
+
+
+def _deliveries(project: Project, chosen: Filter, now: datetime) -> list[Post]:
+    """The deliveries a listing shows: every post that goes out once, in
+    each of its languages; the occurrences of repeating posts and the slots
+    of evergreen queues in the span asked for (by default from a week ago to
+    four weeks ahead)."""
+    from megaphone.project.deliveries import BEHIND, deliveries, expands
+
+    if not any(expands(p) for p in project.posts()):
+        return project.posts()
+    history = None
+    if any(q.evergreen for q in project.queues):
+        from megaphone.project.deliveries import history_of
+        from megaphone.store.view import peek_project
+
+        seen = peek_project(project.root, project.config, os.environ) or {}
+        history = history_of(((k, "") for k in seen), project)
+    return deliveries(
+        project,
+        start=chosen.start or now - BEHIND,
+        end=chosen.end or now + LISTED_AHEAD,
+        history=history,
+        fill_from=now,
+    )
 
 
 @cli.command(short_help="Posts as readers will see them, and what is wrong.")

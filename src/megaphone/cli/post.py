@@ -30,31 +30,64 @@ def show(post_id: str, as_json: bool, project_dir: Path) -> None:
         megaphone show town-hall
         megaphone show town-hall --json
     """
+    from megaphone.model import split_id
     from megaphone.publish.runs import open_project, status_rows
     from megaphone.show.output import visible
 
     ctx = open_project(project_dir.resolve())
-    post = ctx.posts().get(post_id)
+    # A post of the queue files stands for its languages and occurrences:
+    # each is shown; a delivery's own id shows that one.
+    posts = [p for p in ctx.deliveries() if p.id == post_id or p.entry_id == post_id]
+    if not posts and (found := ctx.posts().get(post_id)) is not None:
+        posts = [found]
     ledger = ctx.open_ledger(create=False)
     try:
-        rows = [r for r in status_rows(ctx, ledger=ledger) if r.post_id == post_id]
-        parts = {r.account: ledger.parts(post_id, r.account) for r in rows} if ledger else {}
-        events = ledger.events(post_id) if ledger else []
+        rows = [
+            r
+            for r in status_rows(ctx, ledger=ledger)
+            if r.post_id == post_id or split_id(r.post_id)[0] == post_id
+        ]
+        parts = (
+            {(r.post_id, r.account): ledger.parts(r.post_id, r.account) for r in rows}
+            if (ledger)
+            else {}
+        )
+        events = (
+            sorted(
+                (e for d in dict.fromkeys(r.post_id for r in rows) for e in ledger.events(d)),
+                key=lambda e: (e["at"], e["id"]),
+            )
+            if ledger
+            else []
+        )
     finally:
         if ledger is not None:
             ledger.close()
-    if post is None and not rows:
+    if not posts and not rows:
         raise UsageError(f"no post has the id {post_id!r}")
+    several = len({r.post_id for r in rows} | {p.id for p in posts}) > 1
     if as_json:
         import json
 
+        first = posts[0] if posts else None
         record: dict[str, Any] = {
             "id": post_id,
-            "queue": post.queue if post else None,
-            "at": post.at.isoformat() if post and post.at else None,
-            "texts": post.texts() if post else None,
+            "queue": first.queue if first else None,
+            "at": first.at.isoformat() if first and first.at else None,
+            "texts": first.texts() if first else None,
+            "deliveries": [
+                {
+                    "id": p.id,
+                    "lang": p.lang,
+                    "at": p.at.isoformat() if p.at else None,
+                    "accounts": list(p.accounts),
+                    "texts": p.texts(),
+                }
+                for p in posts
+            ],
             "accounts": [
                 {
+                    "id": r.post_id,
                     "account": r.account,
                     "state": r.state,
                     "url": r.url,
@@ -62,7 +95,7 @@ def show(post_id: str, as_json: bool, project_dir: Path) -> None:
                     "attempts": r.attempts,
                     "parts": [
                         {"part": i + 1, "id": p.remote_id, "url": p.url}
-                        for i, p in sorted(parts.get(r.account, {}).items())
+                        for i, p in sorted(parts.get((r.post_id, r.account), {}).items())
                     ],
                 }
                 for r in rows
@@ -70,6 +103,7 @@ def show(post_id: str, as_json: bool, project_dir: Path) -> None:
             "events": [
                 {
                     "at": e["at"].isoformat(),
+                    "id": e.get("post_id", post_id),
                     "account": e["account"],
                     "state": e["state"],
                     "detail": e["detail"],
@@ -79,19 +113,22 @@ def show(post_id: str, as_json: bool, project_dir: Path) -> None:
         }
         click.echo(json.dumps(record, indent=2, ensure_ascii=False))
         return
-    if post is not None:
-        _card(ctx, post)
+    if posts:
+        _cards(ctx, posts)
     else:
         click.echo(f"{post_id}: no longer in the queue files")
     tz = ctx.project.config.timezone
     click.echo()
     for r in rows:
         line = f"{r.account:<18} {r.state:<10} {r.url or ''}"
+        if several:
+            line = f"{r.post_id:<28} {line}"
         if r.note:
             line = f"{line}  {r.note}".rstrip()
         click.echo(visible(line.rstrip()))
-        for i, part in sorted(parts.get(r.account, {}).items()):
-            if len(parts[r.account]) > 1 or i > 0:
+        done = parts.get((r.post_id, r.account), {})
+        for i, part in sorted(done.items()):
+            if len(done) > 1 or i > 0:
                 click.echo(visible(f"  part {i + 1}: {part.url or part.remote_id or '—'}"))
     if events:
         from megaphone.time.zones import zone
@@ -101,10 +138,11 @@ def show(post_id: str, as_json: bool, project_dir: Path) -> None:
         for e in events:
             when = e["at"].astimezone(zone(tz)).strftime("%Y-%m-%d %H:%M:%S %Z")
             detail = f"  {e['detail']}" if e["detail"] else ""
-            click.echo(visible(f"  {when}  {e['account']:<18} {e['state']:<10}{detail}"))
+            which = f"{e.get('post_id', post_id):<28} " if several else ""
+            click.echo(visible(f"  {when}  {which}{e['account']:<18} {e['state']:<10}{detail}"))
 
 
-def _card(ctx: Any, post: Any) -> None:
+def _cards(ctx: Any, posts: list[Any]) -> None:
     from rich.console import Console
     from rich.text import Text
 
@@ -112,12 +150,14 @@ def _card(ctx: Any, post: Any) -> None:
     from megaphone.show.views import build
 
     console = Console(highlight=False)
-    [view] = build(ctx.project, [post], ctx.report.problems)
-    lines = card(view, ctx.now, console.width)
-    if console.color_system is None:
-        click.echo("\n".join(line.plain for line in lines))
-    else:
-        console.print(Text("\n").join(line.to_text() for line in lines), soft_wrap=True)
+    for i, view in enumerate(build(ctx.project, posts, ctx.report.problems)):
+        if i:
+            click.echo()
+        lines = card(view, ctx.now, console.width)
+        if console.color_system is None:
+            click.echo("\n".join(line.plain for line in lines))
+        else:
+            console.print(Text("\n").join(line.to_text() for line in lines), soft_wrap=True)
 
 
 @click.command(short_help="Edit one post's lines in $EDITOR, checked before they are written.")

@@ -208,7 +208,8 @@ def add(
 )
 @project_option
 def slots(queue: str, count: int, account: str | None, project_dir: Path) -> None:
-    """The next free slots of QUEUE (free: none of its accounts posts then).
+    """The next free slots of QUEUE (free: none of its accounts posts then);
+    of an evergreen queue, the next slots and the post that takes each.
 
     \b
     Example:
@@ -221,6 +222,12 @@ def slots(queue: str, count: int, account: str | None, project_dir: Path) -> Non
     tz = q.timezone or loaded.project.config.timezone
     if not q.slots:
         raise UsageError(f"{q.name} has no slots: add e.g. `slots: [mon-fri 09:00]` to it")
+    if q.evergreen:
+        from megaphone.queue.changes import evergreen_slots
+
+        for when, post_id in evergreen_slots(loaded, q, now=datetime.now(UTC), count=count):
+            click.echo(f"{_when(when, tz)}  {post_id or '(free: no post keeps its gap)'}")
+        return
     names = [account] if account else list(q.accounts)
     for when in free_slots(loaded, q, names, now=datetime.now(UTC), count=count):
         click.echo(_when(when, tz))

@@ -29,6 +29,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from datetime import timedelta
 
     from megaphone.model import MediaInfo, Poll
     from megaphone.text import Entity
@@ -100,6 +101,9 @@ class Capabilities(NamedTuple):
     reply_model: str = "parent"
     #: The network refuses a post whose text the account posted already.
     rejects_duplicate_text: bool = False
+    #: How long after a post the network refuses the same text (None: for
+    #: as long as the post is there, as far as megaphone knows).
+    duplicate_window: timedelta | None = None
     #: The most posts a day an account should publish by default (None: no cap).
     default_daily_cap: int | None = None
     #: How a send is made safe to repeat: "lookup" (no key: after an unclear

@@ -10,14 +10,18 @@ import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time, timedelta
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import yaml
 
 from megaphone.errors import UsageError
 from megaphone.model import (
+    OCCURRENCE_MARK,
+    VARIANT_MARK,
     VISIBILITIES,
     Account,
     AccountLimits,
@@ -31,6 +35,9 @@ from megaphone.model import (
     Post,
     Project,
     Queue,
+    Repeat,
+    Text,
+    Variant,
 )
 from megaphone.networks import names as network_names
 from megaphone.problems import Loc, Problem, problem
@@ -40,7 +47,7 @@ from megaphone.time.zones import TimeError, local_zone_name, parse_time, zone
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
-    from datetime import datetime, timedelta
+    from datetime import datetime
 
     from megaphone.time.slots import Slot
 
@@ -73,6 +80,7 @@ ACCOUNT_KEYS = (
     "instance",
     "service",
     "limits",
+    "langs",
 )
 #: An account's ``limits:``, named as a Mastodon instance names them.
 ACCOUNT_LIMIT_KEYS = (
@@ -86,6 +94,11 @@ ACCOUNT_LIMIT_KEYS = (
 LIMIT_KEYS = ("max_hashtags", "max_mentions")
 
 _LOST_HASHTAG = re.compile(r"\s+(#[^\s#]+)")
+#: An account that takes several languages of a post: each this long after
+#: the one before, unless the queue or the post says otherwise.
+_AS_DEFAULT = timedelta(minutes=30)
+_NO_TEXTS: Mapping[str, Text] = MappingProxyType({})
+_LANG_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
 
 
 def _may_hold_tag(text: str) -> bool:
@@ -626,6 +639,13 @@ class Reader:
                 "config", "service: only a Bluesky account has one (its PDS)", entries["service"]
             )
         limits = self.account_limits(entries["limits"]) if "limits" in entries else AccountLimits()
+        langs = (
+            tuple(
+                dict.fromkeys(lang.strip() for lang, _ in self.strings(entries["langs"], "langs"))
+            )
+            if "langs" in entries
+            else ()
+        )
         handle = handle.strip().lstrip("@") if handle else None
         if handle and instance and network == "mastodon" and "@" not in handle:
             # A Mastodon handle is user@instance; the account's own instance
@@ -640,6 +660,7 @@ class Reader:
             cap,
             api_url or instance,
             limits,
+            tuple(lang for lang in langs if lang),
         )
 
     def instance(self, entries: dict[str, yaml.Node], network: str, name: str) -> str | None:
@@ -737,6 +758,7 @@ class Reader:
             self.check_account(name, name_loc, None)
         hashtags: list[tuple[str, Loc]] = []
         lang = None
+        variants_as: timedelta | None = _AS_DEFAULT
         if "defaults" in entries and (
             defaults := self.mapping(entries["defaults"], "defaults", schema.DEFAULTS_KEYS)
         ):
@@ -744,19 +766,48 @@ class Reader:
                 hashtags = self.strings(defaults["hashtags"], "hashtags")
             if "lang" in defaults:
                 lang = self.string(defaults["lang"], "lang")
+            if "variants_as" in defaults:
+                variants_as = self.variants_as(defaults["variants_as"], None, variants_as)
+        evergreen = (
+            bool(self.boolean(entries["evergreen"], "evergreen"))
+            if "evergreen" in entries
+            else False
+        )
+        min_gap = self.span(entries["min_gap"], "min_gap", None) if "min_gap" in entries else None
+        if "min_gap" in entries and not evergreen:
+            self.report(
+                "wrong-type", "min_gap: only an evergreen queue has one", entries["min_gap"]
+            )
         if "posts" not in entries:
             self.report(
                 "missing-field", "a queue needs 'posts': the list of its posts", self.doc.root
             )
             return Queue(self.doc.path, self.doc.name, ())
         posts = []
-        context = _QueueContext(timezone, accounts, hashtags, lang, _names(accounts))
+        context = _QueueContext(
+            timezone, accounts, hashtags, lang, _names(accounts), variants_as, evergreen
+        )
         for node in self.sequence(entries["posts"], "posts") or ():
             post = self.post(node, context)
             if post is not None:
                 posts.append(post)
         slots = self.slots(entries["slots"]) if "slots" in entries else ()
-        return Queue(self.doc.path, self.doc.name, tuple(posts), timezone, _names(accounts), slots)
+        if evergreen and not slots:
+            self.report(
+                "missing-field",
+                "an evergreen queue needs 'slots': the times its posts fill",
+                entries["evergreen"],
+            )
+        return Queue(
+            self.doc.path,
+            self.doc.name,
+            tuple(posts),
+            timezone,
+            _names(accounts),
+            slots,
+            evergreen,
+            min_gap,
+        )
 
     def slots(self, node: yaml.Node) -> tuple[Slot, ...]:
         from megaphone.time.slots import parse_slot
@@ -788,6 +839,15 @@ class Reader:
                 self.report("missing-field", "a post's id cannot be empty", entries["id"])
             return None
         post_id = post_id.strip()
+        if VARIANT_MARK in post_id or OCCURRENCE_MARK in post_id:
+            self.report(
+                "bad-id",
+                f"post id {post_id!r}: '{VARIANT_MARK}' and '{OCCURRENCE_MARK}' are kept for "
+                "the language and the time of a delivery (id/es@2027-01-04T17:00Z)",
+                entries["id"],
+                post_id,
+            )
+            return None
 
         draft = False
         if "draft" in entries:
@@ -798,7 +858,16 @@ class Reader:
         at = expires = None
         if "at" in entries:
             at = self.time(entries["at"], "at", ctx.timezone, post_id)
-        elif not draft:
+            if ctx.evergreen:
+                self.report(
+                    "wrong-type",
+                    f"post {post_id!r}: a post of an evergreen queue has no 'at' "
+                    "(it fills the queue's slots)",
+                    entries["at"],
+                    post_id,
+                )
+                at = None
+        elif not draft and not ctx.evergreen:
             self.report(
                 "missing-field",
                 f"post {post_id!r} needs 'at', the time to publish it (or draft: true)",
@@ -866,6 +935,43 @@ class Reader:
 
         if parts is None:
             return None
+        variants: tuple[Variant, ...] = ()
+        networks: Mapping[str, Text] = _NO_TEXTS
+        rotate: tuple[Text, ...] = ()
+        repeat = None
+        variants_as = ctx.variants_as
+        if "variants" in entries:
+            variants = self.variants(entries["variants"], post_id, parts, lang or ctx.lang)
+        if "variants_as" in entries:
+            variants_as = self.variants_as(entries["variants_as"], post_id, variants_as)
+        if "networks" in entries:
+            networks = self.networks(entries["networks"], post_id, parts)
+        if "rotate" in entries:
+            rotate = self.rotate(entries["rotate"], post_id, parts)
+        if "repeat" in entries:
+            if ctx.evergreen:
+                self.report(
+                    "wrong-type",
+                    "repeat: an evergreen post comes back by the queue's slots, not a rule",
+                    entries["repeat"],
+                    post_id,
+                )
+            elif "at" not in entries:
+                self.report(
+                    "missing-field",
+                    f"post {post_id!r}: a repeating post needs 'at', its first time",
+                    entries["repeat"],
+                    post_id,
+                )
+            else:
+                repeat = self.repeat(entries["repeat"], post_id, ctx.timezone)
+        if rotate and repeat is None and not ctx.evergreen and "repeat" not in entries:
+            self.report(
+                "wrong-type",
+                "rotate: only a repeating or evergreen post takes turns with other texts",
+                entries["rotate"],
+                post_id,
+            )
         accounts = ctx.account_names if account_items is ctx.accounts else _names(account_items)
         return tuple.__new__(  # Post, without its constructor's extra call: once per post
             Post,
@@ -890,8 +996,227 @@ class Reader:
                 sensitive,
                 poll,
                 card,
+                variants,
+                networks,
+                variants_as,
+                repeat,
+                rotate,
+                ctx.evergreen,
+                None,
+                "",
+                None,
+                None,
             ),
         )
+
+    # ----------------------------------------- languages, networks, turns
+
+    def span(self, node: yaml.Node, what: str, post_id: str | None) -> timedelta | None:
+        """A positive duration (30m, 2h, 30d) of a queue or a post."""
+        from megaphone.time.timeline import parse_duration
+
+        raw = self.string(node, what, post_id)
+        if raw is None:
+            return None
+        parsed = parse_duration(raw.strip().lstrip("+"))
+        if parsed is None or parsed <= timedelta(0):
+            self.report(
+                "wrong-type",
+                f"{what}: {raw!r} is not a duration (e.g. 30m, 2h, 30d)",
+                node,
+                post_id,
+            )
+            return None
+        return parsed
+
+    def variants_as(
+        self, node: yaml.Node, post_id: str | None, default: timedelta | None
+    ) -> timedelta | None:
+        """``variants_as: reply`` (None) or a delay (``+30m``)."""
+        raw = self.string(node, "variants_as", post_id)
+        if raw is not None and raw.strip().lower() == "reply":
+            return None
+        if raw is not None and raw.strip() in ("0", "+0", "0m"):
+            return timedelta(0)
+        span = self.span(node, "variants_as", post_id) if raw is not None else None
+        return default if span is None else span
+
+    def other_text(
+        self,
+        node: yaml.Node,
+        what: str,
+        post_id: str,
+        own: tuple[Part, ...],
+        extra: tuple[str, ...] = (),
+    ) -> tuple[Text, dict[str, yaml.Node]] | None:
+        """A text or a thread given instead of the post's own (a string, or
+        a mapping with ``text`` or ``thread``, and the ``extra`` keys, whose
+        nodes come back), with the post's media on its first part unless it
+        gives its own."""
+        loc = self.doc.loc(node)
+        entries: dict[str, yaml.Node]
+        if isinstance(node, yaml.ScalarNode):
+            entries = {"text": node}
+        else:
+            found = self.mapping(node, what, schema.OTHER_TEXT_KEYS + extra, post_id)
+            if found is None:
+                return None
+            entries = found
+            if "text" not in entries and "thread" not in entries:
+                self.report("missing-field", f"{what} needs 'text' (or 'thread')", node, post_id)
+                return None
+        parts = self.parts(
+            {k: v for k, v in entries.items() if k in ("text", "thread")}, node, post_id
+        )
+        if parts is None:
+            return None
+        media = own[0].media if own else ()
+        if media and not parts[0].media:
+            parts = (parts[0]._replace(media=media, media_loc=own[0].media_loc), *parts[1:])
+        return Text(parts, "thread" in entries, loc), entries
+
+    def networks(self, node: yaml.Node, post_id: str, own: tuple[Part, ...]) -> Mapping[str, Text]:
+        """``networks:`` — a text of its own for some networks."""
+        entries = self.mapping(node, "networks", network_names(), post_id)
+        out: dict[str, Text] = {}
+        for name, value in (entries or {}).items():
+            got = self.other_text(value, f"the {name} text", post_id, own)
+            if got is not None:
+                out[name] = got[0]
+        return MappingProxyType(out)
+
+    def rotate(self, node: yaml.Node, post_id: str, own: tuple[Part, ...]) -> tuple[Text, ...]:
+        """``rotate:`` — other texts, used in turn."""
+        out = []
+        for i, item in enumerate(self.sequence(node, "rotate", post_id) or (), 1):
+            got = self.other_text(item, f"rotate text {i}", post_id, own)
+            if got is not None:
+                out.append(got[0])
+        return tuple(out)
+
+    def variants(
+        self, node: yaml.Node, post_id: str, own: tuple[Part, ...], lang: str | None
+    ) -> tuple[Variant, ...]:
+        """``variants:`` — the post in other languages, by language tag."""
+        if not isinstance(node, yaml.MappingNode) or not self.safe(node):
+            self.report(
+                "wrong-type",
+                "variants should be a mapping of language tags to texts (es: …)",
+                node,
+                post_id,
+            )
+            return ()
+        out: list[Variant] = []
+        seen = {lang.lower()} if lang else set()
+        for key, value in pairs(node):
+            tag = str(key.value).strip() if isinstance(key, yaml.ScalarNode) else ""
+            if not _LANG_TAG.fullmatch(tag):
+                self.report(
+                    "wrong-type",
+                    f"variants: {tag!r} is not a language tag (en, es, es-MX)",
+                    key,
+                    post_id,
+                )
+                continue
+            if tag.lower() in seen:
+                which = (
+                    "the post's own language"
+                    if lang and tag.lower() == lang.lower()
+                    else ("given twice")
+                )
+                self.report("duplicate-key", f"variants: {tag!r} is {which}", key, post_id)
+                continue
+            seen.add(tag.lower())
+            got = self.other_text(
+                value, f"the {tag} variant", post_id, own, ("alt", "networks", "rotate")
+            )
+            if got is None:
+                continue
+            text, fields = got
+            if "alt" in fields:
+                text = text._replace(parts=self.translated_alt(fields["alt"], text.parts, post_id))
+            networks = (
+                self.networks(fields["networks"], post_id, text.parts)
+                if "networks" in fields
+                else _NO_TEXTS
+            )
+            rotate = (
+                self.rotate(fields["rotate"], post_id, text.parts) if "rotate" in fields else ()
+            )
+            out.append(Variant(tag, text, self.doc.loc(key), networks, rotate))
+        return tuple(out)
+
+    def translated_alt(
+        self, node: yaml.Node, parts: tuple[Part, ...], post_id: str
+    ) -> tuple[Part, ...]:
+        """The media of ``parts`` with the alt texts of a language, in order."""
+        alts = self.strings(node, "alt", post_id)
+        count = sum(len(p.media) for p in parts)
+        if len(alts) != count:
+            self.report(
+                "wrong-type",
+                f"alt: {len(alts)} alt text{'s' if len(alts) != 1 else ''} for {count} media",
+                node,
+                post_id,
+            )
+        it = iter(alts)
+        out = []
+        for part in parts:
+            media = []
+            for m in part.media:
+                alt = next(it, None)
+                media.append(m._replace(alt=alt[0].strip(), alt_loc=alt[1]) if alt else m)
+            out.append(part._replace(media=tuple(media)))
+        return tuple(out)
+
+    def repeat(self, node: yaml.Node, post_id: str, timezone: str) -> Repeat | None:
+        """``repeat:`` — when the post comes back."""
+        from megaphone.time.repeat import parse_clock, parse_every, parse_on
+
+        entries = self.mapping(node, "repeat", schema.REPEAT_KEYS, post_id)
+        if entries is None:
+            return None
+        loc = self.doc.loc(node)
+        freq, interval = "weekly", 1
+        weekdays: tuple[int, ...] = ()
+        times: list[time] = []
+        ok = True
+        try:
+            if "every" in entries and (raw := self.string(entries["every"], "every", post_id)):
+                freq, interval = parse_every(raw)
+            if "on" in entries:
+                on = ", ".join(t for t, _ in self.strings(entries["on"], "on", post_id))
+                weekdays, given = parse_on(on)
+                times.extend(given)
+                if "every" in entries and freq != "weekly":
+                    raise ValueError("on: weekdays go with 'every: week' (or weeks)")
+            if "times" in entries:
+                for raw, _ in self.strings(entries["times"], "times", post_id):
+                    times.extend(parse_clock(t) for t in raw.split(",") if t.strip())
+        except ValueError as e:
+            self.report("bad-repeat", f"repeat: {e}", node, post_id)
+            ok = False
+        until = count = None
+        if "until" in entries:
+            until = self.time(entries["until"], "repeat until", timezone, post_id)
+        if "count" in entries:
+            count = self.integer(entries["count"], "repeat count")
+            if count is not None and count < 1:
+                self.report("bad-repeat", "repeat: count must be 1 or more", node, post_id)
+                count = None
+        if "until" in entries and "count" in entries:
+            self.report("bad-repeat", "repeat: give 'until' or 'count', not both", node, post_id)
+        if "every" not in entries and "on" not in entries:
+            self.report(
+                "bad-repeat",
+                "repeat: say how often (every: week, every: 2 days, on: mon, thu)",
+                node,
+                post_id,
+            )
+            ok = False
+        if not ok:
+            return None
+        return Repeat(freq, interval, loc, weekdays, tuple(sorted(set(times))), until, count)
 
     def card(self, node: yaml.Node, post_id: str) -> Card | bool | None:
         """``card:`` — false for none, or a card's own title, description
@@ -1106,3 +1431,5 @@ class _QueueContext:
     hashtags: list[tuple[str, Loc]]
     lang: str | None
     account_names: tuple[str, ...]
+    variants_as: timedelta | None = _AS_DEFAULT
+    evergreen: bool = False

@@ -58,6 +58,92 @@ _REFERENCE = {
     "description": "The URL of a post on the network, or the id of a post in this project.",
 }
 
+_THREAD: dict[str, Any] = {
+    "type": "array",
+    "minItems": 1,
+    "description": "Posts published as a thread, each replying to the one before.",
+    "items": {
+        "oneOf": [
+            _TEXT,
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["text"],
+                "properties": {"text": _TEXT, "media": _MEDIA},
+            },
+        ]
+    },
+}
+#: A text or a thread given instead of the post's own.
+_OTHER_TEXT: dict[str, Any] = {
+    "oneOf": [
+        _TEXT,
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"text": _TEXT, "thread": _THREAD},
+            "oneOf": [{"required": ["text"]}, {"required": ["thread"]}],
+        },
+    ]
+}
+_NETWORKS = {
+    "type": "object",
+    "description": "A text (or thread) of its own for a network: x, mastodon, bluesky.",
+    "propertyNames": {"enum": ["x", "mastodon", "bluesky"]},
+    "additionalProperties": _OTHER_TEXT,
+}
+_ROTATE = {
+    "type": "array",
+    "minItems": 1,
+    "description": "Other texts of a repeating or evergreen post, used in turn after its own.",
+    "items": _OTHER_TEXT,
+}
+_VARIANTS_AS = {
+    "type": "string",
+    "description": "How an account that posts several of the languages gets them: 'reply' "
+    "(each translation answers the original) or a delay after the original ('+30m').",
+    "pattern": r"^(reply|\+?\d+ ?(s|sec|m|min|h|d|w))$",
+}
+_VARIANT: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "The post in another language.",
+    "properties": {
+        "text": _TEXT,
+        "thread": _THREAD,
+        "alt": {
+            "description": "The media's alt text in this language: one text, or a list in "
+            "the order of the media.",
+            "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+        },
+        "networks": _NETWORKS,
+        "rotate": _ROTATE,
+    },
+    "oneOf": [{"required": ["text"]}, {"required": ["thread"]}],
+}
+_REPEAT: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "The post comes back: from its 'at', every period, on some days and times, "
+    "until a time or a number of times.",
+    "properties": {
+        "every": {
+            "type": "string",
+            "description": "day, week, month, or a number of them: '2 weeks' (default: week).",
+        },
+        "on": {
+            "description": "Weekdays, and times when given: 'mon, thu', 'mon-fri 09:00'.",
+            "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+        },
+        "times": {
+            "description": "Times of day ('09:00, 17:00'); default: the time of 'at'.",
+            "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+        },
+        "until": {**_TIME, "description": "No occurrence after this time."},
+        "count": {"type": "integer", "minimum": 1, "description": "How many times in all."},
+    },
+}
+
 POST_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -70,22 +156,7 @@ POST_SCHEMA: dict[str, Any] = {
         },
         "at": _TIME,
         "text": _TEXT,
-        "thread": {
-            "type": "array",
-            "minItems": 1,
-            "description": "Posts published as a thread, each replying to the one before.",
-            "items": {
-                "oneOf": [
-                    _TEXT,
-                    {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": ["text"],
-                        "properties": {"text": _TEXT, "media": _MEDIA},
-                    },
-                ]
-            },
-        },
+        "thread": _THREAD,
         "media": _MEDIA,
         "hashtags": _HASHTAGS,
         "accounts": _ACCOUNTS,
@@ -131,6 +202,16 @@ POST_SCHEMA: dict[str, Any] = {
                 },
             ],
         },
+        "variants": {
+            "type": "object",
+            "description": "The post in other languages, by language tag: each is its own "
+            "delivery, to the accounts that post that language.",
+            "additionalProperties": _VARIANT,
+        },
+        "variants_as": _VARIANTS_AS,
+        "networks": _NETWORKS,
+        "repeat": _REPEAT,
+        "rotate": _ROTATE,
     },
     "oneOf": [{"required": ["text"]}, {"required": ["thread"]}],
 }
@@ -160,7 +241,15 @@ QUEUE_SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": False,
             "description": "Applied to every post of the queue.",
-            "properties": {"hashtags": _HASHTAGS, "lang": _LANG},
+            "properties": {"hashtags": _HASHTAGS, "lang": _LANG, "variants_as": _VARIANTS_AS},
+        },
+        "evergreen": {
+            "type": "boolean",
+            "description": "A pool: its posts (without 'at') fill the queue's free slots in turn.",
+        },
+        "min_gap": {
+            "type": "string",
+            "description": "Evergreen: the least time between two uses of a post ('30d').",
         },
         "posts": {"type": "array", "items": POST_SCHEMA},
     },
@@ -169,7 +258,10 @@ QUEUE_SCHEMA: dict[str, Any] = {
 QUEUE_KEYS = tuple(QUEUE_SCHEMA["properties"])
 DEFAULTS_KEYS = tuple(QUEUE_SCHEMA["properties"]["defaults"]["properties"])
 POST_KEYS = tuple(POST_SCHEMA["properties"])
-PART_KEYS = tuple(POST_SCHEMA["properties"]["thread"]["items"]["oneOf"][1]["properties"])
+PART_KEYS = tuple(_THREAD["items"]["oneOf"][1]["properties"])
+OTHER_TEXT_KEYS = tuple(_OTHER_TEXT["oneOf"][1]["properties"])
+VARIANT_KEYS = tuple(_VARIANT["properties"])
+REPEAT_KEYS = tuple(_REPEAT["properties"])
 MEDIA_KEYS = tuple(POST_SCHEMA["properties"]["media"]["items"]["properties"])
 POLL_KEYS = tuple(POST_SCHEMA["properties"]["poll"]["properties"])
 

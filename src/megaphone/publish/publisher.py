@@ -68,7 +68,7 @@ def plan(
         if post.draft:
             continue
         if ids:
-            if post.id not in ids:
+            if not named(post, ids):
                 continue
             due = now
         else:
@@ -79,9 +79,15 @@ def plan(
             if account_names and name not in account_names:
                 continue
             account = accounts.get(name) or Account(name)
-            jobs.append(Job(post, account, due))
+            jobs.append(Job(post.for_network(account.network), account, due))
     jobs.sort(key=lambda j: (j.post.at or now, j.post.queue, j.post.id))
     return jobs
+
+
+def named(post: Post, ids: tuple[str, ...]) -> bool:
+    """Whether ``ids`` name the delivery ``post``: by its id, or by its
+    post's id when it is not an occurrence (``hub`` names ``hub/es``)."""
+    return post.id in ids or (post.occurrence is None and post.entry_id in ids)
 
 
 # ------------------------------------------------------------------ publishing
@@ -135,7 +141,7 @@ class Publisher:
         self.project = project
         self.sender.use(project)
 
-    def reconcile_abandoned(self, posts: dict[str, Post]) -> list[Outcome]:
+    def reconcile_abandoned(self, posts: Mapping[str, Post]) -> list[Outcome]:
         """Settle what earlier runs left in doubt (see Reconciler)."""
         return self.reconciler.reconcile_abandoned(posts)
 

@@ -112,7 +112,7 @@ class Reconciler:
                 return found
         return outcome
 
-    def reconcile_abandoned(self, posts: dict[str, Post]) -> list[Outcome]:
+    def reconcile_abandoned(self, posts: Mapping[str, Post]) -> list[Outcome]:
         """Reconcile every delivery whose publishing run is gone, and settle
         ``unknown`` ones: found live → recorded (and the rest of a thread
         sent); certainly not there → sent again (never blindly)."""
@@ -133,9 +133,13 @@ class Reconciler:
             def settle(
                 row: Delivery = row, account: Account = account, to_settle: bool = to_settle
             ) -> Outcome | None:
+                # As the account's network has it (a text of its own).
+                post = posts.get(row.post_id)
+                post = post.for_network(account.network) if post is not None else None
                 if to_settle:
-                    return self.look_again(row, posts[row.post_id], account)
-                return self.reconcile(row, posts.get(row.post_id), account)
+                    assert post is not None
+                    return self.look_again(row, post, account)
+                return self.reconcile(row, post, account)
 
             try:
                 # Under the account's lease: a run that holds it settles it.

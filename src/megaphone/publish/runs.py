@@ -31,6 +31,8 @@ class Context:
     report: Report
     now: datetime
     environ: Mapping[str, str]
+    _deliveries: tuple[datetime, list[Post]] | None = field(default=None, repr=False)
+    _history: dict[str, list[datetime]] | None = field(default=None, repr=False)
 
     @property
     def project(self) -> Project:
@@ -46,10 +48,51 @@ class Context:
         ]
 
     def invalid_ids(self) -> set[str]:
+        """The posts (by their id in the queue files) with an error."""
         return {p.post_id for p in self.report.problems if p.post_id and p.severity == "error"}
 
-    def posts(self) -> dict[str, Post]:
-        return {p.id: p for p in self.project.posts()}
+    def deliveries(self, until: datetime | None = None) -> list[Post]:
+        """The project's deliveries: every post that goes out once, in each
+        of its languages, and the occurrences and evergreen slots from a
+        little before now to a little after, or to ``until`` (see
+        project.deliveries)."""
+        from megaphone.project.deliveries import AHEAD, BEHIND, deliveries
+
+        end = max(self.now + AHEAD, until or self.now)
+        if self._deliveries is None or self._deliveries[0] < end:
+            made = deliveries(
+                self.project,
+                start=self.now - BEHIND,
+                end=end,
+                history=self.history(),
+                fill_from=self.now - timedelta(minutes=1),
+            )
+            self._deliveries = (end, made)
+        return self._deliveries[1]
+
+    def history(self) -> dict[str, list[datetime]] | None:
+        """The uses of the evergreen posts the ledger records (None: the
+        project has no evergreen queue)."""
+        if not any(q.evergreen for q in self.project.queues):
+            return None
+        if self._history is None:
+            from megaphone.project.deliveries import history_of
+
+            ledger = self.open_ledger(create=False)
+            rows: list[tuple[str, str]] = []
+            if ledger is not None:
+                try:
+                    rows = [(d.post_id, d.state) for d in ledger.all()]
+                finally:
+                    ledger.close()
+            self._history = history_of(rows, self.project)
+        return self._history
+
+    def posts(self) -> Mapping[str, Post]:
+        """The deliveries by id, any occurrence found by its id."""
+        from megaphone.project.deliveries import ByDelivery
+
+        return ByDelivery(self.project, self.deliveries(), history=self.history())
 
     def accounts(self) -> dict[str, Account]:
         return {a.name: a for a in self.project.config.accounts}
@@ -130,13 +173,23 @@ def select_jobs(
     account_names: tuple[str, ...],
 ) -> tuple[list[Job], list[tuple[str, str]]]:
     """The jobs of a run, and the (post, account) pairs left out as invalid."""
-    from megaphone.publish.publisher import plan
+    from megaphone.publish.publisher import named, plan
 
-    posts = ctx.project.posts()
-    known = {p.id for p in posts}
-    for post_id in ids:
-        if post_id not in known:
-            raise UsageError(f"no post has the id {post_id!r}")
+    posts = ctx.deliveries(until)
+    if ids:
+        found = ctx.posts()
+        for post_id in ids:
+            if post_id in found:
+                continue
+            if not any(named(p, (post_id,)) for p in posts):
+                entry = next((p for p in ctx.project.posts() if p.id == post_id), None)
+                if entry is not None and (entry.repeat or entry.evergreen):
+                    raise UsageError(
+                        f"{post_id!r} comes back: name one of its times "
+                        f"({post_id}@YYYY-MM-DDTHH:MMZ, as 'megaphone list' shows them)"
+                    )
+                raise UsageError(f"no post has the id {post_id!r}")
+        posts = posts + [found[i] for i in ids if i in found and i not in {p.id for p in posts}]
     for name in account_names:
         if name not in ctx.accounts() and not any(name in p.accounts for p in posts):
             raise UsageError(f"no account is named {name!r}")
@@ -144,8 +197,8 @@ def select_jobs(
         posts, ctx.accounts(), now=ctx.now, until=until, ids=ids, account_names=account_names
     )
     invalid_ids = ctx.invalid_ids()
-    invalid = [(j.post.id, j.account.name) for j in jobs if j.post.id in invalid_ids]
-    return [j for j in jobs if j.post.id not in invalid_ids], invalid
+    invalid = [(j.post.id, j.account.name) for j in jobs if j.post.entry_id in invalid_ids]
+    return [j for j in jobs if j.post.entry_id not in invalid_ids], invalid
 
 
 def publish(
@@ -201,8 +254,8 @@ def _publish(
 
     # Every dated post's deliveries are rows before they are due.
     invalid_ids = ctx.invalid_ids()
-    coming = plan(ctx.project.posts(), ctx.accounts(), now=ctx.now, until=FOREVER)
-    rows = publisher.write_ahead([j for j in coming if j.post.id not in invalid_ids] + jobs)
+    coming = plan(ctx.deliveries(), ctx.accounts(), now=ctx.now, until=FOREVER)
+    rows = publisher.write_ahead([j for j in coming if j.post.entry_id not in invalid_ids] + jobs)
     if skip_settled:
 
         def settled(job: Job) -> bool:
@@ -277,7 +330,7 @@ def _rehearse(
         rows = {(d.post_id, d.account): d for d in ledger.all()}
     sent_ids = {d.post_id for d in rows.values() if d.state == "published"}
     used: dict[str, list[datetime]] = {}  # account -> times of parts sent (24 h window)
-    queue_paths = {p.id: q.path for q in ctx.project.queues for p in q.posts}
+    queue_paths = {p.id: q.path for q in ctx.project.queues for p in q.posts}  # by entry id
     plans = []
     for job in jobs:
         post, account = job.post, job.account
@@ -318,7 +371,7 @@ def _rehearse(
             media = []
             for m in part.media:
                 what = "missing"
-                queue_path = queue_paths.get(post.id)
+                queue_path = queue_paths.get(post.entry_id)
                 if queue_path is not None:
                     path, why = find(queue_path, m.path, ctx.project.root)
                     info = sniff(path) if why is None else None
@@ -407,7 +460,7 @@ def status_rows(ctx: Context, *, ledger: Ledger | None) -> list[StatusRow]:
     out = []
     invalid = ctx.invalid_ids()
     grace = ctx.project.config.grace
-    for post in ctx.project.posts():
+    for post in ctx.deliveries():
         for account in post.accounts:
             d = rows.pop((post.id, account), None)
             known: Deliveries | None = (
@@ -417,7 +470,7 @@ def status_rows(ctx: Context, *, ledger: Ledger | None) -> list[StatusRow]:
             )
             state = post_state(post, ctx.now, known, grace=grace, account=account)
             note = d.error or "" if d is not None else ""
-            if post.id in invalid:
+            if post.entry_id in invalid:
                 note = "invalid: see megaphone validate"
             elif state == "due":
                 note = note or "due: the next run publishes it"

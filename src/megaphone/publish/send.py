@@ -65,6 +65,7 @@ class Sender:
     def use(self, project: Project) -> None:
         """Send from a newer reading of the project (the worker's)."""
         self.project = project
+        # By the id in the queue files (a delivery's entry_id).
         self._queue_paths = {p.id: q.path for q in project.queues for p in q.posts}
 
     def references(self, post: Post, account: Account) -> tuple[str | None, str | None] | Outcome:
@@ -75,7 +76,23 @@ class Sender:
 
         quotes = account.network in REGISTRY and network_rules(account.network).caps.quotes
         found: list[str | None] = []
+        if post.translation_of is not None and post.reply_to is None:
+            # A translation answers the account's own copy of the original;
+            # an account that did not post the original posts it alone.
+            own = [r for r in self.ledger.of_post(post.translation_of) if r.account == account.name]
+            if own and own[0].state not in ("published", "skipped"):
+                if own[0].state in ("scheduled", "publishing"):
+                    return Outcome(
+                        post.id,
+                        account.name,
+                        "waiting",
+                        f"the original {post.translation_of!r} is not published yet",
+                    )
+                own = []
+            found.append(own[0].remote_id if own and own[0].state == "published" else None)
         for name, ref in (("reply_to", post.reply_to), ("quote", post.quote)):
+            if name == "reply_to" and found:
+                continue  # the translation's reply, above
             as_link = name == "quote" and not quotes
             if ref is None:
                 found.append(None)
@@ -453,7 +470,7 @@ class Sender:
     def _upload(self, key: tuple[str, str], net: Network, post: Post, media: Media) -> str:
         from megaphone.checks.media import find, sniff
 
-        queue_path = self._queue_paths.get(post.id)
+        queue_path = self._queue_paths.get(post.entry_id)
         if queue_path is None:
             raise Rejected(f"{post.id}: its queue file is unknown")
         path, why = find(queue_path, media.path, self.project.root)

@@ -387,6 +387,34 @@ def free_slots(
     ]
 
 
+def evergreen_slots(
+    loaded: Loaded, queue: Queue, *, now: datetime, count: int
+) -> list[tuple[datetime, str | None]]:
+    """The next ``count`` slots of an evergreen queue, each with the post
+    that takes it: a dated post of its accounts, the pool's post (as the
+    ledger has it, or as the next runs will choose), or None."""
+    import os
+
+    from megaphone.project.deliveries import deliveries, history_of
+    from megaphone.store.view import peek_project
+    from megaphone.time.slots import upcoming
+
+    project = loaded.project
+    seen = peek_project(project.root, project.config, os.environ) or {}
+    history = history_of(((k, "") for k in seen), project)
+    tz = queue.timezone or project.config.timezone
+    coming = list(upcoming(queue.slots, after=now, tz_name=tz))[:count]
+    if not coming:
+        return []
+    made = deliveries(project, start=now, end=coming[-1], history=history, fill_from=now)
+    accounts = set(queue.accounts) | {a for p in queue.posts for a in p.accounts}
+    by_time: dict[datetime, str] = {}
+    for p in made:
+        if p.at is not None and set(p.accounts) & accounts:
+            by_time.setdefault(p.at.astimezone(UTC), p.id)
+    return [(w.astimezone(UTC), by_time.get(w.astimezone(UTC))) for w in coming]
+
+
 # ------------------------------------------------- reschedule, remove, move
 
 

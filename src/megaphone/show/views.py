@@ -13,6 +13,7 @@ from megaphone.networks import groups, measure_part
 from megaphone.text import extract_hashtags, extract_mentions, extract_urls
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from megaphone.model import Account, Media, Post, Project
@@ -85,8 +86,8 @@ def build(project: Project, posts: list[Post], problems: list[Problem]) -> list[
     sniffed: dict[Path, MediaInfo | None] = {}
     by_accounts: dict[tuple[str, ...], list[Group]] = {}
     views = []
-    for post in posts:
-        mine = by_post.get(post.id, [])
+    for post in _per_text(project, posts):
+        mine = by_post.get(post.entry_id, [])
         parts = []
         claimed: set[int] = set()
         networks = by_accounts.get(post.accounts)
@@ -119,6 +120,28 @@ def build(project: Project, posts: list[Post], problems: list[Problem]) -> list[
         accounts = tuple(project.config.account(name) or _unnamed(name) for name in post.accounts)
         views.append(PostView(post, accounts, tuple(parts), rest))
     return views
+
+
+def _per_text(project: Project, posts: list[Post]) -> Iterator[Post]:
+    """Each post, split where a network has a text of its own: a card for
+    the accounts of that network, another for the rest."""
+    for post in posts:
+        if not post.networks:
+            yield post
+            continue
+        rest = []
+        own: dict[str, list[str]] = {}
+        for name in post.accounts:
+            account = project.config.account(name)
+            network = account.network if account else ""
+            if network in post.networks:
+                own.setdefault(network, []).append(name)
+            else:
+                rest.append(name)
+        if rest:
+            yield post._replace(accounts=tuple(rest))
+        for network, names in own.items():
+            yield post.for_network(network)._replace(accounts=tuple(names))
 
 
 def _unnamed(name: str) -> Account:

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
 from megaphone.errors import LeaseLost, LedgerError
+from megaphone.model import split_id
 from megaphone.store.view import (
     DEFAULT_PATH,
     LEDGER_STATES,
@@ -86,6 +87,9 @@ deliveries = sa.Table(
     "deliveries",
     metadata,
     sa.Column("project", sa.String(100), primary_key=True),
+    #: The delivery's whole id: the post's id, then its language and its
+    #: occurrence when it has them (``hub/es``, ``stay@2027-01-04T17:00Z``);
+    #: ``variant`` and ``occurrence`` repeat those, for queries.
     sa.Column("post_id", sa.String(200), primary_key=True),
     sa.Column("account", sa.String(100), primary_key=True),
     #: Which version of the post (a language variant); "" for the post itself.
@@ -400,14 +404,10 @@ class Ledger:
         statement = self._claim_update(names, live=live_at is not None)
         return bool(c.execute(statement, params).rowcount == 1)
 
-    def _plain(self) -> tuple[Any, Any, Any]:
-        """The conditions that pick this project's deliveries of posts that
-        go out once, in their one version."""
-        return (
-            deliveries.c.project == self.project,
-            deliveries.c.variant == "",
-            deliveries.c.occurrence == "",
-        )
+    def _ours(self) -> tuple[Any]:
+        """The conditions that pick this project's deliveries (of every
+        language and occurrence: a delivery's ``post_id`` is its whole id)."""
+        return (deliveries.c.project == self.project,)
 
     def _key(self, post_id: str, account: str) -> tuple[Any, Any, Any]:
         """The conditions that pick one delivery of this project."""
@@ -1004,7 +1004,7 @@ class Ledger:
         with self._writing() as c:
             found = {
                 (r.post_id, r.account): r
-                for r in c.execute(sa.select(deliveries).where(*self._plain())).all()
+                for r in c.execute(sa.select(deliveries).where(*self._ours())).all()
             }
             new: list[dict[str, Any]] = []
             changed: list[tuple[Any, dict[str, Any]]] = []
@@ -1015,6 +1015,7 @@ class Ledger:
                         {
                             "project": self.project,
                             "post_id": w.post_id,
+                            **_parts_of(w.post_id),
                             "account": w.account,
                             "network": w.network,
                             "queue": w.queue,
@@ -1048,7 +1049,7 @@ class Ledger:
                 if values.get("state") == "scheduled":
                     self._event(c, row.post_id, row.account, now, "scheduled", "given a new time")
             rows = (
-                c.execute(sa.select(deliveries).where(*self._plain())).all()
+                c.execute(sa.select(deliveries).where(*self._ours())).all()
                 if (new or changed)
                 else list(found.values())
             )
@@ -1059,7 +1060,7 @@ class Ledger:
         with self._reading() as c:
             rows = c.execute(
                 sa.select(deliveries).where(
-                    *self._plain(), deliveries.c.state.in_(["publishing", "unknown"])
+                    *self._ours(), deliveries.c.state.in_(["publishing", "unknown"])
                 )
             ).all()
         return [Delivery(**r._mapping) for r in rows]
@@ -1119,7 +1120,7 @@ class Ledger:
                 return {}
             rows = c.execute(
                 sa.select(deliveries).where(
-                    *self._plain(),
+                    *self._ours(),
                     deliveries.c.account == account,
                     deliveries.c.post_id.in_(ids),
                 )
@@ -1156,7 +1157,7 @@ class Ledger:
             return {}
         d = deliveries.c
         condition = [
-            *self._plain(),
+            *self._ours(),
             d.account == account,
             d.post_id.in_(post_ids),
             d.state == "scheduled",
@@ -1179,7 +1180,7 @@ class Ledger:
             )
             rows = c.execute(
                 sa.select(deliveries).where(
-                    *self._plain(),
+                    *self._ours(),
                     d.account == account,
                     d.post_id.in_(post_ids),
                     d.state == "publishing",
@@ -1229,7 +1230,7 @@ class Ledger:
             c.execute(
                 deliveries.update()
                 .where(
-                    *self._plain(),
+                    *self._ours(),
                     d.account == account,
                     d.post_id.in_(post_ids),
                     d.state == "publishing",
@@ -1255,7 +1256,7 @@ class Ledger:
             c.execute(
                 deliveries.update()
                 .where(
-                    *self._plain(),
+                    *self._ours(),
                     d.state == "publishing",
                     d.claimed_by == token,
                     d.lease_until > now,
@@ -1423,6 +1424,7 @@ class Ledger:
             late_ok=False,
             created_at=now,
             updated_at=now,
+            **_parts_of(post_id),
             **values,
         )
         if inserted:
@@ -1571,6 +1573,13 @@ def _rebuild(c: Connection, project: str, version: int) -> None:
             values,
         )
         c.exec_driver_sql(f"DROP TABLE {table}_v{version}")
+
+
+def _parts_of(post_id: str) -> dict[str, str]:
+    """The language and occurrence of a delivery, from its id, for the
+    columns that let queries pick them."""
+    _, variant, occurrence = split_id(post_id)
+    return {"variant": variant, "occurrence": occurrence}
 
 
 def changes_for(row: Any, wanted: Wanted) -> dict[str, Any]:

@@ -43,7 +43,7 @@ def parse_slot(text: str) -> list[Slot]:
     words = text.strip().split(None, 1)
     if len(words) != 2:
         raise ValueError(f"{text!r}: write days, then times (e.g. 'mon-fri 09:00, 12:30')")
-    days = _days(words[0].lower())
+    days = parse_days(words[0].lower())
     times = []
     for raw in words[1].split(","):
         m = _TIME.fullmatch(raw.strip())
@@ -53,7 +53,9 @@ def parse_slot(text: str) -> list[Slot]:
     return [Slot(days, t) for t in times]
 
 
-def _days(text: str) -> frozenset[int]:
+def parse_days(text: str) -> frozenset[int]:
+    """The weekdays (0 = Monday) a word names: ``mon-fri``, ``sat,sun``,
+    ``weekdays``; ValueError saying what is wrong."""
     if text in _NAMED:
         return frozenset(_NAMED[text])
     found: set[int] = set()

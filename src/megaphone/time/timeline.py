@@ -100,7 +100,7 @@ class Filter:
     end: datetime | None = None
 
     def keep(self, post: Post) -> bool:
-        if self.ids and post.id not in self.ids:
+        if self.ids and post.id not in self.ids and post.entry_id not in self.ids:
             return False
         if self.accounts and not set(post.accounts) & set(self.accounts):
             return False
@@ -158,3 +158,14 @@ def by_day(
         for day in days.values():
             day.over_cap = cap is not None and len(day.times) > cap
     return dict(table)
+
+
+def parse_occurrence(raw: str) -> datetime | None:
+    """The time of an occurrence as a delivery's id writes it
+    (``2027-01-04T17:00Z``); None when it is not one."""
+    from datetime import UTC
+
+    try:
+        return datetime.strptime(raw, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None

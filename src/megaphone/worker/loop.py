@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 
 #: A post due this long and still not sent is told to the team ("stuck").
 STUCK_AFTER = timedelta(minutes=15)
+#: How often the worker makes its deliveries again, so that the occurrences of
+#: repeating posts and the slots of evergreen queues come into its window.
+EXPAND_EVERY = timedelta(hours=1)
 
 
 @dataclass
@@ -100,6 +103,9 @@ class Worker:
         self._active: tuple[Queue, ...] = ()
         self._config_stamp: tuple[int, int, int] | None = None
         self._posts: dict[str, Post] = {}
+        #: When the deliveries were last made (the window of repeating and
+        #: evergreen posts moves on with time).
+        self._expanded_at = datetime.min.replace(tzinfo=UTC)
         self._accounts: dict[str, Account] = {}
         self._account_locks: dict[str, threading.Lock] = {}
         self._held: dict[str, datetime] = {}  # account -> until (rate limit, credentials)
@@ -239,6 +245,29 @@ class Worker:
         )
         self._write_ahead()
 
+    def _expand(self) -> None:
+        """The deliveries of the active queues, from a little before now to
+        a little after: each post in its languages, the occurrences of
+        repeating posts, the slots of evergreen queues."""
+        from megaphone.project.deliveries import AHEAD, BEHIND, deliveries, history_of
+
+        now = datetime.now(UTC)
+        with self._lock:
+            project = self._project()
+        history = None
+        if self._ledger is not None and any(q.evergreen for q in project.queues):
+            history = history_of(((d.post_id, d.state) for d in self._ledger.all()), project)
+        made = deliveries(
+            project,
+            start=now - BEHIND,
+            end=now + AHEAD,
+            history=history,
+            fill_from=now - timedelta(minutes=1),
+        )
+        with self._lock:
+            self._posts = {p.id: p for p in made}
+            self._expanded_at = now
+
     def _write_ahead(self) -> None:
         """Every dated post's deliveries are rows before they are due."""
         from megaphone.publish.publisher import FOREVER, plan
@@ -362,12 +391,12 @@ class Worker:
                 if None in {p.post_id for p in bad}:
                     continue  # the file itself is unreadable: nothing of it is trusted
                 kept = tuple(p for p in f.queue.posts if p.id not in invalid)
-                active.append(Queue(f.queue.path, f.queue.name, kept))
+                active.append(f.queue._replace(posts=kept))
         with self._lock:
             self._files = new_files
             self._active = tuple(active)
-            self._posts = {p.id: p for q in active for p in q.posts}
             self._accounts = {a.name: a for a in config.accounts}
+        self._expand()
         if self._publisher is not None:
             self._publisher.use(self._project())
             self._write_ahead()
@@ -476,7 +505,7 @@ class Worker:
                 return
             assert self._publisher is not None
             publisher = self._publisher
-            job = Job(post, account, post.at or datetime.now(UTC))
+            job = Job(post.for_network(account.network), account, post.at or datetime.now(UTC))
             # Under the account's lease: one machine sends an account's posts
             # at a time, in their order.
             outcome = publisher.holding(
@@ -510,6 +539,7 @@ class Worker:
         )
 
     def _would_send(self, post: Post, account: Account) -> None:
+        post = post.for_network(account.network)
         texts = post.texts()
         for i, text in enumerate(texts):
             media = ", ".join(f"{m.path} (alt: {m.alt or 'none'})" for m in post.parts[i].media)
@@ -534,9 +564,17 @@ class Worker:
         if self.stopping:
             return
         now = datetime.now(UTC)
+        if now - self._expanded_at >= EXPAND_EVERY and self._config is not None:
+            # Occurrences and evergreen slots come into the window.
+            self._expand()
+            if self._publisher is not None:
+                self._write_ahead()
+            self._schedule()
         if self._publisher is not None:
+            from megaphone.project.deliveries import ByDelivery
+
             with self._lock:
-                posts = dict(self._posts)
+                posts = ByDelivery(self._project(), list(self._posts.values()))
             for outcome in self._publisher.reconcile_abandoned(posts):
                 self._told(outcome)
             self._heartbeat()

@@ -6,6 +6,7 @@ without tweepy or requests."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING, ClassVar
 
@@ -57,6 +58,9 @@ class XRules(NetworkRules):
         threads=True,
         languages=False,  # X detects the language itself
         rejects_duplicate_text=True,
+        # X does not say for how long; reports run from hours to days, and
+        # a scheduler that assumed less than a week would send refusals.
+        duplicate_window=timedelta(days=7),
         # X's free tier allows 17 posts a day (thread parts count one each).
         default_daily_cap=17,
         idempotency="lookup",

@@ -1,0 +1,421 @@
+"""Posts that come back: repeating posts (``repeat:``, ``rotate:``) and
+evergreen queues that fill their slots."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from megaphone.model import Repeat
+from megaphone.problems import Loc
+from megaphone.project.deliveries import deliveries, fills, history_of
+from megaphone.project.loader import load
+from megaphone.store.ledger import Ledger, default_url
+from megaphone.time.repeat import occurrences, parse_every, parse_on
+from tests.conftest import NOW, Write
+from tests.fakex import FakeX, User
+from tests.helpers import problems_in
+
+LA = "America/Los_Angeles"
+HERE = Loc("q.yaml", 1, 1)
+
+
+def rule(**kwargs) -> Repeat:
+    return Repeat(kwargs.pop("freq", "weekly"), kwargs.pop("interval", 1), HERE, **kwargs)
+
+
+def local(when: datetime) -> str:
+    from zoneinfo import ZoneInfo
+
+    return when.astimezone(ZoneInfo(LA)).strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+# ------------------------------------------------------------------ rules
+
+
+def test_a_weekly_rule_keeps_its_wall_clock_time_across_daylight_saving() -> None:
+    first = datetime(2027, 3, 1, 17, 0, tzinfo=UTC)  # Mon 09:00 PST
+    got = [w for _, w in occurrences(rule(), first, LA, end=first + timedelta(days=21))]
+    assert [local(w) for w in got] == [
+        "Mon 2027-03-01 09:00 PST",
+        "Mon 2027-03-08 09:00 PST",
+        "Mon 2027-03-15 09:00 PDT",  # the clocks changed on the 14th
+        "Mon 2027-03-22 09:00 PDT",
+    ]
+    assert got[2] - got[1] == timedelta(days=7, hours=-1)
+
+
+def test_a_time_the_clocks_skip_goes_out_when_they_have_moved_on() -> None:
+    first = datetime(2027, 3, 13, 10, 30, tzinfo=UTC)  # Sat 02:30 PST
+    got = [
+        local(w)
+        for _, w in occurrences(rule(freq="daily"), first, LA, end=first + timedelta(days=2))
+    ]
+    assert got == [
+        "Sat 2027-03-13 02:30 PST",
+        "Sun 2027-03-14 03:30 PDT",
+        "Mon 2027-03-15 02:30 PDT",
+    ]
+
+
+def test_a_time_the_clocks_repeat_goes_out_once() -> None:
+    first = datetime(2027, 11, 6, 8, 30, tzinfo=UTC)  # Sat 01:30 PDT
+    got = [w for _, w in occurrences(rule(freq="daily"), first, LA, end=first + timedelta(days=3))]
+    assert [local(w) for w in got] == [
+        "Sat 2027-11-06 01:30 PDT",
+        "Sun 2027-11-07 01:30 PDT",
+        "Mon 2027-11-08 01:30 PST",
+    ]
+
+
+def test_weekdays_times_count_and_until() -> None:
+    first = datetime(2027, 1, 4, 17, 0, tzinfo=UTC)  # Mon 09:00 PST
+    days, times = parse_on("mon, thu 09:00, 17:30")
+    assert days == (0, 3)
+    made = rule(weekdays=days, times=times, total=5)
+    got = [local(w) for _, w in occurrences(made, first, LA, end=first + timedelta(days=60))]
+    assert got == [
+        "Mon 2027-01-04 09:00 PST",
+        "Mon 2027-01-04 17:30 PST",
+        "Thu 2027-01-07 09:00 PST",
+        "Thu 2027-01-07 17:30 PST",
+        "Mon 2027-01-11 09:00 PST",
+    ]
+    until = rule(freq="daily", until=first + timedelta(days=2, hours=1))
+    numbers = [n for n, _ in occurrences(until, first, LA, end=first + timedelta(days=30))]
+    assert numbers == [0, 1, 2]
+    # Numbered from the first, whatever the window leaves out.
+    later = list(
+        occurrences(
+            rule(freq="daily"),
+            first,
+            LA,
+            start=first + timedelta(days=3),
+            end=first + timedelta(days=4),
+        )
+    )
+    assert [n for n, _ in later] == [3, 4]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("week", ("weekly", 1)),
+        ("2 weeks", ("weekly", 2)),
+        ("3 days", ("daily", 3)),
+        ("month", ("monthly", 1)),
+    ],
+)
+def test_every_reads_a_period(raw, expected) -> None:
+    assert parse_every(raw) == expected
+
+
+QUEUE = """\
+account: utla
+timezone: America/Los_Angeles
+posts:
+  - id: stay
+    at: 2026-11-30 09:00
+    repeat:
+      every: week
+      count: 6
+    text: "Stay in the know: sign up for updates at https://example.org/news"
+    rotate:
+      - "Don't miss a thing: updates at https://example.org/news"
+      - thread:
+          - Want to know what's next?
+          - Sign up at https://example.org/news
+"""
+
+
+def test_each_occurrence_is_its_own_delivery_with_its_turn_of_text(project) -> None:
+    root = project(q=QUEUE)
+    made = deliveries(
+        load((), cwd=root).project, start=NOW - timedelta(days=1), end=NOW + timedelta(days=100)
+    )
+    assert [p.id for p in made] == [
+        "stay@2026-11-30T17:00Z",
+        "stay@2026-12-07T17:00Z",
+        "stay@2026-12-14T17:00Z",
+        "stay@2026-12-21T17:00Z",
+        "stay@2026-12-28T17:00Z",
+        "stay@2027-01-04T17:00Z",
+    ]
+    texts = [p.texts()[0][:14] for p in made]
+    assert texts == ["Stay in the kn", "Don't miss a t", "Want to know w"] * 2
+    assert [len(p.parts) for p in made] == [1, 1, 2] * 2
+    assert all(p.entry_id == "stay" and p.occurrence == p.at for p in made)
+    assert problems_in(root) == []
+
+
+def test_a_repeat_that_sends_the_same_text_inside_xs_window_is_a_warning(project) -> None:
+    root = project(q=QUEUE.replace("every: week", "every: day").split("    rotate:")[0])
+    (problem,) = problems_in(root)
+    assert problem.code == "repeat-duplicate" and problem.loc.line == 7
+    assert "24 h later" in problem.message
+    # Three texts a week apart: 21 days between two of the same.
+    assert problems_in(project(q=QUEUE)) == []
+
+
+@pytest.mark.parametrize(
+    ("repeat", "message"),
+    [
+        ("    repeat: {every: fortnight}\n", "'fortnight' is not a period"),
+        ("    repeat: {count: 3}\n", "say how often"),
+        ("    repeat: {every: week, count: 2, until: 2027-01-01 00:00}\n", "not both"),
+        ("    repeat: {on: 'mon, funday'}\n", "'funday' is not a day"),
+        ("    repeat: {every: day, on: mon}\n", "weekdays go with 'every: week'"),
+    ],
+)
+def test_a_rule_that_cannot_be_read_is_an_error_at_its_place(project, repeat, message) -> None:
+    queue = QUEUE.split("    repeat:")[0] + repeat + "    text: hi\n"
+    found = [p for p in problems_in(project(q=queue)) if p.severity == "error"]
+    assert len(found) == 1, found
+    assert found[0].code == "bad-repeat" and message in found[0].message
+    assert found[0].loc.line == 6
+
+
+def test_rotate_without_a_repeat_and_a_repeat_without_at_are_errors(project) -> None:
+    root = project(
+        q="account: utla\nposts:\n"
+        "  - id: a\n    at: 2026-12-01 09:00\n    text: hi\n    rotate: [ho]\n"
+        "  - id: b\n    draft: true\n    text: hi\n    repeat: {every: week}\n"
+    )
+    found = sorted((p.loc.line, p.code) for p in problems_in(root))
+    assert found == [(6, "wrong-type"), (10, "missing-field")]
+
+
+def test_list_and_the_dry_run_show_occurrences(project, run, frozen_now) -> None:
+    root = project(q=QUEUE)
+    listed = run("list", "--from", "2026-11-29", "--until", "2026-12-15", cwd=root)
+    assert listed.exit_code == 0, listed.output
+    assert "stay@2026-11-30T17:00Z" in listed.output
+    assert "stay@2026-12-14T17:00Z" in listed.output
+    assert "stay@2026-12-21T17:00Z" not in listed.output
+    rehearsed = run("publish", "--due", "--dry-run", "--until", "2026-12-08", cwd=root)
+    assert rehearsed.exit_code == 0, rehearsed.output
+    assert "stay@2026-11-30T17:00Z" in rehearsed.output
+    assert "stay@2026-12-07T17:00Z" in rehearsed.output
+    assert "Don't miss a thing" in rehearsed.output
+
+
+# ------------------------------------------------------------ publishing
+
+CONFIG = "timezone: America/Los_Angeles\naccounts:\n  - {name: utla, network: x, handle: utlanow}\n"
+
+
+@pytest.fixture
+def utla(fakex: FakeX, monkeypatch: pytest.MonkeyPatch) -> User:
+    user = fakex.add_user("utlanow")
+    for key, value in fakex.env("utla", user).items():
+        monkeypatch.setenv(key, value)
+    return user
+
+
+def states(root: Path) -> dict[str, str]:
+    ledger = Ledger(default_url(root), create=False)
+    try:
+        return {d.post_id: d.state for d in ledger.all()}
+    finally:
+        ledger.close()
+
+
+def test_occurrences_go_out_once_each_and_a_missed_one_is_missed_alone(
+    fakex: FakeX, utla: User, project: Write, run: Callable[..., Any], clock
+) -> None:
+    root = project({"megaphone.yaml": CONFIG}, q=QUEUE)
+    # Mon 30 Nov 09:00 PST = 17:00 UTC: the first occurrence is due.
+    clock.move_to(datetime(2026, 11, 30, 17, 1, tzinfo=UTC))
+    first = run("publish", "--due", cwd=root)
+    assert first.exit_code == 0, first.output
+    assert [t.sent_text[:14] for t in fakex.posted()] == ["Stay in the kn"]
+    # The rows of the coming week were written ahead.
+    assert states(root) == {
+        "stay@2026-11-30T17:00Z": "published",
+        "stay@2026-12-07T17:00Z": "scheduled",
+    }
+    again = run("publish", "--due", cwd=root)
+    assert again.exit_code == 0 and len(fakex.posted()) == 1
+    # Nothing runs on the 7th: that occurrence is found 3 hours late.
+    clock.move_to(datetime(2026, 12, 7, 20, 0, tzinfo=UTC))
+    late = run("publish", "--due", cwd=root)
+    assert late.exit_code == 1, late.output
+    assert states(root)["stay@2026-12-07T17:00Z"] == "missed"
+    assert len(fakex.posted()) == 1
+    # The next occurrence goes out as usual, with the third text.
+    clock.move_to(datetime(2026, 12, 14, 17, 0, 30, tzinfo=UTC))
+    third = run("publish", "--due", cwd=root)
+    assert third.exit_code == 0, third.output
+    assert [t.sent_text[:14] for t in fakex.posted()] == [
+        "Stay in the kn",
+        "Want to know w",
+        "Sign up at htt",
+    ]
+    assert states(root)["stay@2026-12-14T17:00Z"] == "published"
+    assert states(root)["stay@2026-11-30T17:00Z"] == "published"
+
+
+def test_editing_the_rule_changes_only_the_occurrences_to_come(
+    fakex: FakeX, utla: User, project: Write, run: Callable[..., Any], clock
+) -> None:
+    root = project({"megaphone.yaml": CONFIG}, q=QUEUE)
+    clock.move_to(datetime(2026, 11, 30, 17, 1, tzinfo=UTC))
+    assert run("publish", "--due", cwd=root).exit_code == 0
+    # Now on Tuesdays at 10:00 instead.
+    project(
+        q=QUEUE.replace("at: 2026-11-30 09:00", "at: 2026-12-01 10:00").replace(
+            "Stay in the know:", "Stay informed:"
+        )
+    )
+    clock.move_to(datetime(2026, 12, 1, 18, 0, 30, tzinfo=UTC))
+    result = run("publish", "--due", cwd=root)
+    assert result.exit_code == 0, result.output
+    got = states(root)
+    assert got["stay@2026-11-30T17:00Z"] == "published"  # what went out stays so
+    assert got["stay@2026-12-01T18:00Z"] == "published"
+    assert len(fakex.posted()) == 2
+    listed = run("status", "--json", cwd=root)
+    notes = {r["id"]: r["note"] for r in json.loads(listed.output)}
+    # The old rule's next time is no longer the project's: it is not sent.
+    assert notes["stay@2026-12-07T17:00Z"] == "no longer in the queue files"
+    # Removing the post stops it.
+    project(q="account: utla\nposts: []\n")
+    clock.move_to(datetime(2026, 12, 8, 18, 0, 30, tzinfo=UTC))
+    assert run("publish", "--due", cwd=root).exit_code == 0
+    assert len(fakex.posted()) == 2
+
+
+def test_an_occurrence_may_be_published_by_its_id(
+    fakex: FakeX, utla: User, project: Write, run: Callable[..., Any], clock
+) -> None:
+    root = project({"megaphone.yaml": CONFIG}, q=QUEUE)
+    named = run("publish", "stay", "--now", cwd=root)
+    assert named.exit_code != 0 and "name one of its times" in named.output
+    result = run("publish", "stay@2026-12-07T17:00Z", "--now", cwd=root)
+    assert result.exit_code == 0, result.output
+    assert [t.sent_text[:14] for t in fakex.posted()] == ["Don't miss a t"]
+
+
+# -------------------------------------------------------------- evergreen
+
+EVERGREEN = """\
+account: utla
+timezone: America/Los_Angeles
+evergreen: true
+min_gap: 7d
+slots: mon,wed,fri 12:00
+posts:
+  - id: petition
+    text: Sign the petition for safe schools https://example.org/petition
+    rotate: [Have you signed yet? https://example.org/petition]
+  - id: volunteer
+    text: Volunteer with us https://example.org/volunteer
+  - id: newsletter
+    text: Get the newsletter https://example.org/news
+"""
+
+DATED = """\
+account: utla
+posts:
+  - id: town-hall
+    at: 2026-12-04 12:00
+    text: Town hall tonight
+"""
+
+
+def test_an_evergreen_pool_fills_90_days_of_slots_keeping_each_posts_gap(project) -> None:
+    root = project(e=EVERGREEN, d=DATED)
+    loaded = load((), cwd=root)
+    assert problems_in(root) == []
+    start = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    end = start + timedelta(days=90)
+    made = [
+        p for p in deliveries(loaded.project, start=start, end=end) if p.entry_id != "town-hall"
+    ]
+    slots = [p.at for p in made]
+    # Three posts, a gap of 7 days, three slots a week: every slot is filled,
+    # but the Friday the town hall takes.
+    from megaphone.time.slots import parse_slot, upcoming
+
+    every = [
+        w for w in upcoming(parse_slot("mon,wed,fri 12:00"), after=start, tz_name=LA) if w <= end
+    ]
+    taken = datetime(2026, 12, 4, 20, 0, tzinfo=UTC)
+    assert slots == [w for w in every if w != taken]
+    uses: dict[str, list[datetime]] = {}
+    for p in made:
+        assert p.at is not None
+        uses.setdefault(p.entry_id, []).append(p.at)
+    for times in uses.values():
+        assert all(b - a >= timedelta(days=7) for a, b in pairwise(times))
+    # In rotation: the post used longest ago first.
+    assert [p.entry_id for p in made[:4]] == ["petition", "volunteer", "newsletter", "petition"]
+    # Its rotating texts take turns.
+    petition = [p.texts()[0][:8] for p in made if p.entry_id == "petition"]
+    assert petition[:3] == ["Sign the", "Have you", "Sign the"]
+
+
+def test_too_few_posts_for_the_gap_leave_slots_empty_but_never_break_it(project) -> None:
+    root = project(e=EVERGREEN.replace("min_gap: 7d", "min_gap: 10d"))
+    queue = load((), cwd=root).project.queues[0]
+    start = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    made = fills(
+        queue, load((), cwd=root).project.config, start=start, end=start + timedelta(days=90)
+    )
+    by: dict[str, list[datetime]] = {}
+    for p in made:
+        assert p.at is not None
+        by.setdefault(p.entry_id, []).append(p.at)
+    for times in by.values():
+        assert all(b - a >= timedelta(days=10) for a, b in pairwise(times))
+    # Each post as often as its gap allows: about 9 uses in 90 days.
+    assert all(len(t) >= 8 for t in by.values())
+
+
+def test_the_ledgers_uses_keep_the_gap_and_their_slots(project) -> None:
+    root = project(e=EVERGREEN)
+    loaded = load((), cwd=root)
+    start = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    first = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)
+    # The ledger says 'newsletter' took Monday's slot: it stays so, and the
+    # others go first.
+    history = history_of([(f"newsletter@{first:%Y-%m-%dT%H:%MZ}", "published")], loaded.project)
+    made = fills(
+        loaded.project.queues[0],
+        loaded.project.config,
+        start=start,
+        end=start + timedelta(days=7),
+        history=history,
+    )
+    assert [(p.entry_id, p.at.weekday() if p.at else None) for p in made] == [
+        ("newsletter", 0),
+        ("petition", 2),
+        ("volunteer", 4),
+    ]
+
+
+def test_publish_due_fills_a_slot_once(
+    fakex: FakeX, utla: User, project: Write, run: Callable[..., Any], clock
+) -> None:
+    root = project({"megaphone.yaml": CONFIG}, e=EVERGREEN)
+    clock.move_to(datetime(2026, 11, 30, 20, 0, 30, tzinfo=UTC))  # Mon 12:00 PST
+    result = run("publish", "--due", cwd=root)
+    assert result.exit_code == 0, result.output
+    assert [t.sent_text[:8] for t in fakex.posted()] == ["Sign the"]
+    assert run("publish", "--due", cwd=root).exit_code == 0
+    assert len(fakex.posted()) == 1
+    clock.move_to(datetime(2026, 12, 2, 20, 0, 30, tzinfo=UTC))  # Wed
+    assert run("publish", "--due", cwd=root).exit_code == 0
+    assert [t.sent_text[:8] for t in fakex.posted()] == ["Sign the", "Voluntee"]
+    slots = run("slots", "posts/e.yaml", "--count", "3", cwd=root)
+    assert slots.exit_code == 0, slots.output
+    lines = slots.output.splitlines()
+    assert len(lines) == 3
+    assert lines[0].endswith("newsletter@2026-12-04T20:00Z")
+    assert lines[1].endswith("petition@2026-12-07T20:00Z")
