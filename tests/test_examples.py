@@ -20,7 +20,7 @@ POSTS = ROOT / "posts"
 def test_examples_validate_cleanly() -> None:
     report = validate(load([POSTS], cwd=ROOT), now=NOW)
     assert report.problems == []
-    assert report.files == 5 and report.posts >= 12
+    assert report.files == 6 and report.posts >= 15
 
 
 def test_examples_use_every_feature_of_the_format() -> None:
@@ -43,6 +43,11 @@ def test_examples_use_every_feature_of_the_format() -> None:
     assert set(networks.values()) == {"x", "mastodon", "bluesky"}, "every network"
     assert any({networks[a] for a in p.accounts} == {"x", "mastodon", "bluesky"} for p in posts)
     assert any(p.poll and p.spoiler and p.visibility for p in posts), "Mastodon's own fields"
+    assert any(v.text.parts[0].media[0].alt for p in posts for v in p.variants), "languages"
+    assert any(a.langs for a in loaded.project.config.accounts), "accounts' languages"
+    assert any(p.networks for p in posts), "a network's own text"
+    assert any(p.repeat and p.rotate for p in posts), "a repeating post, rotating texts"
+    assert any(q.evergreen and q.min_gap and q.slots for q in loaded.project.queues), "evergreen"
 
 
 def test_examples_match_the_json_schema() -> None:
@@ -54,6 +59,8 @@ def test_examples_match_the_json_schema() -> None:
             for key in ("at", "expires"):
                 if key in post:
                     post[key] = str(post[key])
+            if "until" in post.get("repeat", {}):
+                post["repeat"]["until"] = str(post["repeat"]["until"])
         jsonschema.validate(data, schema)
 
 
