@@ -419,3 +419,35 @@ def test_publish_due_fills_a_slot_once(
     assert len(lines) == 3
     assert lines[0].endswith("newsletter@2026-12-04T20:00Z")
     assert lines[1].endswith("petition@2026-12-07T20:00Z")
+
+
+def test_reschedule_moves_a_repeating_post_and_keeps_its_rule(project, run, frozen_now) -> None:
+    root = project(q=QUEUE)
+    result = run("reschedule", "stay", "2026-12-01 10:00", cwd=root)
+    assert result.exit_code == 0, result.output
+    text = (root / "posts/q.yaml").read_text(encoding="utf-8")
+    assert "at: 2026-12-01 10:00" in text and "    repeat:\n      every: week\n" in text
+    moved = load((), cwd=root).project.posts()[0]
+    assert moved.repeat is not None and moved.repeat.total == 6
+    one = run("reschedule", "stay@2026-12-07T17:00Z", "2026-12-08 10:00", cwd=root)
+    assert one.exit_code != 0 and "a time of a repeating post" in one.output
+
+
+def test_the_worker_schedules_occurrences_as_they_come_into_its_window(project, clock) -> None:
+    from megaphone.worker.loop import Worker
+
+    root = project(q=QUEUE)
+    events: list[dict[str, Any]] = []
+    worker = Worker(root, environ={}, log=events.append, dry_run=True, sweep=3600)
+    worker.start()
+    try:
+        # A week ahead of Sun 29 Nov: Monday's occurrence only.
+        assert [(p, a) for p, a, _ in worker.next_jobs(5)] == [("stay@2026-11-30T17:00Z", "utla")]
+        clock.move_to(datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
+        worker.sweep()  # past the hour: the window moves on
+        assert [p for p, _, _ in worker.next_jobs(5)] == [
+            "stay@2026-11-30T17:00Z",
+            "stay@2026-12-07T17:00Z",
+        ]
+    finally:
+        worker.stop()

@@ -281,3 +281,63 @@ def test_find_rebuilds_a_delivery_from_its_id(project) -> None:
     assert found is not None and found.lang == "es"
     assert find(_load(root), "hub/fr") is None
     assert find(_load(root), "nothing") is None
+
+
+# ------------------------------------------------------------ editing
+
+
+def test_add_to_gives_a_post_another_language_keeping_the_file(project, run, frozen_now) -> None:
+    queue = BILINGUAL.replace("posts:\n", "posts:  # the hub campaign\n")
+    root = project({"megaphone.yaml": CONFIG, "posts/media/a.png": png_bytes()}, q=queue)
+    before = (root / "posts/q.yaml").read_text(encoding="utf-8")
+    result = run(
+        "add",
+        "--to",
+        "hub",
+        "--lang",
+        "fr",
+        "--text",
+        "Les écoles communautaires.",
+        "--alt",
+        "Des familles dans une cour d'école.",
+        cwd=root,
+    )
+    assert result.exit_code == 0, result.output
+    assert "added hub/fr" in result.output and "11:00" in result.output
+    after = (root / "posts/q.yaml").read_text(encoding="utf-8")
+    # Only lines were added, after the post's last variant.
+    assert after.startswith(before.rstrip("\n"))
+    assert after[len(before.rstrip("\n")) :] == (
+        "\n      fr:\n        text: Les écoles communautaires.\n"
+        "        alt: Des familles dans une cour d'école.\n"
+    )
+    made = {p.id: p for p in _window(_load(root))}
+    assert made["hub/fr"].parts[0].media[0].alt == "Des familles dans une cour d'école."
+    # A post without languages gets its 'variants'.
+    plain = "account: utla\nposts:\n  - id: note\n    at: 2026-12-08 10:00\n    text: Hello\n"
+    root = project(q=plain)
+    result = run("add", "--to", "note", "--lang", "es", "Hola", cwd=root)
+    assert result.exit_code == 0, result.output
+    assert (root / "posts/q.yaml").read_text(encoding="utf-8") == (
+        plain + "    variants:\n      es:\n        text: Hola\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--to", "hub", "--lang", "en", "Again"], "is in en already"),
+        (["--to", "hub", "--lang", "es", "Otra vez"], "has a es text already"),
+        (["--to", "hub", "--lang", "fr", "Sans alt"], "give their alt text in fr"),
+        (["--to", "hub", "--lang", "fr", "x", "--at", "tomorrow"], "leave them out"),
+        (["--to", "hub", "Bonjour"], "--lang"),
+        (["--to", "hub/es", "--lang", "fr", "x", "--alt", "y"], "the es text of a post"),
+    ],
+)
+def test_add_to_refuses_what_cannot_be(project, run, frozen_now, args, message) -> None:
+    root = project({"megaphone.yaml": CONFIG, "posts/media/a.png": png_bytes()}, q=BILINGUAL)
+    before = (root / "posts/q.yaml").read_text(encoding="utf-8")
+    result = run("add", *args, cwd=root)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert (root / "posts/q.yaml").read_text(encoding="utf-8") == before

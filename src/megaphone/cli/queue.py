@@ -96,8 +96,15 @@ def init(folder: Path, timezone: str | None, network: str) -> None:
 
 
 @click.command(short_help="Add a post to a queue, checked, keeping the file's layout.")
-@click.argument("queue", shell_complete=complete_queues)
+@click.argument("queue", required=False, shell_complete=complete_queues)
 @click.argument("text", required=False)
+@click.option("--text", "text_option", help="The text (instead of the TEXT argument).")
+@click.option(
+    "--to",
+    "variant_of",
+    shell_complete=complete_post_ids,
+    help="Add --lang's text to this post instead: the same post in another language.",
+)
 @click.option(
     "--at", "when", help="When: ISO 8601, '2026-12-01 09:00', 'tomorrow 9am', 'fri noon'."
 )
@@ -124,8 +131,10 @@ def init(folder: Path, timezone: str | None, network: str) -> None:
 @click.option("--draft", is_flag=True, help="A draft: never sent, and it needs no time.")
 @project_option
 def add(
-    queue: str,
+    queue: str | None,
     text: str | None,
+    text_option: str | None,
+    variant_of: str | None,
     when: str | None,
     next_slot: bool,
     now_flag: bool,
@@ -158,8 +167,56 @@ def add(
         megaphone add campaign "Sign the petition" --next-slot --hashtag RespectUs
         megaphone add campaign "A thread (1/2)" --thread "and more (2/2)" --at "fri noon"
         megaphone add campaign "Our caravan" --media media/car.png --alt "Cars with signs" --now
+        megaphone add --to town-hall --lang es --text "Asamblea esta noche a las 6"
     """
     from megaphone.queue.changes import add as add_post
+
+    if text_option is not None:
+        if text is not None or (variant_of and queue is not None):
+            raise UsageError("give the text once: as TEXT or as --text")
+        text = text_option
+    if variant_of is not None:
+        if queue is not None and text is None:
+            queue, text = None, queue  # add --to ID --lang es "texto"
+        if queue is not None:
+            raise UsageError("--to names the post: give no QUEUE")
+        if not lang:
+            raise UsageError("--to: say the language of the text (--lang es)")
+        given = [
+            x
+            for x, flag in (
+                ("--at", when),
+                ("--next-slot", next_slot),
+                ("--now", now_flag),
+                ("--media", media),
+                ("--hashtag", hashtags),
+                ("--account", accounts),
+                ("--id", post_id),
+                ("--reply-to", reply_to),
+                ("--quote", quote),
+                ("--expires", expires),
+                ("--draft", draft),
+            )
+            if flag
+        ]
+        if given:
+            raise UsageError(
+                f"--to: a language takes its post's {', '.join(given)}; leave them out"
+            )
+        from megaphone.queue.changes import add_variant
+
+        change = add_variant(
+            _root(project_dir),
+            variant_of,
+            lang=lang,
+            text=text,
+            thread=list(thread),
+            alts=list(alts),
+        )
+        _told(change, "added")
+        return
+    if queue is None:
+        raise UsageError("say which queue to add the post to (QUEUE), or --to a post")
 
     if len(alts) > len(media):
         raise UsageError("more --alt than --media")

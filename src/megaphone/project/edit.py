@@ -300,6 +300,65 @@ class QueueText:
             out.append(body)
         return self.newline.join(out) + self.newline
 
+    def add_variant(self, post_id: str, lang: str, parts: list[str], alts: list[str]) -> str:
+        """The text with the post in one more language: an entry of its
+        ``variants`` (made after the post's last line when it has none)."""
+        item = self.find(post_id)
+        if item.flow_style:
+            raise MegaphoneError(f"{self.name}: {post_id!r} is written on one line: edit it")
+        id_key = next(
+            k for k, _ in pairs(item) if isinstance(k, yaml.ScalarNode) and k.value == "id"
+        )
+        col = id_key.start_mark.column
+        found = next(
+            (
+                (k, v)
+                for k, v in pairs(item)
+                if isinstance(k, yaml.ScalarNode) and k.value == "variants"
+            ),
+            None,
+        )
+        variants = found[1] if found else None
+        if variants is not None and not (
+            isinstance(variants, yaml.MappingNode) and not variants.flow_style and variants.value
+        ):
+            raise MegaphoneError(
+                f"{self.name}: the variants of {post_id!r} are not a block: edit it"
+            )
+        inner = variants.value[0][0].start_mark.column if variants is not None else col + 2
+        body = [f"{_scalar(lang, 0)}:"]
+        if len(parts) == 1:
+            body.append(f"  text: {_scalar(parts[0], inner + 2)}")
+        else:
+            body.append("  thread:")
+            body.extend(f"    - {_scalar(p, inner + 4)}" for p in parts)
+        if len(alts) == 1:
+            body.append(f"  alt: {_scalar(alts[0], inner + 2)}")
+        elif alts:
+            body.append("  alt:")
+            body.extend(f"    - {_scalar(a, inner + 4)}" for a in alts)
+        block = self.newline.join(" " * inner + line for line in body) + self.newline
+        if found is not None:
+            return self._insert_lines(self._block_end(found[0]), block)
+        _, end, _ = self.span(post_id)
+        return self._insert_lines(end, " " * col + "variants:" + self.newline + block)
+
+    def _block_end(self, key: yaml.Node) -> int:
+        """The line after the block value of ``key``: the lines after it
+        indented past the key (blank lines and comments left of it belong to
+        what follows)."""
+        col = key.start_mark.column
+        end = key.start_mark.line + 1
+        for line in range(end, len(self.lines)):
+            content = self.lines[line].rstrip("\r\n")
+            stripped = content.lstrip(" ")
+            if not stripped:
+                continue
+            if len(content) - len(stripped) <= col:
+                break
+            end = line + 1
+        return end
+
     def set_value(self, post_id: str, key: str, value: str) -> str:
         """The text with ``key: value`` in the post: its value replaced, or
         the key added after ``id``."""

@@ -18,7 +18,7 @@ from megaphone.project.edit import NewPost, QueueText, edit_lock, read_text, ren
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from megaphone.model import Post, Queue
+    from megaphone.model import Post, Queue, Text
     from megaphone.problems import Problem
     from megaphone.project.loader import Loaded
 
@@ -80,6 +80,12 @@ def find_post(loaded: Loaded, post_id: str) -> tuple[Queue, Post]:
         for post in queue.posts:
             if post.id == post_id:
                 return queue, post
+    from megaphone.model import split_id
+
+    entry, variant, occurrence = split_id(post_id)
+    if entry != post_id and any(p.id == entry for p in loaded.project.posts()):
+        which = "a time of a repeating post" if occurrence else f"the {variant} text of a post"
+        raise UsageError(f"{post_id!r} is {which}: change the post itself, {entry!r}, in its file")
     raise UsageError(f"no post has the id {post_id!r}")
 
 
@@ -111,7 +117,20 @@ def _essence(post: Post) -> tuple[Any, ...]:
         post.quote,
         post.draft,
         post.lang,
+        tuple(
+            (v.lang, _said(v.text), tuple((k, _said(t)) for k, t in v.networks.items()))
+            for v in post.variants
+        ),
+        tuple((k, _said(t)) for k, t in post.networks.items()),
+        post.repeat[:1] + post.repeat[3:] + (post.repeat.interval,) if post.repeat else None,
+        tuple(_said(t) for t in post.rotate),
+        post.variants_as,
+        post.evergreen,
     )
+
+
+def _said(text: Text) -> tuple[Any, ...]:
+    return tuple((p.text, tuple((m.path, m.alt) for m in p.media)) for p in text.parts)
 
 
 def _problem_key(p: Problem) -> tuple[str, str | None, str]:
@@ -385,6 +404,51 @@ def free_slots(
         w.astimezone(UTC)
         for w in free(queue.slots, after=now, tz_name=tz, taken=taken, count=count)
     ]
+
+
+def add_variant(
+    root: Path,
+    post_id: str,
+    *,
+    lang: str,
+    text: str | None,
+    thread: list[str],
+    alts: list[str],
+    now: datetime | None = None,
+) -> Change:
+    """Add a language to the post ``post_id``: its text (or thread) and the
+    alt text of its media in that language, checked, the file's layout kept."""
+    now = now or datetime.now(UTC)
+    parts = [p.strip() for p in ([text] if text else []) + list(thread) if p.strip()]
+    if not parts:
+        raise UsageError("the new language needs its text (or --thread parts)")
+    lang = lang.strip()
+    with edit_lock(root):
+        loaded = load_project(root)
+        queue, post = find_post(loaded, post_id)
+        if post.lang and post.lang.lower() == lang.lower():
+            raise UsageError(f"{post_id} is in {lang} already (its lang)")
+        if any(v.lang.lower() == lang.lower() for v in post.variants):
+            raise UsageError(f"{post_id} has a {lang} text already: megaphone edit {post_id}")
+        media = sum(len(p.media) for p in post.parts)
+        if alts and len(alts) != media:
+            raise UsageError(f"--alt: {post_id} has {media} media, {len(alts)} alt texts given")
+        if media and not alts:
+            raise UsageError(
+                f"{post_id} has {media} media: give their alt text in {lang} (--alt, in order)"
+            )
+        old, bom = read_text(queue.path)
+        new_text = QueueText(old, queue.name).add_variant(post_id, lang, parts, alts)
+        warnings, posts = check_change(loaded, {queue.path: new_text}, now=now, touched=post_id)
+        written = posts.get(post_id)
+        got = next((v for v in written.variants if v.lang == lang), None) if written else None
+        if got is None or [p.text for p in got.text.parts] != parts:
+            raise MegaphoneError("internal check failed: the post would not read back; not written")
+        write_atomic(queue.path, new_text, bom=bom, expect=old)
+    at = written.at if written else None
+    if at is not None and written is not None and written.variants_as is not None:
+        at += written.variants_as * (written.variants.index(got) + 1)
+    return Change(f"{post_id}/{lang}", queue.name, at, post.timezone, warnings)
 
 
 def evergreen_slots(
