@@ -60,8 +60,11 @@ def typical_text(rng: random.Random, n: int) -> str:
     return " ".join(words) + f". Read more: {link} #{rng.choice(TAGS)}"
 
 
-def make_project(folder: Path, *, files: int = 100, per_file: int = 100) -> list[Path]:
-    """A project of ``files`` queues of ``per_file`` posts each."""
+def make_project(
+    folder: Path, *, files: int = 100, per_file: int = 100, repeating: float = 0.0
+) -> list[Path]:
+    """A project of ``files`` queues of ``per_file`` posts each; the share
+    ``repeating`` of them repeat weekly with two rotating texts."""
     rng = random.Random(20261129)
     (folder / "megaphone.yaml").write_text(
         "timezone: America/Los_Angeles\naccounts:\n  - {name: utla, network: x}\n"
@@ -86,6 +89,12 @@ def make_project(folder: Path, *, files: int = 100, per_file: int = 100) -> list
             ]
             if n % 10 == 0:
                 lines.append("    hashtags: [CommunitySchools]")
+            if repeating and n % round(1 / repeating) == 0:
+                lines += [
+                    "    repeat: {every: week, on: 'mon, thu', until: 2027-12-31 00:00}",
+                    "    rotate:",
+                    *(f"      - {json.dumps(typical_text(rng, n + k))}" for k in (1, 2)),
+                ]
         path = posts_dir / f"queue-{f:03d}.yaml"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         paths.append(path)
@@ -147,11 +156,11 @@ def bench_startup(repeat: int) -> None:
     row("megaphone validate posts/", times["validate"], ref)
 
 
-def bench_validate(repeat: int, *, count_instructions: bool) -> None:
+def bench_validate(repeat: int, *, count_instructions: bool, repeating: float = 0.0) -> None:
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        paths = make_project(folder)
+        paths = make_project(folder, repeating=repeating)
         listing = folder / "files.txt"
         listing.write_text("\n".join(map(str, paths)), encoding="utf-8")
         floor_code = (
@@ -175,7 +184,8 @@ def bench_validate(repeat: int, *, count_instructions: bool) -> None:
             # All the work, in one process (valgrind counts the parent only).
             counted = {name: instructions(commands[name], folder) for name in ("floor", "one")}
     floor = times["floor"]
-    print(f"validate: 10,000 posts in 100 files (best of {repeat})")
+    share = f", {repeating:.0%} of them repeating" if repeating else ""
+    print(f"validate: 10,000 posts in 100 files{share} (best of {repeat})")
     row("parse only (yaml.compose, CSafeLoader)", floor)
     row("megaphone validate", times["human"], floor)
     row("megaphone validate --format json", times["json"], floor)
@@ -245,6 +255,8 @@ def main() -> None:
     bench_startup(repeat)
     print()
     bench_validate(repeat, count_instructions=args.instructions)
+    print()
+    bench_validate(repeat, count_instructions=False, repeating=0.1)
     print()
     bench_counter(1.0 if args.quick else 3.0)
 

@@ -15,6 +15,9 @@ Run from the project root after ``pip install -e '.[test]'`` (Linux: reads
   worker's CPU time over IDLE seconds (goal: under 1 %), its resident memory
   (goal: under 100 MB), and the time from editing one file to the worker
   having rescheduled the post (goal: under 2 s).
+* idle, repeating: the same with 5,000 posts that each repeat every week for a
+  year, with two rotating texts (the worker holds the occurrences of its
+  week ahead): CPU over IDLE seconds and resident memory, same goals.
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ from tests.fakex import FakeX  # noqa: E402
 ACCOUNTS = ["utla", "reclaim-la", "alliance", "coalition"]
 
 
-def write_project(root: Path, posts: list[tuple[str, str, datetime]], files: int) -> None:
+def write_project(
+    root: Path, posts: list[tuple[str, str, datetime]], files: int, *, repeat: bool = False
+) -> None:
     (root / "megaphone.yaml").write_text(
         "timezone: UTC\naccounts:\n" + "".join(f"  - {{name: {a}, network: x}}\n" for a in ACCOUNTS)
     )
@@ -58,12 +63,21 @@ def write_project(root: Path, posts: list[tuple[str, str, datetime]], files: int
                 f"    at: '{when.isoformat()}'",
                 f"    text: Update {post_id} from the coalition - town hall on school funding.",
             ]
+            if repeat:
+                until = (when + timedelta(days=365)).isoformat()
+                lines += [
+                    f"    repeat: {{every: week, until: '{until}'}}",
+                    "    rotate:",
+                    f'      - "Reminder {post_id}: the coalition town hall on school funding."',
+                    f'      - "Don\'t miss it ({post_id}): our town hall on school funding."',
+                ]
         (folder / f"queue-{f:03d}.yaml").write_text("\n".join(lines) + "\n")
 
 
 class Worker:
     def __init__(self, root: Path, env: dict[str, str]) -> None:
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.started: dict[str, Any] = {}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "megaphone", "worker", str(root), "--log-format", "json"],
             env=env,
@@ -86,6 +100,8 @@ class Worker:
             except queue.Empty:
                 continue
             if e["event"] == event:
+                if event == "started":
+                    self.started = e
                 return e
         raise SystemExit(f"the worker never said {event!r}")
 
@@ -99,6 +115,10 @@ class Worker:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
+
+    def pending(self) -> str:
+        """How many posts the worker has scheduled, as it said at start-up."""
+        return str(self.started.get("message", "")).split(", ", 1)[-1]
 
     def stop(self) -> None:
         self.process.terminate()
@@ -143,21 +163,27 @@ def lateness(n: int, span: float, latency: float) -> None:
     )
 
 
-def idle(seconds: float) -> None:
+def idle(seconds: float, *, repeat: bool = False) -> None:
     fake = FakeX().start()
     env = environment(fake)
     now = datetime.now(UTC)
+    # Repeating posts start within their first week; the others spread over a year.
+    spread = 6 if repeat else 364
     posts = [
-        (f"p{i:05d}", ACCOUNTS[i % len(ACCOUNTS)], now + timedelta(days=1 + 364 * i / 5000))
+        (f"p{i:05d}", ACCOUNTS[i % len(ACCOUNTS)], now + timedelta(days=1 + spread * i / 5000))
         for i in range(5000)
     ]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        write_project(root, posts, files=50)
+        write_project(root, posts, files=50, repeat=repeat)
         started = time.monotonic()
         worker = Worker(root, env)
         worker.wait("started")
-        print(f"idle: 5,000 posts in 50 files; started in {time.monotonic() - started:.2f} s")
+        kind = "repeating weekly for a year" if repeat else "over the coming year"
+        print(
+            f"idle: 5,000 posts {kind} in 50 files; started in "
+            f"{time.monotonic() - started:.2f} s, {worker.pending()} jobs"
+        )
         time.sleep(3)  # settle: the first sweep
         cpu0, t0 = worker.cpu_seconds(), time.monotonic()
         time.sleep(seconds)
@@ -167,6 +193,10 @@ def idle(seconds: float) -> None:
             f"  CPU over {wall:.0f} idle seconds: {cpu:.2f} s = {100 * cpu / wall:.2f} % "
             f"(goal: under 1 %); resident memory {worker.rss_mb():.0f} MB (goal: under 100 MB)"
         )
+        if repeat:
+            worker.stop()
+            fake.stop()
+            return
         # Pick-up of an edit: move the first post of one file a day later.
         target = root / "posts" / "queue-007.yaml"
         text = target.read_text()
@@ -185,12 +215,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--latency", type=float, default=0.05)
     args = parser.parse_args()
+    # Up-to-date bytecode, as an installed megaphone has (where
+    # PYTHONDONTWRITEBYTECODE is set, the worker would compile its source).
+    import compileall
+
+    compileall.compile_dir(ROOT / "src" / "megaphone", quiet=1)
     if args.quick:
         lateness(40, 20, args.latency)
         idle(10)
+        idle(10, repeat=True)
     else:
         lateness(200, 120, args.latency)
         idle(60)
+        idle(60, repeat=True)
 
 
 if __name__ == "__main__":

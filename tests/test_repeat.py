@@ -451,3 +451,24 @@ def test_the_worker_schedules_occurrences_as_they_come_into_its_window(project, 
         ]
     finally:
         worker.stop()
+
+
+@pytest.mark.parametrize(
+    ("made", "turns", "expected"),
+    [
+        (rule(), 1, timedelta(days=7)),
+        (rule(weekdays=(0, 3)), 1, timedelta(days=3)),  # Monday to Thursday
+        (rule(weekdays=(0, 3)), 2, timedelta(days=7)),
+        (rule(weekdays=(0, 3)), 3, timedelta(days=10)),  # Thursday to the Monday after next
+        (rule(freq="daily", interval=2), 3, timedelta(days=6)),
+        (rule(total=3), 3, None),  # the rule ends before a text comes back
+    ],
+)
+def test_the_gap_before_a_text_comes_back_matches_the_occurrences(made, turns, expected) -> None:
+    from megaphone.time.repeat import same_text_gap
+
+    first = datetime(2027, 1, 4, 17, 0, tzinfo=UTC)  # Mon 09:00 PST
+    assert same_text_gap(made, first, LA, turns) == expected
+    listed = [w for _, w in occurrences(made, first, LA, end=first + timedelta(days=60))]
+    if expected is not None:
+        assert min(listed[i + turns] - listed[i] for i in range(len(listed) - turns)) == expected

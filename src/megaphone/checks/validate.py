@@ -402,23 +402,15 @@ class PostChecker:
     def repeat(self, post: Post) -> None:
         """A repeating post sends the same text again: a network that
         refuses a text it saw lately must get another (``rotate``)."""
-        from megaphone.time.repeat import occurrences
+        from megaphone.time.repeat import same_text_gap
 
         rule = post.repeat
         assert rule is not None
         if post.at is None or not post.timezone:
             return
-        turns = 1 + len(post.rotate)
-        times = [
-            when
-            for _, when in occurrences(
-                rule, post.at, post.timezone, end=post.at + timedelta(days=400)
-            )
-        ][: turns + 1]
-        if len(times) <= turns:
+        again = same_text_gap(rule, post.at, post.timezone, 1 + len(post.rotate))
+        if again is None:
             return  # no text comes back
-        # The same text again after ``turns`` occurrences: how long after.
-        again = min(times[i + turns] - times[i] for i in range(len(times) - turns))
         for rules, tag in self.networks(post.accounts):
             window = rules.caps.duplicate_window
             if rules.caps.rejects_duplicate_text and window is not None and again < window:

@@ -5,6 +5,7 @@ accounts and auth.  Parsing and printing only; the work is in
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -875,17 +876,19 @@ def worker(
         megaphone worker ~/campaigns --log-format json
         megaphone worker --dry-run
     """
-    from megaphone.publish.runs import open_project
+    from megaphone.project.loader import find_root, load_config, require_root
     from megaphone.worker.loop import Worker
 
-    ctx = open_project(project_dir.resolve())
-    rules = policy(ctx.project.config, grace)
+    # The configuration only: the worker reads (and watches) the queues itself.
+    root = require_root(project_dir.resolve())
+    config, _ = load_config(find_root(root)[1], root, root)
+    rules = policy(config, grace)
     if log_format == "auto":
         log_format = "rich" if sys.stdout.isatty() else "plain"
-    tz = ctx.project.config.timezone
+    tz = config.timezone
     w = Worker(
-        ctx.project.root,
-        environ=ctx.environ,
+        root,
+        environ=os.environ,
         log=lambda record: _log(record, log_format, tz),
         policy=rules,
         dry_run=dry_run,

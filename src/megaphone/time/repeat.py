@@ -12,7 +12,7 @@ have moved on (02:30 becomes 03:30); one they repeat, the first time.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from megaphone.time.slots import DAYS, parse_days
@@ -114,6 +114,36 @@ def occurrences(
             number += 1
             if rule.total is not None and number >= rule.total:
                 return
+
+
+def same_text_gap(rule: Repeat, first: datetime, tz_name: str, turns: int) -> timedelta | None:
+    """The least time between two occurrences ``turns`` apart (those that
+    send the same text, with ``turns`` texts in rotation), worked out from
+    the rule's pattern rather than by listing occurrences; None when no
+    text comes back (the rule ends first).  Months count as 28 days: a
+    lower bound, as a warning wants."""
+    if rule.total is not None and rule.total <= turns:
+        return None
+    local = first.astimezone(zone(tz_name))
+    times = sorted(rule.times or (local.time(),))
+    day = timedelta(days=1)
+    if rule.freq == "weekly":
+        period = 7 * day * rule.interval
+        days = rule.weekdays or (local.weekday(),)
+        offsets = [d * day + timedelta(hours=t.hour, minutes=t.minute) for d in days for t in times]
+    else:
+        period = (day if rule.freq == "daily" else 28 * day) * rule.interval
+        offsets = [timedelta(hours=t.hour, minutes=t.minute) for t in times]
+    offsets.sort()
+    n = len(offsets)
+    laps, rest = divmod(turns, n)
+    gap = min(
+        offsets[(j + rest) % n] - offsets[j] + period * (laps + (1 if j + rest >= n else 0))
+        for j in range(n)
+    )
+    if rule.until is not None and rule.until < first + gap:
+        return None
+    return gap
 
 
 def place(local: datetime, tz_name: str) -> datetime:

@@ -280,6 +280,7 @@ class Worker:
             self._publisher.write_ahead(plan(posts, accounts, now=datetime.now(UTC), until=FOREVER))
         except MegaphoneError as e:
             self._say("error", message=str(e))
+        _give_back_memory()
 
     # ------------------------------------------------------------ files
 
@@ -350,6 +351,11 @@ class Worker:
             if queue is not None:
                 queue_paths[queue.name] = queue.path
             facts = [checker.check(post) for post in queue.posts] if queue else []
+            # Kept for its name and problems only: its nodes and text go (its
+            # lines are read again should a problem be shown with them).
+            doc.root = None
+            doc.text = None
+            doc.__dict__.pop("source_lines", None)
             new_files[path] = _File(path, stamp, doc, queue, facts, None)
             changed_names.append(doc.name)
         removed = [f.doc.name for p, f in self._files.items() if p not in new_files]
@@ -409,6 +415,7 @@ class Worker:
                 or "configuration",
             )
         self._schedule()
+        _give_back_memory()
 
     # --------------------------------------------------------- schedule
 
@@ -673,6 +680,26 @@ class Worker:
 
 
 _SEP = "\x1f"  # in no account name or post id
+
+
+def _give_back_memory() -> None:
+    """Return to the system what reading the project took and let go of:
+    a worker runs for months, and the C library keeps freed memory for the
+    process unless asked (glibc's malloc_trim; elsewhere nothing to do)."""
+    import gc
+    import sys
+
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import ctypes.util
+
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            trim = libc.malloc_trim
+        except (OSError, AttributeError):
+            return  # not glibc (musl has no malloc_trim)
+        trim(0)
 
 
 def _trouble(error: Exception) -> str:
