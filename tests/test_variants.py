@@ -341,3 +341,35 @@ def test_add_to_refuses_what_cannot_be(project, run, frozen_now, args, message) 
     assert result.exit_code != 0
     assert message in result.output
     assert (root / "posts/q.yaml").read_text(encoding="utf-8") == before
+
+
+def test_edit_round_trips_languages_and_network_texts(
+    project, run, frozen_now, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = BILINGUAL + "    networks:\n      x: Community schools, for X. https://example.org/cs\n"
+    root = project({"megaphone.yaml": CONFIG, "posts/media/a.png": png_bytes()}, q=queue)
+    path = root / "posts" / "q.yaml"
+    before = path.read_text(encoding="utf-8")
+    monkeypatch.setenv("EDITOR", "true")
+    monkeypatch.setattr(
+        "click.edit", lambda text, **kw: text.replace("son centros", "son el centro")
+    )
+    result = run("edit", "hub", cwd=root)
+    assert result.exit_code == 0, result.output
+    assert path.read_text(encoding="utf-8") == before.replace("son centros", "son el centro")
+    made = {p.id: p for p in _window(_load(root))}
+    assert "son el centro" in made["hub/es"].parts[0].text
+    assert made["hub"].for_network("x").parts[0].text.startswith("Community schools, for X.")
+    # An edit that breaks a language is refused, and nothing is written.
+    monkeypatch.setattr("click.edit", lambda text, **kw: text.replace("      es:", "      e$:"))
+    refused = run("edit", "hub", cwd=root)
+    assert refused.exit_code == 1 and "not written" in refused.output
+
+
+def test_validate_says_which_text_each_account_gets(project, run) -> None:
+    queue = BILINGUAL + "    networks:\n      x: Community schools, for X. https://example.org/cs\n"
+    root = project({"megaphone.yaml": CONFIG, "posts/media/a.png": png_bytes()}, q=queue)
+    result = run("validate", "--texts", cwd=root)
+    assert result.exit_code == 0, result.output
+    # The post's X text is its own language's: the Spanish text has none.
+    assert "hub: en, its x text → utla, alliance; es → utla, reclaim-la" in result.output

@@ -138,9 +138,20 @@ def cli() -> None:
     default=None,
     help="Processes to check a large project with (default: one per core).",
 )
+@click.option(
+    "--texts",
+    "show_texts",
+    is_flag=True,
+    help="Also say which text each account gets, for posts with languages or network texts.",
+)
 @click.pass_context
 def validate(
-    ctx: click.Context, paths: tuple[Path, ...], format: str, strict: bool, jobs: int | None
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    format: str,
+    strict: bool,
+    jobs: int | None,
+    show_texts: bool,
 ) -> None:
     """Check queue files as the network will judge them.
 
@@ -153,6 +164,7 @@ def validate(
         megaphone validate posts/
         megaphone validate --format line      # for editors and grep
         megaphone validate --format github posts/campaign.yaml
+        megaphone validate --texts            # which account gets which text
     """
     import gc
 
@@ -187,6 +199,12 @@ def validate(
         else:
             # Nothing to lay out: one line, without loading rich.
             click.secho(f"✓ {summary_line(report)}", fg="green", bold=True)
+    if show_texts:
+        from megaphone.project.deliveries import texts_by_account
+        from megaphone.project.loader import load
+
+        for post_id, routes in texts_by_account(load(paths).project):
+            click.echo(f"{post_id}: " + "; ".join(f"{t} → {', '.join(a)}" for t, a in routes))
     if report.errors or (strict and report.warnings):
         ctx.exit(1)
 

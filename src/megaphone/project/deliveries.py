@@ -239,6 +239,25 @@ def history_of(rows: Iterable[tuple[str, str]], project: Project) -> dict[str, l
     return out
 
 
+def texts_by_account(project: Project) -> list[tuple[str, list[tuple[str, list[str]]]]]:
+    """For each post with languages or a network's own text: which text
+    each account gets ("es", "en, its bluesky text"), in the file's order."""
+    out = []
+    for post in project.posts():
+        if not (post.variants or post.networks):
+            continue
+        routes: dict[str, list[str]] = {}
+        for made in languages(post, project.config, post.at, 0):
+            lang = made.lang or "its text"
+            for name in made.accounts:
+                account = project.config.account(name)
+                network = account.network if account else ""
+                label = f"{lang}, its {network} text" if network in made.networks else lang
+                routes.setdefault(label, []).append(name)
+        out.append((post.id, list(routes.items())))
+    return out
+
+
 # ---------------------------------------------------------------- lookup
 
 
