@@ -80,7 +80,8 @@ def _beyond_light(config: CountConfig) -> re.Pattern[str]:
 
 @cache
 def _plain_weights(config: CountConfig) -> dict[str, int]:
-    """The weight of each emoji sequence seen so far, as plain characters."""
+    """What each emoji sequence seen so far changes of the plain weight of
+    its characters (its weight, less theirs)."""
     return {}
 
 
@@ -96,6 +97,24 @@ def _weight(text: str, heavy: re.Pattern[str], config: CountConfig) -> int:
         return len(text) * config.light_weight
     n_heavy = sum(map(len, heavy.findall(text)))
     return (len(text) - n_heavy) * config.light_weight + n_heavy * config.default_weight
+
+
+#: Each configuration's patterns and the plain weights of its emoji, by the
+#: configuration's identity: hashing a configuration (its ranges) on every
+#: text would cost more than the lookups it saves.
+_TABLES: dict[int, tuple[CountConfig, re.Pattern[str], re.Pattern[str], dict[str, int]]] = {}
+
+
+def _tables(config: CountConfig) -> tuple[re.Pattern[str], re.Pattern[str], dict[str, int]]:
+    found = _TABLES.get(id(config))
+    if found is None or found[0] is not config:
+        found = _TABLES[id(config)] = (
+            config,
+            _heavy_pattern(config),
+            _beyond_light(config),
+            _plain_weights(config),
+        )
+    return found[1], found[2], found[3]
 
 
 def count(text: str, config: CountConfig = X_CONFIG) -> TextCount:
@@ -114,39 +133,48 @@ def count(text: str, config: CountConfig = X_CONFIG) -> TextCount:
     else:
         text = nfc(text)
         urls = extract_urls(text)
-        heavy = _heavy_pattern(config)
+        heavy, beyond_light, plain = _tables(config)
         # A text with no character past the first light range (U+1100 on X)
         # is all light, and holds no emoji sequence and no invalid character:
         # one search rules all of that out.
-        beyond = _beyond_light(config).search(text) is not None
+        beyond = beyond_light.search(text) is not None
         scaled = _weight(text, heavy, config) if beyond else len(text) * config.light_weight
         invalid = beyond and _first_invalid(text) >= 0
-        entities = [(u, url_weight) for u in urls]
-        if config.emoji_parsing and beyond:
-            emoji = extract_emoji(text)
-            if emoji:
-                both = bool(entities)
-                weight = config.default_weight
-                entities.extend([(e, weight) for e in emoji])
-                if both:
-                    # At one position a link wins over an emoji.
-                    entities.sort(key=lambda pair: (pair[0].start, pair[0].kind != "url"))
-        taken = []
-        pos = 0
-        plain = _plain_weights(config)
-        for entity, weight in entities:
-            if entity.start < pos:
-                continue  # inside an entity already counted
-            if entity.kind == "emoji":
-                # The same few emoji come back: their plain weight is kept.
-                own = plain.get(entity.text)
-                if own is None:
-                    own = plain[entity.text] = _weight(entity.text, heavy, config)
-            else:
-                own = _weight(text[entity.start : entity.end], heavy, config)
-            scaled += weight - own
-            taken.append((entity, weight))
-            pos = entity.end
+        emoji = extract_emoji(text) if config.emoji_parsing and beyond else []
+        if not emoji:
+            taken = [(u, url_weight) for u in urls]
+            for u in urls:
+                scaled += url_weight - _weight(text[u.start : u.end], heavy, config)
+        elif not urls:
+            # Emoji only: they never overlap, and the same few come back,
+            # each with what it changes of the plain weight kept.
+            weight = config.default_weight
+            for e in emoji:
+                change = plain.get(e.text)
+                if change is None:
+                    change = plain[e.text] = weight - _weight(e.text, heavy, config)
+                scaled += change
+            taken = [(e, weight) for e in emoji]
+        else:
+            entities = [(u, url_weight) for u in urls]
+            weight = config.default_weight
+            entities.extend([(e, weight) for e in emoji])
+            # At one position a link wins over an emoji.
+            entities.sort(key=lambda pair: (pair[0].start, pair[0].kind != "url"))
+            taken = []
+            pos = 0
+            for entity, weight in entities:
+                if entity.start < pos:
+                    continue  # inside an entity already counted
+                if entity.kind == "emoji":
+                    change = plain.get(entity.text)
+                    if change is None:
+                        change = plain[entity.text] = weight - _weight(entity.text, heavy, config)
+                else:
+                    change = weight - _weight(text[entity.start : entity.end], heavy, config)
+                scaled += change
+                taken.append((entity, weight))
+                pos = entity.end
 
     limit = config.max_weighted_length * config.scale
     if scaled <= limit and not invalid:
