@@ -472,3 +472,22 @@ def test_the_gap_before_a_text_comes_back_matches_the_occurrences(made, turns, e
     listed = [w for _, w in occurrences(made, first, LA, end=first + timedelta(days=60))]
     if expected is not None:
         assert min(listed[i + turns] - listed[i] for i in range(len(listed) - turns)) == expected
+
+
+def test_a_reply_to_a_post_that_comes_back_is_an_error(project) -> None:
+    queue = QUEUE + "  - id: answer\n    at: 2026-12-20 10:00\n    reply_to: stay\n    text: Yes!\n"
+    found = [p for p in problems_in(project(q=queue)) if p.code == "bad-reference"]
+    assert len(found) == 1 and "comes back" in found[0].message and found[0].post_id == "answer"
+
+
+def test_status_knows_an_old_occurrence_from_a_removed_one(
+    fakex: FakeX, utla: User, project: Write, run: Callable[..., Any], clock
+) -> None:
+    root = project({"megaphone.yaml": CONFIG}, q=QUEUE)
+    clock.move_to(datetime(2026, 11, 30, 17, 1, tzinfo=UTC))
+    assert run("publish", "--due", cwd=root).exit_code == 0
+    # Four weeks on, the first occurrence is far outside the runs' window.
+    clock.move_to(datetime(2026, 12, 28, 12, 0, tzinfo=UTC))
+    shown = json.loads(run("status", "--json", cwd=root).output)
+    first = next(r for r in shown if r["id"] == "stay@2026-11-30T17:00Z")
+    assert first["state"] == "published" and first["note"] is None

@@ -201,6 +201,7 @@ def _pack_facts(f: Facts) -> tuple[Any, ...]:
         [(a, digest, tuple(loc), index, title) for a, digest, loc, index, title in f.texts],
         [(spelling, tuple(loc)) for spelling, loc in f.tags],
         f.is_thread,
+        f.comes_back,
     )
 
 
@@ -215,7 +216,7 @@ def _unpack_problem(p: tuple[Any, ...]) -> Problem:
 
 
 def _unpack_facts(f: tuple[Any, ...]) -> Facts:
-    post_id, id_loc, at, timezone, draft, problems, refs, texts, tags, is_thread = f
+    post_id, id_loc, at, timezone, draft, problems, refs, texts, tags, is_thread, back = f
     return Facts(
         post_id,
         Loc(*id_loc),
@@ -227,6 +228,7 @@ def _unpack_facts(f: tuple[Any, ...]) -> Facts:
         [(a, digest, Loc(*loc), index, title) for a, digest, loc, index, title in texts],
         [(spelling, Loc(*loc)) for spelling, loc in tags],
         is_thread,
+        back,
     )
 
 

@@ -73,6 +73,8 @@ class Facts(NamedTuple):
     #: hashtags as spelt: (spelling, where)
     tags: list[tuple[str, Loc]]
     is_thread: bool
+    #: A repeating or evergreen post: many deliveries, none of them "the" post.
+    comes_back: bool = False
 
 
 def validate(
@@ -140,6 +142,12 @@ def _references(kept: list[Facts], by_id: dict[str, Facts]) -> list[Problem]:
                 out.append(problem("bad-reference", message, loc, f.id))
             elif target.draft and not f.draft:
                 message = f"{name}: post {ref!r} is a draft and will never be published"
+                out.append(problem("bad-reference", message, loc, f.id))
+            elif target.comes_back:
+                message = (
+                    f"{name}: post {ref!r} comes back again and again (a repeat or an "
+                    "evergreen pool): a reply or a quote names one post"
+                )
                 out.append(problem("bad-reference", message, loc, f.id))
             elif f.at and target.at and target.at >= f.at:
                 message = (
@@ -264,6 +272,7 @@ class PostChecker:
                 [],
                 [],
                 post.is_thread,
+                post.repeat is not None or post.evergreen,
             ),
         )
         self.post(post)

@@ -497,7 +497,11 @@ def status_rows(ctx: Context, *, ledger: Ledger | None) -> list[StatusRow]:
                     edited,
                 )
             )
+    found: Mapping[str, Post] = ctx.posts() if rows else {}
     for d in rows.values():
+        # An occurrence outside the window listed above is still the
+        # project's when its post's rule has that time.
+        ours = found.get(d.post_id)
         out.append(
             StatusRow(
                 d.post_id,
@@ -506,7 +510,7 @@ def status_rows(ctx: Context, *, ledger: Ledger | None) -> list[StatusRow]:
                 d.scheduled_at,
                 d.queue or "",
                 d.url,
-                "no longer in the queue files",
+                d.error or "" if ours is not None else "no longer in the queue files",
                 d.attempts,
             )
         )
