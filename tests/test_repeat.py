@@ -261,12 +261,18 @@ def test_occurrences_go_out_once_each_and_a_missed_one_is_missed_alone(
     assert states(root)["stay@2026-11-30T17:00Z"] == "published"
 
 
-def test_editing_the_rule_changes_only_the_occurrences_to_come(
-    fakex: FakeX, utla: User, project: Write, run: Callable[..., Any], clock
-) -> None:
+def first_occurrence_sent(project: Write, run: Callable[..., Any], clock: Any) -> Path:
+    """The project of QUEUE, its first occurrence published on its Monday."""
     root = project({"megaphone.yaml": CONFIG}, q=QUEUE)
     clock.move_to(datetime(2026, 11, 30, 17, 1, tzinfo=UTC))
     assert run("publish", "--due", cwd=root).exit_code == 0
+    return root
+
+
+def test_editing_the_rule_changes_only_the_occurrences_to_come(
+    fakex: FakeX, utla: User, project: Write, run: Callable[..., Any], clock
+) -> None:
+    root = first_occurrence_sent(project, run, clock)
     # Now on Tuesdays at 10:00 instead.
     project(
         q=QUEUE.replace("at: 2026-11-30 09:00", "at: 2026-12-01 10:00").replace(
@@ -329,6 +335,17 @@ posts:
 """
 
 
+def assert_gaps(made: list[Any], gap: timedelta) -> dict[str, list[datetime]]:
+    """No post of ``made`` closer to its next use than ``gap``; the uses of each."""
+    uses: dict[str, list[datetime]] = {}
+    for p in made:
+        assert p.at is not None
+        uses.setdefault(p.entry_id, []).append(p.at)
+    for times in uses.values():
+        assert all(b - a >= gap for a, b in pairwise(times))
+    return uses
+
+
 def test_an_evergreen_pool_fills_90_days_of_slots_keeping_each_posts_gap(project) -> None:
     root = project(e=EVERGREEN, d=DATED)
     loaded = load((), cwd=root)
@@ -348,12 +365,7 @@ def test_an_evergreen_pool_fills_90_days_of_slots_keeping_each_posts_gap(project
     ]
     taken = datetime(2026, 12, 4, 20, 0, tzinfo=UTC)
     assert slots == [w for w in every if w != taken]
-    uses: dict[str, list[datetime]] = {}
-    for p in made:
-        assert p.at is not None
-        uses.setdefault(p.entry_id, []).append(p.at)
-    for times in uses.values():
-        assert all(b - a >= timedelta(days=7) for a, b in pairwise(times))
+    assert_gaps(made, timedelta(days=7))
     # In rotation: the post used longest ago first.
     assert [p.entry_id for p in made[:4]] == ["petition", "volunteer", "newsletter", "petition"]
     # Its rotating texts take turns.
@@ -368,12 +380,7 @@ def test_too_few_posts_for_the_gap_leave_slots_empty_but_never_break_it(project)
     made = fills(
         queue, load((), cwd=root).project.config, start=start, end=start + timedelta(days=90)
     )
-    by: dict[str, list[datetime]] = {}
-    for p in made:
-        assert p.at is not None
-        by.setdefault(p.entry_id, []).append(p.at)
-    for times in by.values():
-        assert all(b - a >= timedelta(days=10) for a, b in pairwise(times))
+    by = assert_gaps(made, timedelta(days=10))
     # Each post as often as its gap allows: about 9 uses in 90 days.
     assert all(len(t) >= 8 for t in by.values())
 
@@ -483,9 +490,7 @@ def test_a_reply_to_a_post_that_comes_back_is_an_error(project) -> None:
 def test_status_knows_an_old_occurrence_from_a_removed_one(
     fakex: FakeX, utla: User, project: Write, run: Callable[..., Any], clock
 ) -> None:
-    root = project({"megaphone.yaml": CONFIG}, q=QUEUE)
-    clock.move_to(datetime(2026, 11, 30, 17, 1, tzinfo=UTC))
-    assert run("publish", "--due", cwd=root).exit_code == 0
+    root = first_occurrence_sent(project, run, clock)
     # Four weeks on, the first occurrence is far outside the runs' window.
     clock.move_to(datetime(2026, 12, 28, 12, 0, tzinfo=UTC))
     shown = json.loads(run("status", "--json", cwd=root).output)

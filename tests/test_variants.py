@@ -4,6 +4,7 @@ which account gets which (``langs:``)."""
 from __future__ import annotations
 
 import json
+import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -162,18 +163,26 @@ accounts:
 """
 
 
+def cross(post_id: str, body: str) -> str:
+    """A queue of one post, for an X and a Mastodon account."""
+    lines = textwrap.dedent(body).strip("\n").splitlines()
+    return f"account: [utla, utla-social]\nposts:\n  - id: {post_id}\n" + "".join(
+        f"    {line}\n" for line in lines
+    )
+
+
 def test_a_network_may_have_a_text_of_its_own(project) -> None:
-    queue = """\
-    account: [utla, utla-social]
-    posts:
-      - id: thread
+    queue = cross(
+        "thread",
+        """
         at: 2026-12-08 10:00
         thread:
           - First half of something long enough to need two posts on X.
           - Second half.
         networks:
           mastodon: First half of something long enough to need two posts on X. Second half.
-    """
+        """,
+    )
     root = project({"megaphone.yaml": CROSS}, q=queue)
     (post,) = _window(_load(root))
     assert len(post.parts) == 2
@@ -184,17 +193,11 @@ def test_a_network_may_have_a_text_of_its_own(project) -> None:
 
 
 def test_a_mention_cross_posted_to_several_networks_is_a_warning(project) -> None:
-    queue = """\
-    account: [utla, utla-social]
-    posts:
-      - id: thanks
-        at: 2026-12-08 10:00
-        text: Thank you @LAUSD for listening.
-    """
+    queue = cross("thanks", "at: 2026-12-08 10:00\ntext: Thank you @LAUSD for listening.")
     root = project({"megaphone.yaml": CROSS}, q=queue)
     found = [p for p in problems_in(root) if p.code == "cross-network-mention"]
     assert len(found) == 1 and "@LAUSD" in found[0].message
-    fixed = queue + "        networks:\n          mastodon: Thank you @LAUSD@social.lausd.net.\n"
+    fixed = queue + "    networks:\n      mastodon: Thank you @LAUSD@social.lausd.net.\n"
     root = project(q=fixed)
     assert [p for p in problems_in(root) if p.code == "cross-network-mention"] == []
 

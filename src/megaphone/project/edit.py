@@ -209,13 +209,19 @@ class QueueText:
         items = self.items()
         index = next(i for i, node in enumerate(items) if node is item)
         limit = self._dash(items[index + 1])[0] if index + 1 < len(items) else len(self.lines)
-        end = dash_line + 1
-        for line in range(dash_line + 1, limit):
+        return self._indented_end(dash_line + 1, limit, dash_col)
+
+    def _indented_end(self, start: int, limit: int, col: int) -> int:
+        """The line after the last of those from ``start`` indented past
+        column ``col`` (blank lines and comments at or left of it belong to
+        what follows)."""
+        end = start
+        for line in range(start, limit):
             content = self.lines[line].rstrip("\r\n")
             stripped = content.lstrip(" ")
             if not stripped:
                 continue
-            if len(content) - len(stripped) <= dash_col:
+            if len(content) - len(stripped) <= col:
                 break
             end = line + 1
         return end
@@ -347,17 +353,7 @@ class QueueText:
         """The line after the block value of ``key``: the lines after it
         indented past the key (blank lines and comments left of it belong to
         what follows)."""
-        col = key.start_mark.column
-        end = key.start_mark.line + 1
-        for line in range(end, len(self.lines)):
-            content = self.lines[line].rstrip("\r\n")
-            stripped = content.lstrip(" ")
-            if not stripped:
-                continue
-            if len(content) - len(stripped) <= col:
-                break
-            end = line + 1
-        return end
+        return self._indented_end(key.start_mark.line + 1, len(self.lines), key.start_mark.column)
 
     def set_value(self, post_id: str, key: str, value: str) -> str:
         """The text with ``key: value`` in the post: its value replaced, or
