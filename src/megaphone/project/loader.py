@@ -1033,13 +1033,26 @@ class Reader:
         self, node: yaml.Node, post_id: str | None, default: timedelta | None
     ) -> timedelta | None:
         """``variants_as: reply`` (None) or a delay (``+30m``)."""
+        from megaphone.time.timeline import parse_duration
+
         raw = self.string(node, "variants_as", post_id)
-        if raw is not None and raw.strip().lower() == "reply":
+        if raw is None:
+            return default
+        if raw.strip().lower() == "reply":
             return None
-        if raw is not None and raw.strip() in ("0", "+0", "0m"):
+        if raw.strip() in ("0", "+0", "0m"):
             return timedelta(0)
-        span = self.span(node, "variants_as", post_id) if raw is not None else None
-        return default if span is None else span
+        span = parse_duration(raw.strip().lstrip("+"))
+        if span is None or span < timedelta(0):
+            self.report(
+                "wrong-type",
+                f"variants_as: {raw!r} is neither 'reply' nor a delay after the original "
+                "(e.g. +30m, 2h, 0)",
+                node,
+                post_id,
+            )
+            return default
+        return span
 
     def other_text(
         self,
