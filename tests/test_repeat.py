@@ -496,3 +496,13 @@ def test_status_knows_an_old_occurrence_from_a_removed_one(
     shown = json.loads(run("status", "--json", cwd=root).output)
     first = next(r for r in shown if r["id"] == "stay@2026-11-30T17:00Z")
     assert first["state"] == "published" and first["note"] is None
+
+
+def test_a_slots_post_does_not_depend_on_the_span_shown(project) -> None:
+    root = project(e=EVERGREEN)
+    loaded = load((), cwd=root)
+    now = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    whole = deliveries(loaded.project, start=now, end=now + timedelta(days=30), fill_from=now)
+    later = now + timedelta(days=10)
+    part = deliveries(loaded.project, start=later, end=now + timedelta(days=30), fill_from=now)
+    assert [p.id for p in part] == [p.id for p in whole if p.at and p.at >= later]

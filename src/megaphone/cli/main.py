@@ -336,9 +336,10 @@ def preview(
         megaphone preview --format markdown > preview.md
     """
     from megaphone.show.views import build
+    from megaphone.time.timeline import side_by_side
 
     loaded, posts, report, now = _select(paths, ids, accounts, start, end)
-    views = build(loaded.project, posts, report.problems)
+    views = build(loaded.project, side_by_side(posts), report.problems)
     if format == "markdown":
         from megaphone.show.render import markdown
 

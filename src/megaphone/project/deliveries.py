@@ -55,6 +55,10 @@ def deliveries(
     config = project.config
     out: list[Post] = []
     evergreen: list[Queue] = []
+    # Slots are filled from ``fill_from`` on whatever the span: the dated
+    # posts that take some are looked for from there too.
+    lo = min(start, fill_from) if fill_from is not None else start
+    earlier: list[Post] = []
     for queue in project.queues:
         if queue.evergreen:
             evergreen.append(queue)
@@ -62,10 +66,14 @@ def deliveries(
         for post in queue.posts:
             if not expands(post):
                 out.append(post)
-            else:
-                out.extend(of_post(post, config, start=start, end=end))
+                continue
+            for made in of_post(post, config, start=lo, end=end):
+                if made.occurrence is not None and made.occurrence < start:
+                    earlier.append(made)
+                else:
+                    out.append(made)
     if evergreen:
-        dated = {(a, p.at) for p in out if p.at is not None for a in p.accounts}
+        dated = {(a, p.at) for p in (*out, *earlier) if p.at is not None for a in p.accounts}
         for queue in evergreen:
             out.extend(
                 fills(
@@ -195,7 +203,10 @@ def fills(
     accounts = {a for p in pool for a in p.accounts}
     earliest = datetime.min.replace(tzinfo=start.tzinfo)
     out: list[Post] = []
-    for slot in upcoming(queue.slots, after=start - timedelta(seconds=1), tz_name=queue.timezone):
+    # From ``fill_from`` whatever the span shown: a slot's post must not
+    # depend on the span asked for.
+    begin = min(start, fill_from) if fill_from is not None else start
+    for slot in upcoming(queue.slots, after=begin - timedelta(seconds=1), tz_name=queue.timezone):
         if slot > end:
             break
         chosen = given.get(slot)
@@ -216,8 +227,9 @@ def fills(
             if chosen is None:
                 continue
             uses[chosen] = sorted([*uses[chosen], slot])
-        number = sum(1 for t in uses[chosen] if t < slot)
-        out.extend(languages(by_id[chosen], config, slot, number, occurrence=True))
+        if slot >= start:
+            number = sum(1 for t in uses[chosen] if t < slot)
+            out.extend(languages(by_id[chosen], config, slot, number, occurrence=True))
     return out
 
 

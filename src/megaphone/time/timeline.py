@@ -120,6 +120,15 @@ def ordered(posts: Iterable[Post]) -> list[Post]:
     return sorted(posts, key=lambda p: (p.at or far, p.id))
 
 
+def side_by_side(posts: list[Post]) -> list[Post]:
+    """``posts`` in order, each post's other languages right after it (the
+    same occurrence), whatever their own times."""
+    first: dict[tuple[str, datetime | None], int] = {}
+    for i, post in enumerate(posts):
+        first.setdefault((post.entry_id, post.occurrence), i)
+    return sorted(posts, key=lambda p: first[(p.entry_id, p.occurrence)])
+
+
 @dataclass
 class Day:
     """One account's posts on one day."""
