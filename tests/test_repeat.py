@@ -506,3 +506,16 @@ def test_a_slots_post_does_not_depend_on_the_span_shown(project) -> None:
     later = now + timedelta(days=10)
     part = deliveries(loaded.project, start=later, end=now + timedelta(days=30), fill_from=now)
     assert [p.id for p in part] == [p.id for p in whole if p.at and p.at >= later]
+
+
+def test_the_calendar_shows_occurrences_and_which_post_fills_each_slot(
+    project, run, frozen_now
+) -> None:
+    yearly = QUEUE.replace("count: 6", "until: 2027-12-31 00:00")
+    root = project({"megaphone.yaml": CONFIG}, q=yearly, e=EVERGREEN)
+    shown = run("calendar", "--month", "--from", "2027-06-01", cwd=root)
+    assert shown.exit_code == 0, shown.output
+    # Mondays of June 2027, months past the listing's default span.
+    assert "Mon 07 Jun 12:00  evergreen" in shown.output
+    week = run("calendar", "--from", "2027-06-07", cwd=root)
+    assert "09:00" in week.output  # the repeating post, that Monday

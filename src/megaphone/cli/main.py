@@ -449,11 +449,28 @@ def calendar(
     """
     from datetime import timedelta
 
+    from megaphone.project.loader import find_root, load_config
     from megaphone.show.render import calendar_notes, month_table, week_view
     from megaphone.time.timeline import by_day, parse_when
     from megaphone.time.zones import zone
 
-    loaded, posts, _, now = _select(paths, (), accounts, None, None)
+    now = datetime.now(UTC)
+    root, config_path = find_root(paths[0] if paths else Path.cwd())
+    tz = load_config(config_path, Path.cwd(), root)[0].timezone
+    first = (parse_when(start, now=now, tz_name=tz) if start else now).astimezone(zone(tz)).date()
+    if span == "month":
+        shown = (first.replace(day=1), (first.replace(day=1) + timedelta(days=32)).replace(day=1))
+    else:
+        shown = (first, first + timedelta(days=7))
+    # The span shown, a day more each side (the project's zone is not UTC):
+    # the occurrences and evergreen slots of those days are listed.
+    loaded, posts, _, now = _select(
+        paths,
+        (),
+        accounts,
+        (shown[0] - timedelta(days=1)).isoformat(),
+        (shown[1] + timedelta(days=1)).isoformat(),
+    )
     config = loaded.project.config
     tz = config.timezone
     first = (parse_when(start, now=now, tz_name=tz) if start else now).astimezone(zone(tz)).date()
@@ -471,6 +488,15 @@ def calendar(
         notes = calendar_notes(table, first, first + timedelta(days=7))
     for note in notes:
         console.print(note)
+    lo, hi = (month, end) if span == "month" else (first, first + timedelta(days=7))
+    for post in posts:
+        local = post.at.astimezone(zone(tz)) if post.at else None
+        if post.evergreen and local is not None and lo <= local.date() < hi:
+            console.print(
+                f"{local:%a %d %b %H:%M}  evergreen {post.entry_id} ({', '.join(post.accounts)})",
+                markup=False,
+                highlight=False,
+            )
     console.print(f"times in {tz}", style="dim")
 
 
