@@ -104,6 +104,7 @@ class _Fast(NamedTuple):
     tco: re.Pattern[str]
     other_spaces: re.Pattern[str]
     plain_link: re.Pattern[str]  # the common case, see _plain_link
+    plain_domain: re.Pattern[str]  # and without protocol, see _plain_domain
 
 
 _FAST: _Fast | None = None
@@ -133,6 +134,7 @@ def _compile_fast() -> _Fast:
         # Spaces other than ' ' and '\n', folded to ' ' to find where words end.
         other_spaces=re.compile(f"[{SPACES.replace(' ', '').replace(chr(10), '')}]"),
         plain_link=re.compile(r"https?://((?:[a-z0-9]+(?:-+[a-z0-9]+)*\.)+)([a-z]+)(?=[/?#]|$)"),
+        plain_domain=re.compile(r"((?:[a-z0-9]+(?:-+[a-z0-9]+)*\.)+)([a-z]+)(?=[/?#,;!)\"']|$)"),
     )
 
 
@@ -357,10 +359,13 @@ def extract_urls(text: str) -> list[Entity]:
         start = max(flat.rfind(" ", 0, dot), flat.rfind("\n", 0, dot)) + 1
         end = min(_find(flat, " ", dot, n), _find(flat, "\n", dot, n))
         link = _plain_link(text, start, end)
+        after = link.end if link is not None else 0
+        if link is None and (bare := _plain_domain(text, start, end)) is not None:
+            link, after = bare
         if link is not None:
             found.append(link)
-            if link.end < end:
-                found.extend(_urls_in(text, link.end, end))
+            if after < end:
+                found.extend(_urls_in(text, after, end))
         else:
             # Start one character early: the space before the word is the
             # "preceding character" that the pattern looks at.
@@ -391,6 +396,33 @@ def _plain_link(text: str, start: int, end: int) -> Entity | None:
         return None  # over X's limit on the length of a link: the general way
     stop = tail.end()
     return tuple.__new__(Entity, ("url", text[start:stop], start, stop))  # hot: see Loc
+
+
+def _plain_domain(text: str, start: int, end: int) -> tuple[Entity, int] | None:
+    """The link a word starts with when it is a bare domain of the plainest
+    form (lower-case ASCII labels and a known top-level domain, then the end
+    of the word, a path, a query or fragment, or a punctuation mark), and
+    where the matcher goes on after it.  For those the general matcher finds
+    exactly this (it is tested against it); anything else (None) goes to it."""
+    first = text[start] if start < end else ""
+    if not ("a" <= first <= "z" or "0" <= first <= "9"):
+        return None
+    fast = _FAST or _fast()
+    m = fast.plain_domain.match(text, start, end)
+    if m is None:
+        return None
+    labels, tld = m.group(1, 2)
+    tlds = (_TLD_TABLES or _tld_tables())[0]
+    if tld not in tlds or (labels == "t." and tld == "co") or len(labels) + len(tld) > 63:
+        return None
+    tail = fast.tail.match(text, m.end(), end)
+    assert tail is not None  # every part of the tail is optional
+    if len("https://") + tail.end() - start > MAX_URL_LENGTH:
+        return None
+    # Without a protocol the rest of the link goes with it only after a
+    # path; a query alone is passed over all the same.
+    stop = tail.end() if tail["path"] else m.end()
+    return tuple.__new__(Entity, ("url", text[start:stop], start, stop)), tail.end()
 
 
 def extract_urls_reference(text: str) -> list[Entity]:
