@@ -87,8 +87,12 @@ def _plain_weights(config: CountConfig) -> dict[str, int]:
 
 def _first_invalid(text: str) -> int:
     """Where the first character X refuses stands (U+FEFF, U+FFFE, U+FFFF), or -1."""
-    found = [i for i in (text.find(c) for c in INVALID_CHARS) if i >= 0]
-    return min(found) if found else -1
+    first = -1
+    for c in INVALID_CHARS:
+        i = text.find(c)
+        if i >= 0 and (first < 0 or i < first):
+            first = i
+    return first
 
 
 def _weight(text: str, heavy: re.Pattern[str], config: CountConfig) -> int:
@@ -121,6 +125,7 @@ def count(text: str, config: CountConfig = X_CONFIG) -> TextCount:
     """Weigh ``text`` as the network will."""
     url_weight = config.transformed_url_length * config.scale
     invalid = False
+    bad = -1
     heavy: re.Pattern[str] | None = None
     if text.isascii():
         # Every ASCII character is light; no emoji and no invalid character
@@ -139,7 +144,8 @@ def count(text: str, config: CountConfig = X_CONFIG) -> TextCount:
         # one search rules all of that out.
         beyond = beyond_light.search(text) is not None
         scaled = _weight(text, heavy, config) if beyond else len(text) * config.light_weight
-        invalid = beyond and _first_invalid(text) >= 0
+        bad = _first_invalid(text) if beyond else -1
+        invalid = bad >= 0
         emoji = extract_emoji(text) if config.emoji_parsing and beyond else []
         if not emoji:
             taken = [(u, url_weight) for u in urls]
@@ -180,7 +186,7 @@ def count(text: str, config: CountConfig = X_CONFIG) -> TextCount:
     if scaled <= limit and not invalid:
         valid_end = len(text)
     else:
-        valid_end = _valid_end(text, taken, heavy or _heavy_pattern(config), config, limit)
+        valid_end = _valid_end(text, taken, heavy or _heavy_pattern(config), config, limit, bad)
     weighted = scaled // config.scale
     return tuple.__new__(  # TextCount, once per text: a constructor call fewer
         TextCount,
@@ -202,13 +208,14 @@ def _valid_end(
     heavy: re.Pattern[str],
     config: CountConfig,
     limit: int,
+    bad: int,
 ) -> int:
     """Where the part of the text that fits ends: before the first unit (a
     character, a link, an emoji) that goes over the limit, or before the
     first invalid character.  Weights are positive, so the text is taken a
     stretch at a time: a stretch of plain characters between two entities
-    as far as it fits, then the entity."""
-    bad = _first_invalid(text)
+    as far as it fits, then the entity.  (``bad``: where the first invalid
+    character is, or -1.)"""
     stop = bad if bad >= 0 else len(text)
     budget = limit
     pos = 0
