@@ -305,6 +305,41 @@ def test_a_reply_waits_for_its_post_and_answers_it(world: World, publish_with, t
     assert posted["The answer."] == ids["The question?"]
 
 
+def test_a_translation_answers_its_original(world: World, publish_with, tmp_path) -> None:
+    queue = (
+        "account: utla\nposts:\n"
+        "  - id: hub\n    at: 2026-11-29 11:58\n    lang: en\n    variants_as: reply\n"
+        "    text: Community schools.\n"
+        "    variants:\n      es: {text: Escuelas comunitarias.}\n"
+    )
+    publish_with(queue)
+    posted = dict(world.posted())
+    ids = dict(zip([t for t, _ in world.posted()], world.ids(), strict=True))
+    assert posted == {
+        "Community schools.": None,
+        "Escuelas comunitarias.": ids["Community schools."],
+    }
+    assert states(tmp_path) == {"hub": "published", "hub/es": "published"}
+
+
+def test_each_occurrence_goes_out_once(world: World, publish_with, tmp_path, clock) -> None:
+    queue = (
+        "account: utla\nposts:\n"
+        "  - id: stay\n    at: 2026-11-29 11:58\n    repeat: {every: day, count: 2}\n"
+        "    text: Stay in the know.\n    rotate: [Follow us for updates.]\n"
+    )
+    publish_with(queue)
+    publish_with(queue)
+    clock.shift(timedelta(days=1))
+    publish_with(queue)
+    publish_with(queue)
+    assert [t for t, _ in world.posted()] == ["Stay in the know.", "Follow us for updates."]
+    assert states(tmp_path) == {
+        "stay@2026-11-29T11:58Z": "published",
+        "stay@2026-11-30T11:58Z": "published",
+    }
+
+
 def test_a_network_is_one_folder_and_one_registry_line(
     project, run, clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
