@@ -142,3 +142,15 @@ def test_the_emoji_table_fits_the_search_around_marks() -> None:
     from megaphone.text.extract import LONGEST
 
     assert max(map(len, SEQUENCES)) <= LONGEST
+
+
+def test_a_configuration_whose_light_range_holds_the_marks_still_finds_emoji() -> None:
+    from megaphone.text.counter import CountConfig
+
+    # Everything in the Basic Multilingual Plane light: U+FE0F and U+200D
+    # fall in the first light range, so emoji are looked for from the start.
+    wide = CountConfig(light_ranges=((0x0000, 0xFFFF),))
+    text = "Teachers \u2764\ufe0f and families \U0001f468\u200d\U0001f469\u200d\U0001f467"
+    got = count(text, wide)
+    assert got.weighted_length == len("Teachers ") + 2 + len(" and families ") + 2
+    assert count("a\ufeffb", wide).has_invalid_characters

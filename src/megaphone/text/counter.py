@@ -85,40 +85,47 @@ def _plain_weights(config: CountConfig) -> dict[str, int]:
     return {}
 
 
-def _first_invalid(text: str) -> int:
+def _first_invalid(text: str, start: int = 0) -> int:
     """Where the first character X refuses stands (U+FEFF, U+FFFE, U+FFFF), or -1."""
     first = -1
     for c in INVALID_CHARS:
-        i = text.find(c)
+        i = text.find(c, start)
         if i >= 0 and (first < 0 or i < first):
             first = i
     return first
 
 
-def _weight(text: str, heavy: re.Pattern[str], config: CountConfig) -> int:
-    """Scaled weight of plain characters (no links or emoji)."""
+def _weight(text: str, heavy: re.Pattern[str], config: CountConfig, start: int = 0) -> int:
+    """Scaled weight of plain characters (no links or emoji); those before
+    ``start`` are known to be light."""
     if text.isascii():
         return len(text) * config.light_weight
-    n_heavy = sum(map(len, heavy.findall(text)))
+    n_heavy = sum(map(len, heavy.findall(text, start)))
     return (len(text) - n_heavy) * config.light_weight + n_heavy * config.default_weight
 
 
 #: Each configuration's patterns and the plain weights of its emoji, by the
 #: configuration's identity: hashing a configuration (its ranges) on every
 #: text would cost more than the lookups it saves.
-_TABLES: dict[int, tuple[CountConfig, re.Pattern[str], re.Pattern[str], dict[str, int]]] = {}
+_Tables = tuple[re.Pattern[str], re.Pattern[str], dict[str, int], bool]
+_TABLES: dict[int, tuple[CountConfig, _Tables]] = {}
 
 
-def _tables(config: CountConfig) -> tuple[re.Pattern[str], re.Pattern[str], dict[str, int]]:
+def _tables(config: CountConfig) -> _Tables:
+    """The heavy runs' pattern, the pattern of a character past the first
+    light range, the emoji's plain weights, and whether emoji marks and
+    invalid characters all lie past that range (as on X)."""
     found = _TABLES.get(id(config))
     if found is None or found[0] is not config:
-        found = _TABLES[id(config)] = (
-            config,
+        lo, hi = config.light_ranges[0] if config.light_ranges else (1, -1)
+        made = (
             _heavy_pattern(config),
             _beyond_light(config),
             _plain_weights(config),
+            lo == 0 and hi < 0x200D,
         )
-    return found[1], found[2], found[3]
+        found = _TABLES[id(config)] = (config, made)
+    return found[1]
 
 
 def count(text: str, config: CountConfig = X_CONFIG) -> TextCount:
@@ -126,6 +133,7 @@ def count(text: str, config: CountConfig = X_CONFIG) -> TextCount:
     url_weight = config.transformed_url_length * config.scale
     invalid = False
     bad = -1
+    first = len(text)  # where the first character past the first light range is
     heavy: re.Pattern[str] | None = None
     if text.isascii():
         # Every ASCII character is light; no emoji and no invalid character
@@ -138,15 +146,23 @@ def count(text: str, config: CountConfig = X_CONFIG) -> TextCount:
     else:
         text = nfc(text)
         urls = extract_urls(text)
-        heavy, beyond_light, plain = _tables(config)
+        heavy, beyond_light, plain, marks_beyond = _tables(config)
         # A text with no character past the first light range (U+1100 on X)
         # is all light, and holds no emoji sequence and no invalid character:
         # one search rules all of that out.
-        beyond = beyond_light.search(text) is not None
-        scaled = _weight(text, heavy, config) if beyond else len(text) * config.light_weight
-        bad = _first_invalid(text) if beyond else -1
+        found = beyond_light.search(text)
+        beyond = found is not None
+        # Every character before it is light: no heavy run, no emoji mark and
+        # no invalid character is looked for there (each of those is past
+        # U+200C, beyond X's first light range).
+        first = found.start() if found is not None else len(text)
+        marks_from = first if marks_beyond else 0
+        scaled = _weight(text, heavy, config, first) if beyond else len(text) * config.light_weight
+        # (Where the first light range holds them, they are looked for anyway.)
+        looked = beyond or not marks_beyond
+        bad = _first_invalid(text, marks_from) if looked else -1
         invalid = bad >= 0
-        emoji = extract_emoji(text) if config.emoji_parsing and beyond else []
+        emoji = extract_emoji(text, marks_from) if config.emoji_parsing and looked else []
         if not emoji:
             taken = [(u, url_weight) for u in urls]
             for u in urls:
@@ -186,7 +202,9 @@ def count(text: str, config: CountConfig = X_CONFIG) -> TextCount:
     if scaled <= limit and not invalid:
         valid_end = len(text)
     else:
-        valid_end = _valid_end(text, taken, heavy or _heavy_pattern(config), config, limit, bad)
+        valid_end = _valid_end(
+            text, taken, heavy or _heavy_pattern(config), config, limit, bad, first
+        )
     weighted = scaled // config.scale
     return tuple.__new__(  # TextCount, once per text: a constructor call fewer
         TextCount,
@@ -209,20 +227,21 @@ def _valid_end(
     config: CountConfig,
     limit: int,
     bad: int,
+    first: int = 0,
 ) -> int:
     """Where the part of the text that fits ends: before the first unit (a
     character, a link, an emoji) that goes over the limit, or before the
     first invalid character.  Weights are positive, so the text is taken a
     stretch at a time: a stretch of plain characters between two entities
     as far as it fits, then the entity.  (``bad``: where the first invalid
-    character is, or -1.)"""
+    character is, or -1; ``first``: no heavy character stands before it.)"""
     stop = bad if bad >= 0 else len(text)
     budget = limit
     pos = 0
     for entity, weight in [*taken, (None, 0)]:
         plain_end = stop if entity is None else min(entity.start, stop)
         if pos < plain_end:
-            pos, budget = _fit(text, pos, plain_end, budget, heavy, config)
+            pos, budget = _fit(text, pos, plain_end, budget, heavy, config, first)
             if pos < plain_end:
                 return pos
         if entity is None or entity.start >= stop:
@@ -235,14 +254,20 @@ def _valid_end(
 
 
 def _fit(
-    text: str, start: int, end: int, budget: int, heavy: re.Pattern[str], config: CountConfig
+    text: str,
+    start: int,
+    end: int,
+    budget: int,
+    heavy: re.Pattern[str],
+    config: CountConfig,
+    first: int = 0,
 ) -> tuple[int, int]:
     """How far into ``text[start:end]`` (plain characters) the weight stays
     within ``budget``, and what is left of it: stretches of light characters
     and runs of heavy ones, each taken whole while it fits."""
     light, dense = config.light_weight, config.default_weight
     pos = start
-    runs = () if text.isascii() else heavy.finditer(text, start, end)
+    runs = () if text.isascii() or first >= end else heavy.finditer(text, max(start, first), end)
     for run in runs:
         a, b = run.span()
         if (a - pos) * light > budget:

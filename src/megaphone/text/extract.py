@@ -677,7 +677,7 @@ _SEQUENCE_MARK = re.compile(
 )
 
 
-def extract_emoji(text: str) -> list[Entity]:
+def extract_emoji(text: str, start: int = 0) -> list[Entity]:
     """The emoji *sequences* in ``text`` that X supports: the fully-qualified
     sequences of Unicode's emoji data (ZWJ sequences, skin tones, flags,
     keycaps, tag sequences, presentation sequences), each counted as one
@@ -690,10 +690,10 @@ def extract_emoji(text: str) -> list[Entity]:
     What looks like one emoji is found by one pattern, run once over the
     text from its first mark; nearly always it is a sequence of the table as
     a whole, else the longest sequences in it are looked for one place after
-    another."""
+    another.  (``start``: no mark stands before it.)"""
     if text.isascii():
         return []
-    first = _SEQUENCE_MARK.search(text)
+    first = _SEQUENCE_MARK.search(text, start)
     if first is None:
         return []
     table = _EMOJI or _emoji_table()
