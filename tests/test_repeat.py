@@ -519,3 +519,22 @@ def test_the_calendar_shows_occurrences_and_which_post_fills_each_slot(
     assert "Mon 07 Jun 12:00  evergreen" in shown.output
     week = run("calendar", "--from", "2027-06-07", cwd=root)
     assert "09:00" in week.output  # the repeating post, that Monday
+
+
+def test_retry_and_history_take_an_occurrences_id(
+    fakex: FakeX, utla: User, project: Write, run: Callable[..., Any], clock
+) -> None:
+    root = project({"megaphone.yaml": CONFIG}, q=QUEUE)
+    clock.move_to(datetime(2026, 11, 30, 20, 0, tzinfo=UTC))  # 3 hours late: missed
+    assert run("publish", "--due", cwd=root).exit_code == 1
+    occurrence = "stay@2026-11-30T17:00Z"
+    assert states(root)[occurrence] == "missed"
+    shown = run("show", occurrence, cwd=root)
+    assert shown.exit_code == 0 and "missed" in shown.output, shown.output
+    retried = run("retry", occurrence, cwd=root)
+    assert retried.exit_code == 0, retried.output
+    assert run("publish", "--due", cwd=root).exit_code == 0
+    assert states(root)[occurrence] == "published"
+    assert [t.sent_text[:14] for t in fakex.posted()] == ["Stay in the kn"]
+    history = run("history", "--json", cwd=root)
+    assert [r["id"] for r in json.loads(history.output)] == [occurrence]
