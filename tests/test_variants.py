@@ -376,3 +376,19 @@ def test_validate_says_which_text_each_account_gets(project, run) -> None:
     assert result.exit_code == 0, result.output
     # The post's X text is its own language's: the Spanish text has none.
     assert "hub: en, its x text → utla, alliance; es → utla, reclaim-la" in result.output
+
+
+def test_a_language_or_network_text_edited_after_it_went_out_is_told_and_only_then(
+    fakemastodon: FakeMastodon, two_accounts, project, run, no_wait
+) -> None:
+    queue = REPLY + "    networks:\n      mastodon: Community schools, as Mastodon has it.\n"
+    root = project({"megaphone.yaml": mastodon_config(fakemastodon)}, q=queue)
+    assert run("publish", "--due", cwd=root).exit_code == 0
+    # As sent: the Mastodon text and the Spanish one are what went out.
+    checked = run("validate", "--format", "json", cwd=root)
+    assert [p["code"] for p in json.loads(checked.output)] == []
+    project(q=queue.replace("son centros", "son el centro"))
+    checked = run("validate", "--format", "json", cwd=root)
+    found = [p for p in json.loads(checked.output) if p["code"] == "edited-after-publish"]
+    assert len(found) == 2  # both accounts that posted the Spanish text
+    assert all("hub/es" in p["message"] and p["line"] == 10 for p in found)

@@ -618,6 +618,18 @@ class PostChecker:
             return
         if post.draft:
             return
+        if self.ledger and post.variants:
+            for variant in post.variants:
+                made = f"{post.id}/{variant.lang}"
+                if made in self.ledger:  # a language's own text, edited once sent
+                    text = variant.text
+                    as_sent = post._replace(
+                        id=made,
+                        parts=text.parts,
+                        is_thread=text.is_thread,
+                        networks=variant.networks,
+                    )
+                    self.settled(as_sent, self.ledger[made], text.loc)
         if self.ledger and post.id in self.ledger and self.settled(post, self.ledger[post.id]):
             return  # what became of it is in the ledger: megaphone status tells
         at = self.facts.at  # in UTC: comparing with now needs no zone lookups
@@ -647,25 +659,33 @@ class PostChecker:
                 post,
             )
 
-    def settled(self, post: Post, rows: tuple[tuple[str, str, str | None], ...]) -> bool:
+    def settled(
+        self, post: Post, rows: tuple[tuple[str, str, str | None], ...], loc: Loc | None = None
+    ) -> bool:
         """Flag a post edited after it was published; say whether the ledger
         has settled it for every account (published, missed...)."""
         from megaphone.store.view import content_digest, still_open
 
-        current = None
+        current: dict[str, str] = {}  # by network: a network's own text is its own
         for account, state, digest in rows:
             if state == "published" and digest:
-                current = current or content_digest(post)
-                if digest != current:
+                known = self.config.account(account)
+                network = known.network if known else ""
+                if network not in current:
+                    current[network] = content_digest(post.for_network(network))
+                if digest != current[network]:
                     self.add(
                         "edited-after-publish",
                         f"post {post.id!r} was changed after it was published on {account}: "
                         "the change is never sent (publish a correction as a new post)",
-                        post.field_loc("thread" if post.is_thread else "text"),
+                        loc or post.field_loc("thread" if post.is_thread else "text"),
                         post,
                     )
         states = {account: state for account, state, _ in rows}
-        return not any(still_open(states.get(a)) for a in post.accounts)
+        takers = [
+            a for a in post.accounts if (c := self.config.account(a)) is None or c.takes(post.lang)
+        ]
+        return not any(still_open(states.get(a)) for a in takers)
 
     def references(self, post: Post) -> None:
         for name, ref in (("reply_to", post.reply_to), ("quote", post.quote)):

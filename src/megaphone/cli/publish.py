@@ -528,7 +528,7 @@ def mark(
                 network=network,
                 queue=post.queue if post else None,
                 scheduled_at=post.at if post else None,
-                digest=digest(post) if post else None,
+                digest=digest(post.for_network(network)) if post else None,
             )
             _echo(f"{post_id} ({name}): marked {state}")
     finally:

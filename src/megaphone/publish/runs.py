@@ -480,7 +480,7 @@ def status_rows(ctx: Context, *, ledger: Ledger | None) -> list[StatusRow]:
                 d is not None
                 and d.state == "published"
                 and d.digest is not None
-                and d.digest != digest(post)
+                and d.digest != digest(post.for_network(d.network))
             )
             if edited:
                 note = "edited since it was published: the change is not sent"
