@@ -293,6 +293,12 @@ def test_the_daily_cap_is_kept(world: World, publish_with, tmp_path) -> None:
     assert sorted(o.state for o in outcomes) == ["deferred", "published", "published", "published"]
 
 
+def answers(world: World) -> tuple[dict[str, str | None], dict[str, str]]:
+    """What each text posted answers, and each text's id."""
+    posted = dict(world.posted())
+    return posted, dict(zip([t for t, _ in world.posted()], world.ids(), strict=True))
+
+
 def test_a_reply_waits_for_its_post_and_answers_it(world: World, publish_with, tmp_path) -> None:
     queue = (
         "account: utla\nposts:\n"
@@ -300,8 +306,7 @@ def test_a_reply_waits_for_its_post_and_answers_it(world: World, publish_with, t
         "  - {id: question, at: 2026-11-29 11:59, text: The question?}\n"
     )
     publish_with(queue)
-    posted = dict(world.posted())
-    ids = dict(zip([t for t, _ in world.posted()], world.ids(), strict=True))
+    posted, ids = answers(world)
     assert posted["The answer."] == ids["The question?"]
 
 
@@ -313,8 +318,7 @@ def test_a_translation_answers_its_original(world: World, publish_with, tmp_path
         "    variants:\n      es: {text: Escuelas comunitarias.}\n"
     )
     publish_with(queue)
-    posted = dict(world.posted())
-    ids = dict(zip([t for t, _ in world.posted()], world.ids(), strict=True))
+    posted, ids = answers(world)
     assert posted == {
         "Community schools.": None,
         "Escuelas comunitarias.": ids["Community schools."],

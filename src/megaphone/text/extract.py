@@ -374,6 +374,25 @@ def extract_urls(text: str) -> list[Entity]:
     return found
 
 
+def _plain_match(
+    pattern: re.Pattern[str], text: str, start: int, end: int
+) -> tuple[re.Match[str], re.Match[str]] | None:
+    """A word's link of the plainest form by ``pattern`` (its labels, then
+    its top-level domain), and the port, path and query after it; None when
+    the top-level domain is not known, it is t.co (its own rule) or the labels
+    are long: the general matcher takes those."""
+    m = pattern.match(text, start, end)
+    if m is None:
+        return None
+    labels, tld = m.group(1, 2)
+    tlds = (_TLD_TABLES or _tld_tables())[0]
+    if tld not in tlds or (labels == "t." and tld == "co") or len(labels) + len(tld) > 63:
+        return None
+    tail = (_FAST or _fast()).tail.match(text, m.end(), end)
+    assert tail is not None  # every part of the tail is optional
+    return m, tail
+
+
 def _plain_link(text: str, start: int, end: int) -> Entity | None:
     """The link a word starts with, when it has the plainest form: a lower-case
     ``http(s)://``, ASCII labels and a known top-level domain, then a path or
@@ -381,16 +400,10 @@ def _plain_link(text: str, start: int, end: int) -> Entity | None:
     (None) goes to it."""
     if not text.startswith("http", start):
         return None
-    fast = _FAST or _fast()
-    m = fast.plain_link.match(text, start, end)
-    if m is None:
+    found = _plain_match((_FAST or _fast()).plain_link, text, start, end)
+    if found is None:
         return None
-    labels, tld = m.group(1, 2)
-    tlds = (_TLD_TABLES or _tld_tables())[0]
-    if tld not in tlds or (labels == "t." and tld == "co") or len(labels) + len(tld) > 63:
-        return None  # another split, t.co's own rule, or long labels: the general way
-    tail = fast.tail.match(text, m.end(), end)
-    assert tail is not None  # every part of the tail is optional
+    m, tail = found
     protocol_length = m.start(1) - start
     if protocol_length + tail.end() - start > MAX_URL_LENGTH:
         return None  # over X's limit on the length of a link: the general way
@@ -407,16 +420,10 @@ def _plain_domain(text: str, start: int, end: int) -> tuple[Entity, int] | None:
     first = text[start] if start < end else ""
     if not ("a" <= first <= "z" or "0" <= first <= "9"):
         return None
-    fast = _FAST or _fast()
-    m = fast.plain_domain.match(text, start, end)
-    if m is None:
+    found = _plain_match((_FAST or _fast()).plain_domain, text, start, end)
+    if found is None:
         return None
-    labels, tld = m.group(1, 2)
-    tlds = (_TLD_TABLES or _tld_tables())[0]
-    if tld not in tlds or (labels == "t." and tld == "co") or len(labels) + len(tld) > 63:
-        return None
-    tail = fast.tail.match(text, m.end(), end)
-    assert tail is not None  # every part of the tail is optional
+    m, tail = found
     if len("https://") + tail.end() - start > MAX_URL_LENGTH:
         return None
     # Without a protocol the rest of the link goes with it only after a
