@@ -494,11 +494,12 @@ class PostChecker:
             measure = measure_part(g, post, index, text)
             if first is None:
                 first = measure
-            tag = self.prefix(post.accounts, rules)
             if measure.length > measure.limit:
                 message = self._too_long(where, rules, measure, appended)
+                tag = self.prefix(post.accounts, rules)
                 self.add("text-too-long", tag + message, part.loc, post, rules.name)
             for f in rules.check_text(measure, where):
+                tag = self.prefix(post.accounts, rules)
                 self.add(f.code, tag + f.message, part.loc, post, rules.name)
             if rules.caps.rejects_duplicate_text and not post.draft:
                 key = _text_key(measure.text.strip())
