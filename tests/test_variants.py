@@ -392,3 +392,21 @@ def test_a_language_or_network_text_edited_after_it_went_out_is_told_and_only_th
     found = [p for p in json.loads(checked.output) if p["code"] == "edited-after-publish"]
     assert len(found) == 2  # both accounts that posted the Spanish text
     assert all("hub/es" in p["message"] and p["line"] == 10 for p in found)
+
+
+def test_a_post_is_past_due_until_each_of_its_languages_went_out(project) -> None:
+    from megaphone.checks.validate import validate
+
+    late = BILINGUAL.replace("2026-12-08 10:00", "2026-11-20 10:00")
+    root = project({"megaphone.yaml": CONFIG, "posts/media/a.png": png_bytes()}, q=late)
+    loaded = load((), cwd=root)
+
+    def past_due(ledger: dict[str, tuple[tuple[str, str, str | None], ...]]) -> int:
+        report = validate(loaded, now=NOW, ledger=ledger)
+        return sum(1 for p in report.problems if p.code == "past-due")
+
+    english = {"hub": (("utla", "published", None), ("alliance", "published", None))}
+    spanish = {"hub/es": (("utla", "published", None), ("reclaim-la", "missed", None))}
+    assert past_due({}) == 1
+    assert past_due(english) == 1  # the Spanish text has not gone out
+    assert past_due({**english, **spanish}) == 0

@@ -619,19 +619,7 @@ class PostChecker:
             return
         if post.draft:
             return
-        if self.ledger and post.variants:
-            for variant in post.variants:
-                made = f"{post.id}/{variant.lang}"
-                if made in self.ledger:  # a language's own text, edited once sent
-                    text = variant.text
-                    as_sent = post._replace(
-                        id=made,
-                        parts=text.parts,
-                        is_thread=text.is_thread,
-                        networks=variant.networks,
-                    )
-                    self.settled(as_sent, self.ledger[made], text.loc)
-        if self.ledger and post.id in self.ledger and self.settled(post, self.ledger[post.id]):
+        if self.ledger and self.all_settled(post, self.ledger):
             return  # what became of it is in the ledger: megaphone status tells
         at = self.facts.at  # in UTC: comparing with now needs no zone lookups
         if post.expires and post.expires <= self.now:
@@ -660,6 +648,33 @@ class PostChecker:
                 post,
             )
 
+    def all_settled(self, post: Post, ledger: Deliveries) -> bool:
+        """Whether the ledger has settled each delivery of a post that goes
+        out once (its own language and each variant, for the accounts that
+        take them), flagging on the way a text changed after it went out."""
+        done = True
+        if self.takers(post, post.lang):
+            done = post.id in ledger and self.settled(post, ledger[post.id])
+        for variant in post.variants:
+            made = f"{post.id}/{variant.lang}"
+            text = variant.text
+            as_sent = post._replace(
+                id=made,
+                lang=variant.lang,
+                parts=text.parts,
+                is_thread=text.is_thread,
+                networks=variant.networks,
+            )
+            if made in ledger:
+                done = self.settled(as_sent, ledger[made], text.loc) and done
+            elif self.takers(post, variant.lang):
+                done = False
+        return done
+
+    def takers(self, post: Post, lang: str | None) -> list[str]:
+        """The accounts of ``post`` that post ``lang``."""
+        return [a for a in post.accounts if (c := self.config.account(a)) is None or c.takes(lang)]
+
     def settled(
         self, post: Post, rows: tuple[tuple[str, str, str | None], ...], loc: Loc | None = None
     ) -> bool:
@@ -683,10 +698,7 @@ class PostChecker:
                         post,
                     )
         states = {account: state for account, state, _ in rows}
-        takers = [
-            a for a in post.accounts if (c := self.config.account(a)) is None or c.takes(post.lang)
-        ]
-        return not any(still_open(states.get(a)) for a in takers)
+        return not any(still_open(states.get(a)) for a in self.takers(post, post.lang))
 
     def references(self, post: Post) -> None:
         for name, ref in (("reply_to", post.reply_to), ("quote", post.quote)):
