@@ -396,17 +396,18 @@ def test_a_language_or_network_text_edited_after_it_went_out_is_told_and_only_th
 
 def test_a_post_is_past_due_until_each_of_its_languages_went_out(project) -> None:
     from megaphone.checks.validate import validate
+    from megaphone.store.view import Deliveries
 
     late = BILINGUAL.replace("2026-12-08 10:00", "2026-11-20 10:00")
     root = project({"megaphone.yaml": CONFIG, "posts/media/a.png": png_bytes()}, q=late)
     loaded = load((), cwd=root)
 
-    def past_due(ledger: dict[str, tuple[tuple[str, str, str | None], ...]]) -> int:
+    def past_due(ledger: Deliveries) -> int:
         report = validate(loaded, now=NOW, ledger=ledger)
         return sum(1 for p in report.problems if p.code == "past-due")
 
-    english = {"hub": (("utla", "published", None), ("alliance", "published", None))}
-    spanish = {"hub/es": (("utla", "published", None), ("reclaim-la", "missed", None))}
+    english: Deliveries = {"hub": (("utla", "published", None), ("alliance", "published", None))}
+    spanish: Deliveries = {"hub/es": (("utla", "published", None), ("reclaim-la", "missed", None))}
     assert past_due({}) == 1
     assert past_due(english) == 1  # the Spanish text has not gone out
     assert past_due({**english, **spanish}) == 0
