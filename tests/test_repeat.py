@@ -392,7 +392,7 @@ def test_the_ledgers_uses_keep_the_gap_and_their_slots(project) -> None:
     first = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)
     # The ledger says 'newsletter' took Monday's slot: it stays so, and the
     # others go first.
-    history = history_of([(f"newsletter@{first:%Y-%m-%dT%H:%MZ}", "published")], loaded.project)
+    history = history_of([f"newsletter@{first:%Y-%m-%dT%H:%MZ}"], loaded.project)
     made = fills(
         loaded.project.queues[0],
         loaded.project.config,

@@ -352,6 +352,11 @@ class Config(NamedTuple):
     def account(self, name: str) -> Account | None:
         return next((a for a in self.accounts if a.name == name), None)
 
+    def takers(self, names: tuple[str, ...], lang: str | None) -> tuple[str, ...]:
+        """The accounts among ``names`` that post ``lang`` (one that is not
+        configured posts every language)."""
+        return tuple(name for name in names if (a := self.account(name)) is None or a.takes(lang))
+
 
 class Project(NamedTuple):
     root: Path

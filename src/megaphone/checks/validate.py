@@ -6,7 +6,6 @@ once per network a post goes to."""
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,7 @@ from megaphone.networks import groups as network_groups
 from megaphone.networks import rules as network_rules
 from megaphone.networks.base import MediaItem
 from megaphone.problems import Loc, Problem, problem
-from megaphone.project.loader import did_you_mean
+from megaphone.project.loader import LANG_TAG, did_you_mean
 from megaphone.text import extract_hashtags, extract_mentions, extract_urls
 
 if TYPE_CHECKING:
@@ -32,8 +31,6 @@ if TYPE_CHECKING:
     from megaphone.project.loader import Loaded
     from megaphone.store.view import Deliveries
     from megaphone.text import Entity
-
-_LANG_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
 
 
 @dataclass
@@ -300,7 +297,7 @@ class PostChecker:
             self.repeat(post)
         self.references(post)
         self.network_fields(post)
-        if post.lang is not None and not _LANG_TAG.fullmatch(post.lang):
+        if post.lang is not None and not LANG_TAG.fullmatch(post.lang):
             self.add(
                 "bad-lang",
                 f"lang {post.lang!r} is not a language tag such as 'en' or 'es-MX'",
@@ -333,11 +330,8 @@ class PostChecker:
         languages += [
             (v.lang, v.text, v.networks, v.rotate, f"{post.id}/{v.lang}") for v in post.variants
         ]
-        taken_langs = []
         for lang, text, networks, rotate, label in languages:
-            accounts = tuple(
-                a for a in post.accounts if (c := self.config.account(a)) is None or c.takes(lang)
-            )
+            accounts = self.config.takers(post.accounts, lang)
             if not accounts:
                 if lang is not None and post.accounts:
                     loc = (
@@ -351,7 +345,6 @@ class PostChecker:
                     )
                     self.add("no-taker", message, loc, post)
                 continue
-            taken_langs.append(lang)
             by_network: dict[str, list[str]] = {}
             for a in accounts:
                 c = self.config.account(a)
@@ -652,28 +645,16 @@ class PostChecker:
         """Whether the ledger has settled each delivery of a post that goes
         out once (its own language and each variant, for the accounts that
         take them), flagging on the way a text changed after it went out."""
-        done = True
-        if self.takers(post, post.lang):
-            done = post.id in ledger and self.settled(post, ledger[post.id])
-        for variant in post.variants:
-            made = f"{post.id}/{variant.lang}"
-            text = variant.text
-            as_sent = post._replace(
-                id=made,
-                lang=variant.lang,
-                parts=text.parts,
-                is_thread=text.is_thread,
-                networks=variant.networks,
-            )
-            if made in ledger:
-                done = self.settled(as_sent, ledger[made], text.loc) and done
-            elif self.takers(post, variant.lang):
-                done = False
-        return done
+        from megaphone.project.deliveries import languages
 
-    def takers(self, post: Post, lang: str | None) -> list[str]:
-        """The accounts of ``post`` that post ``lang``."""
-        return [a for a in post.accounts if (c := self.config.account(a)) is None or c.takes(lang)]
+        done = True
+        for made in languages(post, self.config, post.at, 0):  # to their takers
+            if made.id not in ledger:
+                done = False
+                continue
+            loc = made.parts[0].loc if made.variant else None  # the language's own text
+            done = self.settled(made, ledger[made.id], loc) and done
+        return done
 
     def settled(
         self, post: Post, rows: tuple[tuple[str, str, str | None], ...], loc: Loc | None = None
@@ -698,7 +679,7 @@ class PostChecker:
                         post,
                     )
         states = {account: state for account, state, _ in rows}
-        return not any(still_open(states.get(a)) for a in self.takers(post, post.lang))
+        return not any(still_open(states.get(a)) for a in post.accounts)
 
     def references(self, post: Post) -> None:
         for name, ref in (("reply_to", post.reply_to), ("quote", post.quote)):

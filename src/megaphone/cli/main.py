@@ -295,7 +295,7 @@ def _deliveries(project: Project, chosen: Filter, now: datetime) -> list[Post]:
         from megaphone.store.view import peek_project
 
         seen = peek_project(project.root, project.config, os.environ) or {}
-        history = history_of(((k, "") for k in seen), project)
+        history = history_of(seen, project)
     return deliveries(
         project,
         start=chosen.start or now - BEHIND,
@@ -447,8 +447,6 @@ def calendar(
         megaphone calendar
         megaphone calendar --month --from 2027-02-01
     """
-    from datetime import timedelta
-
     from megaphone.project.loader import find_root, load_config
     from megaphone.show.render import calendar_notes, month_table, week_view
     from megaphone.time.timeline import by_day, parse_when
@@ -472,23 +470,17 @@ def calendar(
         (shown[1] + timedelta(days=1)).isoformat(),
     )
     config = loaded.project.config
-    tz = config.timezone
-    first = (parse_when(start, now=now, tz_name=tz) if start else now).astimezone(zone(tz)).date()
     caps = {a.name: a.daily_cap for a in config.accounts}
     table = by_day(posts, tz_name=tz, caps=caps, gap=timedelta(minutes=gap))
     names = list(accounts) or sorted({a for p in posts for a in p.accounts})
     console = _console(wrap=True)
+    lo, hi = shown
     if span == "month":
-        month = first.replace(day=1)
-        console.print(month_table(table, names, month, console.width))
-        end = (month + timedelta(days=32)).replace(day=1)
-        notes = calendar_notes(table, month, end)
+        console.print(month_table(table, names, lo, console.width))
     else:
         console.print(week_view(table, names, first, console.width))
-        notes = calendar_notes(table, first, first + timedelta(days=7))
-    for note in notes:
+    for note in calendar_notes(table, lo, hi):
         console.print(note)
-    lo, hi = (month, end) if span == "month" else (first, first + timedelta(days=7))
     for post in posts:
         local = post.at.astimezone(zone(tz)) if post.at else None
         if post.evergreen and local is not None and lo <= local.date() < hi:

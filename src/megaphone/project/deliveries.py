@@ -114,7 +114,7 @@ def languages(
     in each of its variants, each to the accounts that take it."""
     when = at if occurrence else None
     base_id = delivery_id(post.id, "", when)
-    takers = _takers(post.accounts, post.lang, config)
+    takers = config.takers(post.accounts, post.lang)
     if takers:
         text = _turn(None, post.rotate, number)
         yield post._replace(
@@ -130,7 +130,7 @@ def languages(
             occurrence=when,
         )
     for i, variant in enumerate(post.variants, 1):
-        accounts = _takers(post.accounts, variant.lang, config)
+        accounts = config.takers(post.accounts, variant.lang)
         if not accounts:
             continue
         gap = post.variants_as
@@ -160,16 +160,6 @@ def _turn(own: Text | None, rotate: tuple[Text, ...], number: int) -> Text | Non
         return own
     pick = number % (len(rotate) + 1)
     return own if pick == 0 else rotate[pick - 1]
-
-
-def _takers(names: tuple[str, ...], lang: str | None, config: Config) -> tuple[str, ...]:
-    """The accounts among ``names`` that post ``lang``."""
-    out = []
-    for name in names:
-        account = config.account(name)
-        if account is None or account.takes(lang):
-            out.append(name)
-    return tuple(out)
 
 
 # ------------------------------------------------------------- evergreen
@@ -233,16 +223,16 @@ def fills(
     return out
 
 
-def history_of(rows: Iterable[tuple[str, str]], project: Project) -> dict[str, list[datetime]]:
-    """The uses of the project's evergreen posts, from the ledger's
-    (delivery id, state) rows: the times of their occurrences."""
+def history_of(ids: Iterable[str], project: Project) -> dict[str, list[datetime]]:
+    """The uses of the project's evergreen posts, from the ids of the
+    ledger's deliveries: the times of their occurrences."""
     from megaphone.time.timeline import parse_occurrence
 
     pool = {p.id for q in project.queues if q.evergreen for p in q.posts}
     out: dict[str, list[datetime]] = {}
     if not pool:
         return out
-    for post_id, _state in rows:
+    for post_id in ids:
         entry, variant, occurrence = split_id(post_id)
         if entry in pool and occurrence and not variant:
             when = parse_occurrence(occurrence)
@@ -279,8 +269,8 @@ def find(project: Project, delivery: str, *, history: History | None = None) -> 
     from megaphone.time.timeline import parse_occurrence
 
     entry, _variant, occurrence = split_id(delivery)
-    post, queue = _entry(project, entry)
-    if post is None or queue is None:
+    post = next((p for p in project.posts() if p.id == entry), None)
+    if post is None:
         return None
     if not occurrence:
         if post.repeat is not None or post.evergreen:
@@ -298,32 +288,25 @@ def find(project: Project, delivery: str, *, history: History | None = None) -> 
     return next((p for p in candidates if p.id == delivery), None)
 
 
-def _entry(project: Project, entry: str) -> tuple[Post | None, Queue | None]:
-    for queue in project.queues:
-        for post in queue.posts:
-            if post.id == entry:
-                return post, queue
-    return None, None
-
-
 class ByDelivery(Mapping[str, Post]):
     """The project's deliveries by id: those listed, and any other found
     by its id (an occurrence of a repeating post the ledger names)."""
 
     def __init__(
-        self, project: Project, listed: Iterable[Post], *, history: History | None = None
+        self, project: Project, listed: Mapping[str, Post], *, history: History | None = None
     ) -> None:
         self.project = project
         self.history = history
-        self.listed = {p.id: p for p in listed}
+        self.listed = listed  # by id; never changed here
+        self._found: dict[str, Post] = {}
 
     def __getitem__(self, key: str) -> Post:
-        found = self.listed.get(key)
+        found = self.listed.get(key) or self._found.get(key)
         if found is None:
             found = find(self.project, key, history=self.history)
             if found is None:
                 raise KeyError(key)
-            self.listed[key] = found
+            self._found[key] = found
         return found
 
     def __iter__(self) -> Iterator[str]:

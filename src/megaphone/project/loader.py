@@ -98,7 +98,8 @@ _LOST_HASHTAG = re.compile(r"\s+(#[^\s#]+)")
 #: the one before, unless the queue or the post says otherwise.
 _AS_DEFAULT = timedelta(minutes=30)
 _NO_TEXTS: Mapping[str, Text] = MappingProxyType({})
-_LANG_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
+#: A language tag: en, es, es-MX, zh-Hant.
+LANG_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
 
 
 def _may_hold_tag(text: str) -> bool:
@@ -1123,7 +1124,7 @@ class Reader:
         seen = {lang.lower()} if lang else set()
         for key, value in pairs(node):
             tag = str(key.value).strip() if isinstance(key, yaml.ScalarNode) else ""
-            if not _LANG_TAG.fullmatch(tag):
+            if not LANG_TAG.fullmatch(tag):
                 self.report(
                     "wrong-type",
                     f"variants: {tag!r} is not a language tag (en, es, es-MX)",

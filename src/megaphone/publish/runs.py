@@ -79,20 +79,22 @@ class Context:
             from megaphone.project.deliveries import history_of
 
             ledger = self.open_ledger(create=False)
-            rows: list[tuple[str, str]] = []
+            ids: list[str] = []
             if ledger is not None:
                 try:
-                    rows = [(d.post_id, d.state) for d in ledger.all()]
+                    ids = [d.post_id for d in ledger.all()]
                 finally:
                     ledger.close()
-            self._history = history_of(rows, self.project)
+            self._history = history_of(ids, self.project)
         return self._history
 
     def posts(self) -> Mapping[str, Post]:
         """The deliveries by id, any occurrence found by its id."""
         from megaphone.project.deliveries import ByDelivery
 
-        return ByDelivery(self.project, self.deliveries(), history=self.history())
+        return ByDelivery(
+            self.project, {p.id: p for p in self.deliveries()}, history=self.history()
+        )
 
     def accounts(self) -> dict[str, Account]:
         return {a.name: a for a in self.project.config.accounts}

@@ -79,17 +79,18 @@ class Sender:
         if post.translation_of is not None and post.reply_to is None:
             # A translation answers the account's own copy of the original;
             # an account that did not post the original posts it alone.
-            own = [r for r in self.ledger.of_post(post.translation_of) if r.account == account.name]
-            if own and own[0].state not in ("published", "skipped"):
-                if own[0].state in ("scheduled", "publishing"):
-                    return Outcome(
-                        post.id,
-                        account.name,
-                        "waiting",
-                        f"the original {post.translation_of!r} is not published yet",
-                    )
-                own = []
-            found.append(own[0].remote_id if own and own[0].state == "published" else None)
+            from megaphone.store.view import still_open
+
+            rows = self.ledger.of_post(post.translation_of)
+            own = next((r for r in rows if r.account == account.name), None)
+            if own is not None and still_open(own.state):
+                return Outcome(
+                    post.id,
+                    account.name,
+                    "waiting",
+                    f"the original {post.translation_of!r} is not published yet",
+                )
+            found.append(own.remote_id if own is not None and own.state == "published" else None)
         for name, ref in (("reply_to", post.reply_to), ("quote", post.quote)):
             if name == "reply_to" and found:
                 continue  # the translation's reply, above

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from megaphone.errors import MegaphoneError, UsageError
+from megaphone.problems import Loc
 from megaphone.project.edit import NewPost, QueueText, edit_lock, read_text, render, write_atomic
 
 if TYPE_CHECKING:
@@ -122,11 +123,15 @@ def _essence(post: Post) -> tuple[Any, ...]:
             for v in post.variants
         ),
         tuple((k, _said(t)) for k, t in post.networks.items()),
-        post.repeat[:1] + post.repeat[3:] + (post.repeat.interval,) if post.repeat else None,
+        post.repeat._replace(loc=_NOWHERE) if post.repeat else None,  # its rule, not its place
         tuple(_said(t) for t in post.rotate),
         post.variants_as,
         post.evergreen,
     )
+
+
+#: Where nothing is: what a comparison of content puts in place of a position.
+_NOWHERE = Loc("", 0, 0)
 
 
 def _said(text: Text) -> tuple[Any, ...]:
@@ -465,7 +470,7 @@ def evergreen_slots(
 
     project = loaded.project
     seen = peek_project(project.root, project.config, os.environ) or {}
-    history = history_of(((k, "") for k in seen), project)
+    history = history_of(seen, project)
     tz = queue.timezone or project.config.timezone
     coming = list(upcoming(queue.slots, after=now, tz_name=tz))[:count]
     if not coming:

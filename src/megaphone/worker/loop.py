@@ -256,7 +256,7 @@ class Worker:
             project = self._project()
         history = None
         if self._ledger is not None and any(q.evergreen for q in project.queues):
-            history = history_of(((d.post_id, d.state) for d in self._ledger.all()), project)
+            history = history_of((d.post_id for d in self._ledger.all()), project)
         made = deliveries(
             project,
             start=now - BEHIND,
@@ -415,7 +415,8 @@ class Worker:
                 or "configuration",
             )
         self._schedule()
-        _give_back_memory()
+        if self._publisher is None:
+            _give_back_memory()  # else done after the write-ahead above
 
     # --------------------------------------------------------- schedule
 
@@ -581,7 +582,7 @@ class Worker:
             from megaphone.project.deliveries import ByDelivery
 
             with self._lock:
-                posts = ByDelivery(self._project(), list(self._posts.values()))
+                posts = ByDelivery(self._project(), self._posts)
             for outcome in self._publisher.reconcile_abandoned(posts):
                 self._told(outcome)
             self._heartbeat()
