@@ -98,6 +98,8 @@ ODD_FOLDS = set("\u0130\u0131\u017f\u212a")
 @example(
     "https://example.org/wiki/Primer_(film)) https://example.org/x?y=(z) https://example.org/,.;x"
 )
+@example("https://example.org/a/b-c_d=e+f https://example.org/ https://example.org/x- a.org/b/-")
+@example("https://example.org/a/b. https://example.org/a/b/c) example.org/a-b=c+ https://ex.org//")
 def test_fast_url_extraction_equals_the_plain_rule(text: str) -> None:
     assume(not ODD_FOLDS & set(text))
     assert extract_urls(text) == extract_urls_reference(text)
@@ -162,6 +164,16 @@ entity_text = st.lists(
 def test_fast_mentions_equal_the_plain_rule(text: str) -> None:
     for lists in (False, True):
         assert extract_mentions(text, lists=lists) == extract_mentions_reference(text, lists=lists)
+
+
+def test_mentions_asked_again_are_the_same_and_a_copy() -> None:
+    text = "Thanks @utla and @reclaim/partners"
+    first = extract_mentions(text)
+    first.clear()  # a caller's list is its own
+    assert [m.text for m in extract_mentions(text)] == ["utla"]
+    assert [m.text for m in extract_mentions(text, lists=True)] == ["utla", "reclaim/partners"]
+    assert [m.text for m in extract_mentions(text)] == ["utla"]
+    assert extract_mentions("no one here") == []
 
 
 @settings(max_examples=500)

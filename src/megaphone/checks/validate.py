@@ -429,6 +429,15 @@ class PostChecker:
         """Fields only some networks have (visibility, a content warning, a
         poll) are refused for those that lack them; a poll is checked by
         the rules of those that have it."""
+        if (
+            post.visibility is None
+            and post.spoiler is None
+            and not post.sensitive
+            and post.poll is None
+            and post.card is None
+            and post.quote is None
+        ):
+            return  # the most common case: none of them
         wanted = [
             ("visibility", post.visibility is not None, "visibility"),
             ("spoiler", post.spoiler is not None, "content_warning"),
@@ -477,10 +486,12 @@ class PostChecker:
         return next(p for r, p in self.networks(accounts) if r is rules)
 
     def text(self, post: Post, part: Part, text: str, index: int, *, appended: bool) -> None:
-        if not part.text.strip():
+        # Runs for every text of every post: written to do little when all is well.
+        if not part.text or part.text.isspace():
             self.add("empty-text", f"{_where(post, index)} has no text", part.loc, post)
             return
         where = _where(post, index)
+        facts = self.facts
         first: Measure | None = None
         for g in self.groups(post.accounts):
             rules = g.rules
@@ -491,27 +502,34 @@ class PostChecker:
                 message = self._too_long(where, rules, measure, appended)
                 tag = self.prefix(post.accounts, rules)
                 self.add("text-too-long", tag + message, part.loc, post, rules.name)
-            for f in rules.check_text(measure, where):
+            found = rules.check_text(measure, where)
+            if found:
                 tag = self.prefix(post.accounts, rules)
-                self.add(f.code, tag + f.message, part.loc, post, rules.name)
+                for f in found:
+                    self.add(f.code, tag + f.message, part.loc, post, rules.name)
             if rules.caps.rejects_duplicate_text and not post.draft:
                 key = _text_key(measure.text.strip())
-                self.facts.texts.extend((a, key, part.loc, index, rules.title) for a in g.accounts)
+                for a in g.accounts:
+                    facts.texts.append((a, key, part.loc, index, rules.title))
         if first is None:  # no network known: what every network shares
             normalized = unicodedata.normalize("NFC", text)
             urls: Sequence[Entity] = extract_urls(normalized)
         else:
             normalized, urls = first.text, first.links
-        tags = extract_hashtags(normalized, urls=list(urls))
         limits = self.limits
-        if len(tags) > limits.max_hashtags:
-            self.add(
-                "too-many-hashtags",
-                f"{where} has {len(tags)} hashtags (the project's limit is {limits.max_hashtags})",
-                part.loc,
-                post,
-            )
-        self.facts.tags.extend((tag.text, part.loc) for tag in tags)
+        if "#" in normalized or "\uff03" in normalized:
+            tags = extract_hashtags(normalized, urls=urls)
+            if len(tags) > limits.max_hashtags:
+                self.add(
+                    "too-many-hashtags",
+                    f"{where} has {len(tags)} hashtags (the project's limit is "
+                    f"{limits.max_hashtags})",
+                    part.loc,
+                    post,
+                )
+            loc = part.loc
+            for tag_entity in tags:
+                facts.tags.append((tag_entity.text, loc))
         if "@" in normalized or "\uff20" in normalized:
             mentions = extract_mentions(normalized)
             if len(mentions) > limits.max_mentions:

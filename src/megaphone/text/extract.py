@@ -14,7 +14,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
 # Character groups of the specification.
 SPACES = "\t-\r \x85\xa0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -326,11 +326,6 @@ def _urls_in(text: str, pos: int, endpos: int, *, reference: bool = False) -> li
     return found
 
 
-def _find(text: str, sub: str, start: int, default: int) -> int:
-    i = text.find(sub, start)
-    return default if i < 0 else i
-
-
 _NOT_DOMAIN_CHARS = frozenset(
     "-_!\"#$%&'/()*+,.:;<=>?@[]^`{|}~\t\n\x0b\x0c\r \x85\xa0\u1680\u180e\u2028\u2029"
     "\u202f\u205f\u3000\u061c\u200e\u200f\u2066\u2067\u2068\u2069"
@@ -351,14 +346,24 @@ def extract_urls(text: str) -> list[Entity]:
     if not text.isascii() or "\t" in text or "\r" in text or "\x0b" in text or "\x0c" in text:
         flat = _fast().other_spaces.sub(" ", text)
     n = len(text)
+    lines = "\n" in flat
     found: list[Entity] = []
     while dot >= 0:
         if dot + 1 >= n or text[dot + 1] in _NOT_DOMAIN_CHARS:
             dot = text.find(".", dot + 1)
             continue
-        start = max(flat.rfind(" ", 0, dot), flat.rfind("\n", 0, dot)) + 1
-        end = min(_find(flat, " ", dot, n), _find(flat, "\n", dot, n))
-        link = _plain_link(text, start, end)
+        # The word around the dot: from after a space or a line break to
+        # the next one.
+        start = flat.rfind(" ", 0, dot) + 1
+        end = flat.find(" ", dot)
+        if end < 0:
+            end = n
+        if lines:
+            start = max(start, flat.rfind("\n", 0, dot) + 1)
+            line_end = flat.find("\n", dot, end)
+            if line_end >= 0:
+                end = line_end
+        link = _plain_link(text, start, end) if text.startswith("http", start) else None
         after = link.end if link is not None else 0
         if link is None and (bare := _plain_domain(text, start, end)) is not None:
             link, after = bare
@@ -376,11 +381,12 @@ def extract_urls(text: str) -> list[Entity]:
 
 def _plain_match(
     pattern: re.Pattern[str], text: str, start: int, end: int
-) -> tuple[re.Match[str], re.Match[str]] | None:
+) -> tuple[re.Match[str], int, bool] | None:
     """A word's link of the plainest form by ``pattern`` (its labels, then
-    its top-level domain), and the port, path and query after it; None when
-    the top-level domain is not known, it is t.co (its own rule) or the labels
-    are long: the general matcher takes those."""
+    its top-level domain), where the port, path and query after it end, and
+    whether there is a path; None when the top-level domain is not known, it
+    is t.co (its own rule) or the labels are long: the general matcher takes
+    those."""
     m = pattern.match(text, start, end)
     if m is None:
         return None
@@ -388,26 +394,34 @@ def _plain_match(
     tlds = (_TLD_TABLES or _tld_tables())[0]
     if tld not in tlds or (labels == "t." and tld == "co") or len(labels) + len(tld) > 63:
         return None
-    tail = (_FAST or _fast()).tail.match(text, m.end(), end)
+    after = m.end()
+    if after == end:
+        return m, end, False
+    if _SIMPLE_PATH.fullmatch(text, after, end):
+        # A path of only characters that may also end one: all of it, as
+        # the general tail pattern would find after its backtracking.
+        return m, end, True
+    tail = (_FAST or _fast()).tail.match(text, after, end)
     assert tail is not None  # every part of the tail is optional
-    return m, tail
+    return m, tail.end(), tail["path"] is not None
+
+
+#: A path whose every character may stand anywhere in a path, last included.
+_SIMPLE_PATH = re.compile(r"/[A-Za-z0-9/_=+\-]*")
 
 
 def _plain_link(text: str, start: int, end: int) -> Entity | None:
-    """The link a word starts with, when it has the plainest form: a lower-case
-    ``http(s)://``, ASCII labels and a known top-level domain, then a path or
-    nothing.  For those the general matcher finds exactly this; anything else
-    (None) goes to it."""
-    if not text.startswith("http", start):
-        return None
+    """The link a word that starts with "http" starts with, when it has the
+    plainest form: a lower-case ``http(s)://``, ASCII labels and a known
+    top-level domain, then a path or nothing.  For those the general matcher
+    finds exactly this; anything else (None) goes to it."""
     found = _plain_match((_FAST or _fast()).plain_link, text, start, end)
     if found is None:
         return None
-    m, tail = found
+    m, stop, _ = found
     protocol_length = m.start(1) - start
-    if protocol_length + tail.end() - start > MAX_URL_LENGTH:
+    if protocol_length + stop - start > MAX_URL_LENGTH:
         return None  # over X's limit on the length of a link: the general way
-    stop = tail.end()
     return tuple.__new__(Entity, ("url", text[start:stop], start, stop))  # hot: see Loc
 
 
@@ -423,13 +437,13 @@ def _plain_domain(text: str, start: int, end: int) -> tuple[Entity, int] | None:
     found = _plain_match((_FAST or _fast()).plain_domain, text, start, end)
     if found is None:
         return None
-    m, tail = found
-    if len("https://") + tail.end() - start > MAX_URL_LENGTH:
+    m, tail_end, has_path = found
+    if len("https://") + tail_end - start > MAX_URL_LENGTH:
         return None
     # Without a protocol the rest of the link goes with it only after a
     # path; a query alone is passed over all the same.
-    stop = tail.end() if tail["path"] else m.end()
-    return tuple.__new__(Entity, ("url", text[start:stop], start, stop)), tail.end()
+    stop = tail_end if has_path else m.end()
+    return tuple.__new__(Entity, ("url", text[start:stop], start, stop)), tail_end
 
 
 def extract_urls_reference(text: str) -> list[Entity]:
@@ -466,12 +480,18 @@ def _ascii_hashtag_pattern() -> re.Pattern[str]:
     return re.compile(r"(?<![A-Za-z0-9_&])#(?P<tag>[A-Za-z0-9_]*[A-Za-z][A-Za-z0-9_]*+)(?![#]|://)")
 
 
-def extract_hashtags(text: str, *, urls: list[Entity] | None = None) -> list[Entity]:
+def extract_hashtags(text: str, *, urls: Sequence[Entity] | None = None) -> list[Entity]:
     """Hashtags in ``text`` (without the ``#``), leaving out any inside a link."""
     ascii_only = text.isascii()
-    signs = _positions(text, "#" if ascii_only else "#\uff03")
-    if not signs:
-        return []
+    if ascii_only:
+        sign = text.find("#")
+        if sign < 0:
+            return []
+        signs = [sign] if text.find("#", sign + 1) < 0 else _positions(text, "#")
+    else:
+        signs = _positions(text, "#\uff03")
+        if not signs:
+            return []
     ascii_pattern = _ascii_hashtag_pattern()
     tags = []
     for i in signs:
@@ -484,7 +504,10 @@ def extract_hashtags(text: str, *, urls: list[Entity] | None = None) -> list[Ent
         if m is not None:
             tags.append(tuple.__new__(Entity, ("hashtag", m["tag"], i, m.end())))
     if tags:
-        tags = _outside(tags, extract_urls(text) if urls is None else urls)
+        links = extract_urls(text) if urls is None else urls
+        for u in links:
+            if "#" in u.text or "\uff03" in u.text:  # see _outside
+                return _outside(tags, links)
     return tags
 
 
@@ -526,7 +549,7 @@ def _positions(text: str, chars: str) -> list[int]:
     return found
 
 
-def _outside(entities: list[Entity], urls: list[Entity]) -> list[Entity]:
+def _outside(entities: list[Entity], urls: Sequence[Entity]) -> list[Entity]:
     """The hashtags not overlapped by a link that starts before them: of two
     entities that overlap, the one that starts first is kept (and a link
     that a hashtag overlaps is dropped, so a tag further inside it stands).
@@ -587,6 +610,11 @@ def extract_mentions(text: str, *, lists: bool = False) -> list[Entity]:
 
     A ``@user/list`` reference is not a mention; with ``lists`` it is returned
     whole (``user/list``)."""
+    # The same text is often asked twice in a row (a network's own check,
+    # then the project's limit on mentions): the last answer is kept.
+    last = _last_mentions
+    if last[0] is text and last[1] == lists:
+        return list(last[2])
     mention_re, end_re = _mention_patterns()
     found = []
     last_end = 0
@@ -603,7 +631,17 @@ def extract_mentions(text: str, *, lists: bool = False) -> list[Entity]:
         entity = _mention_entity(text, m, end_re, lists=lists)
         if entity is not None:
             found.append(entity)
+    _remember_mentions(text, lists, found)
     return found
+
+
+_last_mentions: tuple[str | None, bool, tuple[Entity, ...]] = (None, False, ())
+
+
+def _remember_mentions(text: str, lists: bool, found: list[Entity]) -> None:
+    # One tuple, replaced whole: a thread never reads half of another's.
+    global _last_mentions
+    _last_mentions = (text, lists, tuple(found))
 
 
 def _mention_entity(
