@@ -392,7 +392,7 @@ def test_the_ledgers_uses_keep_the_gap_and_their_slots(project) -> None:
     first = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)
     # The ledger says 'newsletter' took Monday's slot: it stays so, and the
     # others go first.
-    history = history_of([f"newsletter@{first:%Y-%m-%dT%H:%MZ}"], loaded.project)
+    history = history_of([(f"newsletter@{first:%Y-%m-%dT%H:%MZ}", "published")], loaded.project)
     made = fills(
         loaded.project.queues[0],
         loaded.project.config,
@@ -426,6 +426,48 @@ def test_publish_due_fills_a_slot_once(
     assert len(lines) == 3
     assert lines[0].endswith("newsletter@2026-12-04T20:00Z")
     assert lines[1].endswith("petition@2026-12-07T20:00Z")
+
+
+def test_two_copies_of_an_evergreen_queue_never_fill_one_slot_twice(
+    fakex: FakeX, utla: User, tmp_path: Path, run: Callable[..., Any], clock
+) -> None:
+    # Two machines on one ledger; one has pulled a new post into the pool
+    # (first in it, never used: it takes Monday's slot), the other has not,
+    # so it cannot see what the first chose for Monday and chooses another.
+    shared = f"sqlite:///{tmp_path / 'shared.db'}"
+    config = CONFIG + f"ledger: {shared}\nproject: union\n"
+    rally = "  - id: rally\n    text: Rally on Saturday https://example.org/rally\n"
+    folders = {}
+    for name, queue in (
+        ("pulled", EVERGREEN.replace("posts:\n", "posts:\n" + rally)),
+        ("behind", EVERGREEN),
+    ):
+        folder = folders[name] = tmp_path / name
+        (folder / "posts").mkdir(parents=True)
+        (folder / "megaphone.yaml").write_text(config, encoding="utf-8")
+        (folder / "posts/e.yaml").write_text(queue, encoding="utf-8")
+    clock.move_to(datetime(2026, 11, 30, 20, 0, 30, tzinfo=UTC))  # Mon 12:00 PST
+    for name in ("pulled", "behind"):
+        result = run("publish", "--due", cwd=folders[name])
+        assert result.exit_code == 0, result.output
+    assert [t.sent_text[:8] for t in fakex.posted()] == ["Rally on"]
+    ledger = Ledger(shared, project="union", create=False)
+    try:
+        monday = {d.post_id: d for d in ledger.all() if d.post_id.endswith("@2026-11-30T20:00Z")}
+    finally:
+        ledger.close()
+    assert monday["rally@2026-11-30T20:00Z"].state == "published"
+    (other,) = (d for key, d in monday.items() if not key.startswith("rally@"))
+    assert other.state == "skipped"
+    assert other.error is not None and "went to 'rally'" in other.error
+    # The skipped one is no use of its post: it is not kept from later slots.
+    clock.move_to(datetime(2026, 12, 2, 20, 0, 30, tzinfo=UTC))  # Wed
+    for name in ("behind", "pulled"):
+        result = run("publish", "--due", cwd=folders[name])
+        assert result.exit_code == 0, result.output
+    assert len(fakex.posted()) == 2
+    shown = run("status", cwd=folders["behind"])
+    assert shown.exit_code == 0, shown.output
 
 
 def test_reschedule_moves_a_repeating_post_and_keeps_its_rule(project, run, frozen_now) -> None:

@@ -334,3 +334,63 @@ def test_an_interrupted_run_stops_after_the_post_in_hand_and_gives_back_its_clai
     assert {r.state for r in rows} <= {"published", "scheduled"}
     assert not [r for r in rows if r.account == "reclaim" and r.state != "scheduled"]
     _in_order(fakex)
+
+
+def test_an_evergreen_slot_is_filled_by_one_post_whatever_runs_write_it(ledger_url: str) -> None:
+    # Eight runs at once, each choosing another post for the same two slots
+    # (their copies of the queue differ): one post per slot and account.
+    ledger = Ledger(ledger_url)
+    slots = ["2026-12-07T20:00Z", "2026-12-09T20:00Z"]
+    barrier = threading.Barrier(8)
+
+    def write(n: int) -> None:
+        barrier.wait()
+        wanted = [
+            Wanted(f"post-{n}@{slot}", account, "x", "posts/e.yaml", NOW, "d", slot=True)
+            for slot in slots
+            for account in ("utla", "reclaim")
+        ]
+        if n % 2:
+            ledger.sync(wanted, now=NOW)
+        else:
+            for w in wanted:
+                ledger.ensure(
+                    w.post_id,
+                    w.account,
+                    network="x",
+                    queue="posts/e.yaml",
+                    scheduled_at=NOW,
+                    digest="d",
+                    now=NOW,
+                    slot=True,
+                )
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(write, range(8)))
+        rows = ledger.all()
+        assert len(rows) == 8 * 4
+        for slot in slots:
+            for account in ("utla", "reclaim"):
+                mine = [r for r in rows if r.post_id.endswith(slot) and r.account == account]
+                open_ = [r for r in mine if r.state == "scheduled"]
+                assert len(open_) == 1, (slot, account)
+                assert all("went to" in (r.error or "") for r in mine if r not in open_)
+        # A post written again for its own slot stays scheduled; another
+        # post's delivery of a plain (dated) time is not a slot's.
+        keeper = next(r for r in rows if r.state == "scheduled")
+        ledger.ensure(
+            keeper.post_id,
+            keeper.account,
+            network="x",
+            queue="posts/e.yaml",
+            scheduled_at=NOW,
+            digest="d",
+            now=NOW,
+            slot=True,
+        )
+        assert ledger.get(keeper.post_id, keeper.account).state == "scheduled"  # type: ignore[union-attr]
+        ledger.sync([Wanted("dated", "utla", "x", "posts/q.yaml", NOW, "d")], now=NOW)
+        assert ledger.get("dated", "utla").state == "scheduled"  # type: ignore[union-attr]
+    finally:
+        ledger.close()

@@ -292,10 +292,10 @@ def _deliveries(project: Project, chosen: Filter, now: datetime) -> list[Post]:
     history = None
     if any(q.evergreen for q in project.queues):
         from megaphone.project.deliveries import history_of
-        from megaphone.store.view import peek_project
+        from megaphone.store.view import peek_project, seen_states
 
         seen = peek_project(project.root, project.config, os.environ) or {}
-        history = history_of(seen, project)
+        history = history_of(seen_states(seen), project)
     return deliveries(
         project,
         start=chosen.start or now - BEHIND,

@@ -223,16 +223,20 @@ def fills(
     return out
 
 
-def history_of(ids: Iterable[str], project: Project) -> dict[str, list[datetime]]:
-    """The uses of the project's evergreen posts, from the ids of the
-    ledger's deliveries: the times of their occurrences."""
+def history_of(rows: Iterable[tuple[str, str]], project: Project) -> dict[str, list[datetime]]:
+    """The uses of the project's evergreen posts, from the ledger's
+    deliveries (id and state): the times of their occurrences.  A delivery
+    ``skipped`` is no use of its post: it never went out (the slot went to
+    another post, or a person skipped it)."""
     from megaphone.time.timeline import parse_occurrence
 
     pool = {p.id for q in project.queues if q.evergreen for p in q.posts}
     out: dict[str, list[datetime]] = {}
     if not pool:
         return out
-    for post_id in ids:
+    for post_id, state in rows:
+        if state == "skipped":
+            continue
         entry, variant, occurrence = split_id(post_id)
         if entry in pool and occurrence and not variant:
             when = parse_occurrence(occurrence)

@@ -196,6 +196,7 @@ class Publisher:
                     j.post.queue,
                     j.post.at,
                     digest(j.post),
+                    j.post.evergreen,
                 )
                 for j in jobs
             ],
@@ -238,15 +239,7 @@ class Publisher:
     def _note(self, job: Job, message: str, *, held: bool = False) -> None:
         """Why a post that stays scheduled was not sent, for ``status``."""
         now = self.clock.now()
-        self.ledger.ensure(
-            job.post.id,
-            job.account.name,
-            network=job.account.network,
-            queue=job.post.queue,
-            scheduled_at=job.post.at,
-            digest=digest(job.post),
-            now=now,
-        )
+        self.ledger.ensure(job.post.id, job.account.name, now=now, **_values(job))
         self.ledger.note(job.post.id, job.account.name, error=message, now=now, held=held)
 
     # ------------------------------------------------------------- deliver
@@ -447,6 +440,7 @@ def _values(job: Job) -> dict[str, Any]:
         "queue": job.post.queue,
         "scheduled_at": job.post.at,
         "digest": digest(job.post),
+        "slot": job.post.evergreen,
     }
 
 

@@ -79,13 +79,13 @@ class Context:
             from megaphone.project.deliveries import history_of
 
             ledger = self.open_ledger(create=False)
-            ids: list[str] = []
+            rows: list[tuple[str, str]] = []
             if ledger is not None:
                 try:
-                    ids = [d.post_id for d in ledger.all()]
+                    rows = [(d.post_id, d.state) for d in ledger.all()]
                 finally:
                     ledger.close()
-            self._history = history_of(ids, self.project)
+            self._history = history_of(rows, self.project)
         return self._history
 
     def posts(self) -> Mapping[str, Post]:

@@ -465,12 +465,12 @@ def evergreen_slots(
     import os
 
     from megaphone.project.deliveries import deliveries, history_of
-    from megaphone.store.view import peek_project
+    from megaphone.store.view import peek_project, seen_states
     from megaphone.time.slots import upcoming
 
     project = loaded.project
     seen = peek_project(project.root, project.config, os.environ) or {}
-    history = history_of(seen, project)
+    history = history_of(seen_states(seen), project)
     tz = queue.timezone or project.config.timezone
     coming = list(upcoming(queue.slots, after=now, tz_name=tz))[:count]
     if not coming:

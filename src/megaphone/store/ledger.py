@@ -56,7 +56,7 @@ STATES = LEDGER_STATES
 #: States a delivery never leaves by itself (``retry`` and ``mark`` move it).
 SETTLED = ("published", "failed", "unknown", "skipped")
 #: The ledger's layout (see MIGRATIONS for what each version brought).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: The PostgreSQL advisory lock held while the tables are made or migrated.
 SCHEMA_LOCK = 7_243_001
 
@@ -192,8 +192,26 @@ runners = sa.Table(
     sa.Column("until", UTCDateTime, nullable=False),
 )
 
+#: Which post of an evergreen queue fills each of its slots, for each
+#: account: the first run to write a delivery for a slot gives it its post.
+#: Two machines whose copies of the queue differ (one pulled a change, the
+#: other not yet) may choose different posts for one slot; only the first
+#: is sent, the other is settled ``skipped``.
+evergreen_slots = sa.Table(
+    "evergreen_slots",
+    metadata,
+    sa.Column("project", sa.String(100), primary_key=True),
+    sa.Column("queue", sa.String(500), primary_key=True),
+    sa.Column("account", sa.String(100), primary_key=True),
+    sa.Column("slot", sa.String(40), primary_key=True),
+    #: The post (its id without language or time) that fills it.
+    sa.Column("entry", sa.String(200), nullable=False),
+)
+
 #: An event, its values bound when it is written.
 _EVENT = events.insert()
+#: A new delivery's state and error, when nothing stands in its way.
+_SCHEDULED: dict[str, str | None] = {"state": "scheduled", "error": None}
 
 meta = sa.Table(
     "meta",
@@ -244,6 +262,8 @@ class Wanted:
     queue: str | None
     scheduled_at: datetime | None
     digest: str
+    #: It fills a slot of an evergreen queue (see ``evergreen_slots``).
+    slot: bool = False
 
 
 @dataclass(frozen=True)
@@ -516,10 +536,11 @@ class Ledger:
         scheduled_at: datetime | None,
         digest: str,
         now: datetime,
+        slot: bool = False,
     ) -> None:
         """A delivery row for the post and account, ``scheduled`` if new.  A
         post that was missed or expired and has since been given a new time
-        is scheduled again."""
+        is scheduled again.  ``slot``: it fills an evergreen slot."""
         key = self._key(post_id, account)
         wanted = Wanted(post_id, account, network, queue, scheduled_at, digest)
         d = deliveries.c
@@ -537,6 +558,7 @@ class Ledger:
                     queue=queue,
                     scheduled_at=scheduled_at,
                     digest=digest,
+                    slot=slot,
                 )
                 return
             values = changes_for(row, wanted)
@@ -1008,6 +1030,16 @@ class Ledger:
             }
             new: list[dict[str, Any]] = []
             changed: list[tuple[Any, dict[str, Any]]] = []
+            # Evergreen slots are taken first, in one order in every run (so
+            # that two never wait on each other).
+            slotted = sorted(
+                (w for w in wanted if w.slot and (w.post_id, w.account) not in found),
+                key=lambda w: (w.queue or "", w.account, w.post_id),
+            )
+            starts = {
+                (w.post_id, w.account): self._slot_state(c, w.post_id, w.account, w.queue)
+                for w in slotted
+            }
             for w in wanted:
                 row = found.get((w.post_id, w.account))
                 if row is None:
@@ -1021,11 +1053,11 @@ class Ledger:
                             "queue": w.queue,
                             "scheduled_at": w.scheduled_at,
                             "digest": w.digest,
-                            "state": "scheduled",
                             "attempts": 0,
                             "late_ok": False,
                             "created_at": now,
                             "updated_at": now,
+                            **starts.get((w.post_id, w.account), _SCHEDULED),
                         }
                     )
                     continue
@@ -1039,7 +1071,9 @@ class Ledger:
                     ),
                     new,
                 ).all()
-                self._events(c, [(r.post_id, r.account, "scheduled", None) for r in inserted], now)
+                began = {(n["post_id"], n["account"]): (n["state"], n["error"]) for n in new}
+                made = [(r.post_id, r.account, *began[r.post_id, r.account]) for r in inserted]
+                self._events(c, made, now)
             for row, values in changed:
                 c.execute(
                     deliveries.update()
@@ -1409,26 +1443,60 @@ class Ledger:
     # ------------------------------------------------------------- helpers
 
     def _new_row(
-        self, c: Connection, post_id: str, account: str, now: datetime, **values: Any
+        self,
+        c: Connection,
+        post_id: str,
+        account: str,
+        now: datetime,
+        *,
+        slot: bool = False,
+        **values: Any,
     ) -> None:
         """A delivery seen for the first time: ``scheduled`` (unless another
-        process made it just now)."""
+        process made it just now), or ``skipped`` when it would fill an
+        evergreen slot another post already fills."""
+        state = self._slot_state(c, post_id, account, values.get("queue")) if slot else _SCHEDULED
         inserted = _inserted(
             c,
             deliveries,
             project=self.project,
             post_id=post_id,
             account=account,
-            state="scheduled",
             attempts=0,
             late_ok=False,
             created_at=now,
             updated_at=now,
             **_parts_of(post_id),
             **values,
+            **state,
         )
         if inserted:
-            self._event(c, post_id, account, now, "scheduled", None)
+            self._event(c, post_id, account, now, str(state["state"]), state["error"])
+
+    def _slot_state(
+        self, c: Connection, post_id: str, account: str, queue: str | None
+    ) -> dict[str, str | None]:
+        """The state a new delivery that fills an evergreen slot starts in:
+        ``scheduled`` when the slot is its post's (taken now, if it was
+        free), ``skipped`` (and why) when another post fills it."""
+        entry, _, occurrence = split_id(post_id)
+        if not occurrence:
+            return _SCHEDULED
+        s = evergreen_slots.c
+        key = {"project": self.project, "queue": queue or "", "account": account}
+        key["slot"] = occurrence
+        if _inserted(c, evergreen_slots, entry=entry, **key):
+            return _SCHEDULED
+        holder = c.execute(
+            sa.select(s.entry).where(*(s[name] == value for name, value in key.items()))
+        ).scalar()
+        if holder is None or holder == entry:
+            return _SCHEDULED
+        return {
+            "state": "skipped",
+            "error": f"its evergreen slot went to {holder!r}, chosen first by a run with "
+            "another copy of the queue: one post per slot",
+        }
 
     def _events(
         self, c: Connection, rows: list[tuple[str, str, str, str | None]], at: datetime
@@ -1513,9 +1581,10 @@ MIGRATIONS: dict[int, str] = {
     3: "an idempotency key per part (and the exact request made with it); a variant and an "
     "occurrence in every key",
     4: "account leases (one run sends an account's posts at a time) and the runs publishing now",
+    5: "which post fills each evergreen slot (one post per slot, whichever machine writes it)",
 }
 #: Versions that only added tables: nothing to rebuild, the new tables are made.
-NEW_TABLES_ONLY = frozenset({4})
+NEW_TABLES_ONLY = frozenset({4, 5})
 
 
 def _prepare(c: Connection, project: str) -> None:

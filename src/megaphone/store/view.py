@@ -7,7 +7,7 @@ import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
     from pathlib import Path
 
     from megaphone.model import Config, Post
@@ -119,6 +119,13 @@ def peek_project(root: Path, config: Config, environ: Mapping[str, str]) -> Deli
     except MegaphoneError:
         return None
     return peek(url, project)
+
+
+def seen_states(seen: Deliveries) -> Iterator[tuple[str, str]]:
+    """Each delivery's id with each of its accounts' states."""
+    for post_id, rows in seen.items():
+        for _account, state, _digest in rows:
+            yield post_id, state
 
 
 #: Ledger states a delivery never leaves by itself.

@@ -256,7 +256,7 @@ class Worker:
             project = self._project()
         history = None
         if self._ledger is not None and any(q.evergreen for q in project.queues):
-            history = history_of((d.post_id for d in self._ledger.all()), project)
+            history = history_of(((d.post_id, d.state) for d in self._ledger.all()), project)
         made = deliveries(
             project,
             start=now - BEHIND,
