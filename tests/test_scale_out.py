@@ -343,6 +343,18 @@ def test_an_evergreen_slot_is_filled_by_one_post_whatever_runs_write_it(ledger_u
     slots = ["2026-12-07T20:00Z", "2026-12-09T20:00Z"]
     barrier = threading.Barrier(8)
 
+    def one(post_id: str, account: str) -> None:
+        ledger.ensure(
+            post_id,
+            account,
+            network="x",
+            queue="posts/e.yaml",
+            scheduled_at=NOW,
+            digest="d",
+            now=NOW,
+            slot=True,
+        )
+
     def write(n: int) -> None:
         barrier.wait()
         wanted = [
@@ -354,16 +366,7 @@ def test_an_evergreen_slot_is_filled_by_one_post_whatever_runs_write_it(ledger_u
             ledger.sync(wanted, now=NOW)
         else:
             for w in wanted:
-                ledger.ensure(
-                    w.post_id,
-                    w.account,
-                    network="x",
-                    queue="posts/e.yaml",
-                    scheduled_at=NOW,
-                    digest="d",
-                    now=NOW,
-                    slot=True,
-                )
+                one(w.post_id, w.account)
 
     try:
         with ThreadPoolExecutor(8) as pool:
@@ -376,19 +379,10 @@ def test_an_evergreen_slot_is_filled_by_one_post_whatever_runs_write_it(ledger_u
                 open_ = [r for r in mine if r.state == "scheduled"]
                 assert len(open_) == 1, (slot, account)
                 assert all("went to" in (r.error or "") for r in mine if r not in open_)
-        # A post written again for its own slot stays scheduled; another
-        # post's delivery of a plain (dated) time is not a slot's.
+        # A post written again for its own slot stays scheduled; a dated
+        # post's delivery is no slot's.
         keeper = next(r for r in rows if r.state == "scheduled")
-        ledger.ensure(
-            keeper.post_id,
-            keeper.account,
-            network="x",
-            queue="posts/e.yaml",
-            scheduled_at=NOW,
-            digest="d",
-            now=NOW,
-            slot=True,
-        )
+        one(keeper.post_id, keeper.account)
         assert ledger.get(keeper.post_id, keeper.account).state == "scheduled"  # type: ignore[union-attr]
         ledger.sync([Wanted("dated", "utla", "x", "posts/q.yaml", NOW, "d")], now=NOW)
         assert ledger.get("dated", "utla").state == "scheduled"  # type: ignore[union-attr]
