@@ -26,7 +26,7 @@ import os
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
@@ -210,8 +210,17 @@ evergreen_slots = sa.Table(
 
 #: An event, its values bound when it is written.
 _EVENT = events.insert()
-#: A new delivery's state and error, when nothing stands in its way.
-_SCHEDULED: dict[str, str | None] = {"state": "scheduled", "error": None}
+
+
+class _Start(TypedDict):
+    """The state a new delivery starts in, and why when it is not scheduled."""
+
+    state: str
+    error: str | None
+
+
+#: A new delivery's start, when nothing stands in its way.
+_SCHEDULED: _Start = {"state": "scheduled", "error": None}
 
 meta = sa.Table(
     "meta",
@@ -1071,8 +1080,10 @@ class Ledger:
                     ),
                     new,
                 ).all()
-                began = {(n["post_id"], n["account"]): (n["state"], n["error"]) for n in new}
-                made = [(r.post_id, r.account, *began[r.post_id, r.account]) for r in inserted]
+                made = []
+                for r in inserted:
+                    start = starts.get((r.post_id, r.account), _SCHEDULED)
+                    made.append((r.post_id, r.account, start["state"], start["error"]))
                 self._events(c, made, now)
             for row, values in changed:
                 c.execute(
@@ -1471,11 +1482,9 @@ class Ledger:
             **state,
         )
         if inserted:
-            self._event(c, post_id, account, now, str(state["state"]), state["error"])
+            self._event(c, post_id, account, now, state["state"], state["error"])
 
-    def _slot_state(
-        self, c: Connection, post_id: str, account: str, queue: str | None
-    ) -> dict[str, str | None]:
+    def _slot_state(self, c: Connection, post_id: str, account: str, queue: str | None) -> _Start:
         """The state a new delivery that fills an evergreen slot starts in:
         ``scheduled`` when the slot is its post's (taken now, if it was
         free), ``skipped`` (and why) when another post fills it."""
@@ -1483,8 +1492,12 @@ class Ledger:
         if not occurrence:
             return _SCHEDULED
         s = evergreen_slots.c
-        key = {"project": self.project, "queue": queue or "", "account": account}
-        key["slot"] = occurrence
+        key = {
+            "project": self.project,
+            "queue": queue or "",
+            "account": account,
+            "slot": occurrence,
+        }
         if _inserted(c, evergreen_slots, entry=entry, **key):
             return _SCHEDULED
         holder = c.execute(
