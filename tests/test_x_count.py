@@ -6,10 +6,18 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+import unicodedata2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from megaphone.text import count, extract_cashtags, extract_emoji, extract_hashtags, extract_urls
+from megaphone.text import (
+    X_CONFIG,
+    count,
+    extract_cashtags,
+    extract_emoji,
+    extract_hashtags,
+    extract_urls,
+)
 
 ZWJ, VS16 = "\u200d", "\ufe0f"
 
@@ -44,6 +52,10 @@ EMOJI_CASES = [
     ("🫨", 2, "shaking face (Emoji 15)"),
     ("🇨🇶", 2, "flag of Sark (Emoji 16)"),
     ("🧑\u200d🩰", 2, "ballet dancer (Emoji 17)"),
+    ("🇽🇺🇸", 4, "three regional indicators: a letter alone, then the US flag (twitter-text)"),
+    ("👨\u200d🇺🇸", 5, "man, a joiner, then a flag: a flag is never joined (2 + 1 + 2)"),
+    ("1#\u20e3", 3, "a digit, then keycap #"),
+    ("日本👍🏽語", 8, "CJK around an emoji: 2 + 2 + 2 + 2"),
     ("Hi 👋🏽 all", 9, "3 + 2 + 4"),
     ("👍🏽👍🏽👍🏽", 6, "three thumbs up with a tone"),
 ]
@@ -93,6 +105,83 @@ def test_cashtags_are_found() -> None:
 
 
 # ------------------------------------------------------------------ invariants
+
+
+def _light(c: str) -> bool:
+    return any(lo <= ord(c) <= hi for lo, hi in X_CONFIG.light_ranges)
+
+
+def reference_weight(text: str) -> int:
+    """X's weight of a text without links, the plain way: at each place the
+    longest emoji sequence of Unicode's data that starts there weighs 2 (as
+    twitter-text scans for emoji), and any other character 1 if light, else
+    2."""
+    from megaphone.text._emoji import SEQUENCES
+
+    text = unicodedata2.normalize("NFC", text)
+    longest = max(map(len, SEQUENCES))
+    i = scaled = 0
+    while i < len(text):
+        for size in range(min(longest, len(text) - i), 1, -1):
+            if text[i : i + size] in SEQUENCES:
+                scaled += 200
+                i += size
+                break
+        else:
+            scaled += 100 if _light(text[i]) else 200
+            i += 1
+    return scaled // 100
+
+
+#: The parts emoji sequences are made of, alone and whole, and what stands
+#: around them.
+EMOJI_PARTS = st.sampled_from(
+    [
+        *"ab #*1 ©®日",
+        *["😀", "👨", "👩", "👦", "👧", "❤", "🔥", "🏳", "🌈", "🏴", "🦓", "🏃", "➡", "‼", "™"],
+        *["\U0001f1fa", "\U0001f1f8", "\U0001f1fd", "\U0001f1eb", "\U0001f1f7"],
+        *["\U0001f3fb", "\U0001f3fd", "\U000e0067", "\U000e0062", "\U000e0065", "\U000e007f"],
+        *[ZWJ, VS16, "\u20e3", "\ufeff"],
+        *[
+            "👨\u200d👩\u200d👧",
+            "👩🏽\u200d💻",
+            "🏳\ufe0f\u200d🌈",
+            "#\ufe0f\u20e3",
+            "❤\ufe0f\u200d🔥",
+        ],
+    ]
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(EMOJI_PARTS, max_size=40).map("".join))
+def test_emoji_weigh_as_the_longest_sequence_at_each_place(text: str) -> None:
+    assert count(text).weighted_length == reference_weight(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(EMOJI_PARTS, min_size=1, max_size=40).map("".join))
+def test_the_emoji_entities_weigh_what_the_count_says(text: str) -> None:
+    # The count by heavy runs and the one by entities (used where a text
+    # holds a link, and for where an over-long text stops fitting) agree.
+    result = count(text)
+    by_entities = count(text + " x.com")
+    assert by_entities.weighted_length == result.weighted_length + 24
+    long = count(text * 12)
+    assert count(long.normalized[: long.valid_end]).weighted_length <= 280
+
+
+def test_heavy_runs_kept_are_bounded() -> None:
+    from megaphone.text import counter
+
+    runs = counter._runs(X_CONFIG)
+    for i in range(counter._RUNS_KEPT + 50):
+        count(f"a {chr(0x4E00 + i)}😀 b")
+    assert len(runs.excess) <= counter._RUNS_KEPT
+    long = "日" * (counter._RUN_KEPT_LENGTH + 1) + "😀"
+    assert count(long).weighted_length == 2 * len(long)
+    assert long not in runs.excess
+
 
 #: Text with every kind of character that matters to the count.
 LETTERS = st.sampled_from(

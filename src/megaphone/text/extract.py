@@ -488,10 +488,10 @@ def extract_hashtags(text: str, *, urls: Sequence[Entity] | None = None) -> list
         if sign < 0:
             return []
         signs = [sign] if text.find("#", sign + 1) < 0 else _positions(text, "#")
+    elif "#" not in text and "\uff03" not in text:
+        return []
     else:
         signs = _positions(text, "#\uff03")
-        if not signs:
-            return []
     ascii_pattern = _ascii_hashtag_pattern()
     tags = []
     for i in signs:
@@ -612,6 +612,8 @@ def extract_mentions(text: str, *, lists: bool = False) -> list[Entity]:
     whole (``user/list``)."""
     # The same text is often asked twice in a row (a network's own check,
     # then the project's limit on mentions): the last answer is kept.
+    if "@" not in text and "\uff20" not in text:
+        return []
     last = _last_mentions
     if last[0] is text and last[1] == lists:
         return list(last[2])
@@ -689,37 +691,55 @@ def _emoji_table() -> _EmojiTable:
         lengths: dict[str, set[int]] = {}
         for seq in SEQUENCES:
             lengths.setdefault(seq[0], set()).add(len(seq))
-        mark = "(?:[\U0001f3fb-\U0001f3ff\ufe0f]|[\U000e0020-\U000e007e]+\U000e007f)"
-        # Where every pictograph of a sequence lies (a few ranges, quick to
-        # test, where the exact set is hundreds): what a cluster holds is
-        # looked up in the table anyway.
-        base = "[\u00a9\u00ae\u203c-\u3299\U0001f000-\U0001faff]"
-        element = f"{base}{mark}*"
         _EMOJI = _EmojiTable(
             SEQUENCES,
             {first: tuple(sorted(n, reverse=True)) for first, n in lengths.items()},
-            # Only what is more than one code point (a lone pictograph is
-            # weighed as a character): the pattern passes over the rest in C.
-            # (The lookahead lets the engine pass over what starts none of the
-            # three in one test.)
-            re.compile(
-                "(?=[0-9#*\U0001f1e6-\U0001f1ff\u00a9\u00ae\u203c-\u3299\U0001f000-\U0001faff])"
-                f"(?:[0-9#*]\ufe0f?\u20e3|[\U0001f1e6-\U0001f1ff]{{2}}"
-                f"|{base}(?:{mark}+(?:\u200d{element})*|(?:\u200d{element})+))"
-            ),
+            re.compile(_CLUSTER),
         )
     return _EMOJI
+
+
+def _cluster_pattern() -> str:
+    """What looks like one emoji sequence, as a pattern.
+
+    Only what is more than one code point: a lone pictograph is weighed as a
+    character.  Where every pictograph of a sequence lies is a few ranges,
+    quick to test, where the exact set is hundreds: what a cluster holds is
+    looked up in the table anyway.  The pattern starts with one character
+    class, so the engine passes over the text between clusters in one loop
+    of C; a second character that no sequence has ends a try at once; the
+    quantifiers give nothing back (what follows a cluster never needs it),
+    so a try never backtracks.  A regional indicator is a pictograph but is
+    never joined: a flag after a joiner is a flag of its own."""
+    ri = "\U0001f1e6-\U0001f1ff"
+    first = "\u00a9\u00ae\u203c-\u3299\U0001f000-\U0001faff"
+    joined = "\u00a9\u00ae\u203c-\u3299\U0001f000-\U0001f1e5\U0001f200-\U0001faff"
+    tags = "\U000e0020-\U000e007e"
+    mark = f"(?:[\U0001f3fb-\U0001f3ff\ufe0f]|[{tags}]++\U000e007f)"
+    element = f"[{joined}]{mark}*+"
+    return (
+        f"[0-9#*{first}](?=[{BMP_MARKS}{ri}\U0001f3fb-\U0001f3ff{tags}])"
+        f"(?:(?<=[{ri}])[{ri}]"  # two regional indicators
+        f"|(?<=[{first}])(?:{mark}++(?:\u200d{element})*+|(?:\u200d{element})++)"
+        "|(?<=[0-9#*])\ufe0f?\u20e3)"  # a keycap
+    )
 
 
 #: The most code points an emoji sequence holds (the table says so too).
 LONGEST = 10
 
+#: The marks of emoji sequences below U+10000: an emoji selector, a joiner,
+#: a keycap mark.  (The others, skin tones, regional indicators and tags,
+#: lie past U+FFFF.)
+BMP_MARKS = "\ufe0f\u200d\u20e3"
+
 #: No emoji sequence can hide in a text without one of these: an emoji
 #: selector, a joiner, a keycap mark, a skin tone, a regional indicator or a
 #: tag (each sequence has at least one).
 _SEQUENCE_MARK = re.compile(
-    "[\ufe0f\u200d\u20e3\U0001f3fb-\U0001f3ff\U0001f1e6-\U0001f1ff\U000e0020-\U000e007f]"
+    f"[{BMP_MARKS}\U0001f3fb-\U0001f3ff\U0001f1e6-\U0001f1ff\U000e0020-\U000e007f]"
 )
+_CLUSTER = _cluster_pattern()
 
 
 def extract_emoji(text: str, start: int = 0) -> list[Entity]:
@@ -729,13 +749,15 @@ def extract_emoji(text: str, start: int = 0) -> list[Entity]:
     character of weight 2.  Anything else is counted by its parts: a chain of
     pictographs that no sequence names, a skin tone after a pictograph that
     takes none, an extra emoji selector, two regional indicators that are no
-    flag.  At each place the longest sequence wins.  A lone pictograph needs
-    no entity: its own weight is already 2.
+    flag.  At each place the longest sequence that starts there wins, as in
+    twitter-text (a flag may start at the second of three regional
+    indicators).  A lone pictograph needs no entity: its own weight is
+    already 2.
 
-    What looks like one emoji is found by one pattern, run once over the
-    text from its first mark; nearly always it is a sequence of the table as
-    a whole, else the longest sequences in it are looked for one place after
-    another.  (``start``: no mark stands before it.)"""
+    What looks like one emoji is found by one pattern, from the text's first
+    mark; nearly always it is a sequence of the table as a whole, else the
+    longest sequences in it are looked for one place after another.
+    (``start``: no mark stands before it.)"""
     if text.isascii():
         return []
     first = _SEQUENCE_MARK.search(text, start)
@@ -743,27 +765,28 @@ def extract_emoji(text: str, start: int = 0) -> list[Entity]:
         return []
     table = _EMOJI or _emoji_table()
     sequences = table.sequences
+    search = table.clusters.search
     found: list[Entity] = []
     # Every cluster holds a mark, at most two code points after its start
     # (a keycap's): the text before the first mark is never scanned.
-    for m in table.clusters.finditer(text, max(0, first.start() - 2)):
+    m = search(text, max(0, first.start() - 2))
+    while m is not None:
         cluster = m[0]
+        at, end = m.span()
         if cluster in sequences:  # nearly always: the cluster is one sequence
-            found.append(tuple.__new__(Entity, ("emoji", cluster, m.start(), m.end())))
+            found.append(tuple.__new__(Entity, ("emoji", cluster, at, end)))
+        elif end - at == 2 and "\U0001f1e6" <= cluster[1] <= "\U0001f1ff":
+            end = at + 1  # two regional indicators and no flag: one may start at the second
         else:
-            _sequences_in(text, m.start(), m.end(), cluster, table, found)
+            _sequences_in(text, at, end, table, found)
+        m = search(text, end)
     return found
 
 
-def _sequences_in(
-    text: str, start: int, end: int, cluster: str, table: _EmojiTable, found: list[Entity]
-) -> None:
-    """The sequences of a cluster: nearly always the cluster itself; else the
-    longest sequences in it, one place after another."""
+def _sequences_in(text: str, start: int, end: int, table: _EmojiTable, found: list[Entity]) -> None:
+    """The longest sequences in a cluster that is none as a whole, one place
+    after another."""
     sequences = table.sequences
-    if cluster in sequences:
-        found.append(tuple.__new__(Entity, ("emoji", cluster, start, end)))
-        return
     lengths = table.lengths
     i = start
     while i < end - 1:
