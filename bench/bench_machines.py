@@ -14,7 +14,9 @@ rows are written ahead: a run before the posts are due (cron's previous
 minute, or the worker when it loads the project) writes them.  Reports the
 wall time against the ideal (the busiest account's requests one after
 another, accounts in parallel), posts sent twice, and posts of one account
-that went out of their order.
+that went out of their order.  The first row is a bare client's: the same
+requests, signed and sent a thread per account with nothing else done, which
+is what the fake server and the machine allow at best.
 """
 
 from __future__ import annotations
@@ -127,6 +129,42 @@ def run(publishers: int, posts: int, accounts: list[str], latency: float, cluste
     )
 
 
+def floor(posts: int, accounts: list[str], latency: float) -> str:
+    """The same requests from a bare client (a thread per account, each
+    post signed and sent in turn, no ledger, no project): what the fake
+    server and this machine allow at best, against the same ideal."""
+    import threading
+
+    import requests
+    from requests_oauthlib import OAuth1
+
+    fake = FakeX().start()
+    fake.latency = latency
+    fake.reject_duplicates = False
+    users = {a: fake.add_user(a.replace("-", "")) for a in accounts}
+    per_account = posts // len(accounts)
+
+    def send(account: str) -> None:
+        user = users[account]
+        auth = OAuth1(FakeX.API_KEY, FakeX.API_SECRET, user.access_token, user.access_secret)
+        with requests.Session() as session:
+            for i in range(per_account):
+                text = f"Update {account}-{i}, town hall on school funding, join us."
+                session.post(f"{fake.url}/2/tweets", json={"text": text}, auth=auth, timeout=30)
+
+    threads = [threading.Thread(target=send, args=(a,)) for a in accounts]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    sent = len(fake.posted())
+    fake.stop()
+    ideal = (per_account + 1) * latency
+    return f"| bare client | {sent} | {wall:.2f} s | {ideal:.2f} s | {wall / ideal:.2f}× | – | – |"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=2000)
@@ -142,6 +180,7 @@ def main() -> None:
         )
         print("| publishers | sent | wall | ideal | against ideal | sent twice | out of order |")
         print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print(floor(args.posts, accounts, args.latency), flush=True)
         for n in (int(x) for x in args.publishers.split(",")):
             print(run(n, args.posts, accounts, args.latency, cluster), flush=True)
     finally:

@@ -198,6 +198,28 @@ def test_a_server_that_trickles_is_cut_off_at_the_deadline(fakex: FakeX) -> None
     assert time.monotonic() - started < 4
 
 
+def test_deadlines_are_kept_by_one_thread_whatever_the_requests(
+    fakex: FakeX, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A thread started a request (a timer) would cost every post a thread's
+    # start and a wait for it; one watchdog keeps every deadline.
+    user = fakex.add_user("utlanow")
+    net = XNetwork(creds(fakex, user), timeouts=Timeouts(connect=1, read=1, deadline=1.5))
+    net.whoami()  # the watchdog is running
+    started: list[str] = []
+    real_start = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        started.append(self.name)
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    for _ in range(20):
+        net._me = None
+        net.whoami()
+    assert started == []
+
+
 def test_a_post_to_a_trickling_server_is_unknown_in_bounded_time(fakex: FakeX) -> None:
     port, done = _trickler()
     user = fakex.add_user("utlanow")

@@ -388,3 +388,81 @@ def test_an_evergreen_slot_is_filled_by_one_post_whatever_runs_write_it(ledger_u
         assert ledger.get("dated", "utla").state == "scheduled"  # type: ignore[union-attr]
     finally:
         ledger.close()
+
+
+def test_a_last_part_publishes_and_fences_the_next_post_in_one_write(ledger_url: str) -> None:
+    ledger = Ledger(ledger_url)
+    until = NOW + timedelta(minutes=5)
+    try:
+        ledger.sync([Wanted(p, "utla", "x", "q", NOW, "d") for p in ("p1", "p2")], now=NOW)
+        claimed = ledger.claim_batch(
+            "utla", ["p1", "p2"], token="run-a", now=NOW, lease_until=until
+        )
+        assert set(claimed) == {"p1", "p2"}
+        fenced = ledger.record_part(
+            "p1",
+            "utla",
+            0,
+            token="run-a",
+            remote_id="11",
+            url="https://x.com/utla/status/11",
+            now=NOW,
+            lease_until=until,
+            publish=("11", "https://x.com/utla/status/11"),
+            idem_key="k1",
+            then=("p2", "k2"),
+        )
+        assert fenced
+        first, second = ledger.get("p1", "utla"), ledger.get("p2", "utla")
+        assert first is not None and second is not None
+        assert (first.state, first.remote_id, first.claimed_by, first.in_flight) == (
+            "published",
+            "11",
+            None,
+            None,
+        )
+        assert (second.state, second.in_flight, second.idem_key) == ("publishing", 0, "k2")
+        assert [(e["state"], e["detail"]) for e in ledger.events("p1")][-1] == (
+            "published",
+            "https://x.com/utla/status/11",
+        )
+        assert ledger.parts("p1", "utla")[0].remote_id == "11"
+    finally:
+        ledger.close()
+
+
+def test_a_last_part_sent_under_a_lost_claim_is_recorded_and_said(ledger_url: str) -> None:
+    from megaphone.errors import LeaseLost
+
+    ledger = Ledger(ledger_url)
+    try:
+        ledger.sync([Wanted(p, "utla", "x", "q", NOW, "d") for p in ("p1", "p2")], now=NOW)
+        ledger.claim_batch("utla", ["p1", "p2"], token="run-a", now=NOW, lease_until=NOW)
+        later = NOW + timedelta(minutes=1)
+        # Another run takes the posts over once run-a's lease ran out.
+        with ledger._writing() as c:
+            c.execute(sa.text("UPDATE deliveries SET claimed_by = 'run-b' WHERE account = 'utla'"))
+        with pytest.raises(LeaseLost):
+            ledger.record_part(
+                "p1",
+                "utla",
+                0,
+                token="run-a",
+                remote_id="11",
+                url="https://x.com/utla/status/11",
+                now=later,
+                lease_until=later + timedelta(minutes=5),
+                publish=("11", "https://x.com/utla/status/11"),
+                then=("p2", "k2"),
+            )
+        first, second = ledger.get("p1", "utla"), ledger.get("p2", "utla")
+        assert first is not None and second is not None
+        # Still the other run's, but what is live is known: it will not send it again.
+        assert (first.state, first.claimed_by) == ("publishing", "run-b")
+        assert second.in_flight is None
+        assert ledger.parts("p1", "utla")[0].remote_id == "11"
+        assert ledger.events("p1")[-1]["detail"] == (
+            "part 1 live at https://x.com/utla/status/11 (sent by a run that had lost its claim)"
+        )
+    finally:
+        ledger.close()

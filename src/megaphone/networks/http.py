@@ -18,6 +18,9 @@ Only adapter modules import this (it imports requests).
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
+import os
 import socket
 import threading
 import time
@@ -54,6 +57,64 @@ class _Watch:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """One thread that cuts off every request past its deadline (a timer
+    thread per request would cost a thread's start, and a wait for it, on
+    every post).  Deadlines are kept in a heap; a request that ends crosses
+    its own out, and the thread drops it when its time comes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._heap: list[list[Any]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, seconds: float, watch: _Watch) -> list[Any]:
+        """Cut ``watch`` off in ``seconds`` unless crossed out first."""
+        entry = [time.monotonic() + seconds, next(self._order), watch]
+        with self._lock:
+            heapq.heappush(self._heap, entry)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="megaphone-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0] is entry:
+                self._lock.notify()
+        return entry
+
+    @staticmethod
+    def cross_out(entry: list[Any]) -> None:
+        entry[2] = None
+
+    def _run(self) -> None:
+        with self._lock:
+            while True:
+                heap = self._heap
+                while heap and heap[0][2] is None:
+                    heapq.heappop(heap)
+                if not heap:
+                    self._lock.wait()
+                    continue
+                rest = heap[0][0] - time.monotonic()
+                if rest > 0:
+                    self._lock.wait(rest)
+                    continue
+                watch = heapq.heappop(heap)[2]
+                if watch is not None:
+                    watch.cut()
+
+    def _after_fork(self) -> None:
+        # A child process has none of the parent's threads.
+        self._lock = threading.Condition()
+        self._heap = []
+        self._thread = None
+
+
+_WATCHDOG = _Watchdog()
+os.register_at_fork(after_in_child=_WATCHDOG._after_fork)
 
 
 class _Watched:
@@ -144,9 +205,7 @@ class Session(requests.Session):
         watch = _Watch()
         previous = getattr(_current, "watch", None)
         _current.watch = watch
-        timer = threading.Timer(deadline, watch.cut)
-        timer.daemon = True
-        timer.start()
+        entry = _WATCHDOG.watch(deadline, watch)
         try:
             return super().request(method, url, *args, **kwargs)
         except requests.RequestException as e:
@@ -154,7 +213,7 @@ class Session(requests.Session):
                 raise DeadlineExceeded(f"no complete answer within {deadline:.0f} s") from e
             raise
         finally:
-            timer.cancel()
+            _WATCHDOG.cross_out(entry)
             _current.watch = previous
 
 
