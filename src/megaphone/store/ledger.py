@@ -863,18 +863,24 @@ class Ledger:
         flight in the same write; whether it was."""
         if publish is not None and self._single is not None:
             published, fenced = self._last_part(
-                post_id,
-                account,
-                idx,
-                token=token,
-                remote_id=remote_id,
-                url=url,
-                now=now,
-                lease_until=lease_until,
-                publish=publish,
-                idem_key=idem_key,
-                extra=extra,
-                then=then,
+                {
+                    "project": self.project,
+                    "post_id": post_id,
+                    "account": account,
+                    "idx": idx,
+                    "remote_id": remote_id,
+                    "url": url,
+                    "remote_extra": extra,
+                    "idem_key": idem_key,
+                    "now": now,
+                    "token": token,
+                    "p_remote_id": publish[0],
+                    "p_url": publish[1],
+                    "lost": _lost_claim(idx, url),
+                    "next_id": then[0] if then is not None else None,
+                    "next_key": then[1] if then is not None else None,
+                    "lease_until": lease_until,
+                }
             )
             if not published:
                 raise LeaseLost(
@@ -937,7 +943,7 @@ class Ledger:
                     account,
                     now,
                     "publishing",
-                    f"part {idx + 1} live at {url} (sent by a run that had lost its claim)",
+                    _lost_claim(idx, url),
                 )
             fenced = False
             if then is not None and not lost:
@@ -1021,46 +1027,13 @@ class Ledger:
                 held=held,
             )
 
-    def _last_part(
-        self,
-        post_id: str,
-        account: str,
-        idx: int,
-        *,
-        token: str,
-        remote_id: str | None,
-        url: str | None,
-        now: datetime,
-        lease_until: datetime,
-        publish: tuple[str | None, str | None],
-        idem_key: str | None,
-        extra: str | None,
-        then: tuple[str, str | None] | None,
-    ) -> tuple[bool, bool]:
+    def _last_part(self, params: Mapping[str, Any]) -> tuple[bool, bool]:
         """:meth:`record_part` of a post's last part on PostgreSQL, in one
         statement (one round trip, where the general write takes six): the
         part, the post published under the claim and its event (or, the
         claim lost, the event that says the part is live), and the next
         post's fence.  Whether the post was published, and fenced."""
         assert self._single is not None
-        params = {
-            "project": self.project,
-            "post_id": post_id,
-            "account": account,
-            "idx": idx,
-            "remote_id": remote_id,
-            "url": url,
-            "remote_extra": extra,
-            "idem_key": idem_key,
-            "now": now,
-            "token": token,
-            "p_remote_id": publish[0],
-            "p_url": publish[1],
-            "lost": f"part {idx + 1} live at {url} (sent by a run that had lost its claim)",
-            "next_id": then[0] if then is not None else None,
-            "next_key": then[1] if then is not None else None,
-            "lease_until": lease_until,
-        }
         try:
             with self._single.connect() as c:
                 row = c.execute(_LAST_PART, params).one()
@@ -1654,6 +1627,11 @@ class Ledger:
         detail: str | None,
     ) -> None:
         self._events(c, [(post_id, account, state, detail)], at)
+
+
+def _lost_claim(idx: int, url: str | None) -> str:
+    """The event of a part sent by a run whose claim was gone meanwhile."""
+    return f"part {idx + 1} live at {url} (sent by a run that had lost its claim)"
 
 
 def _refuse_memory(url: str) -> None:
