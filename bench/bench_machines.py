@@ -9,7 +9,8 @@ PostgreSQL is installed (``initdb``)::
 For 1, 2 and 4 publishers: a fresh database on a throw-away cluster, one
 checkout of the project per publisher (the same ``project:``), and that many
 ``megaphone publish --due`` processes started at once against the fake X API
-(LATENCY seconds an answer), the moment the posts are due.  As in use, the
+(LATENCY seconds an answer; in ``--fakes`` processes, the accounts dealt out
+among them), the moment the posts are due.  As in use, the
 rows are written ahead: a run before the posts are due (cron's previous
 minute, or the worker when it loads the project) writes them.  Reports the
 wall time against the ideal (the busiest account's requests one after
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -31,11 +33,12 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.fakex import FakeX  # noqa: E402
+from tests.fakex import FakeX, User  # noqa: E402
 
 #: Seconds from making the checkouts to the posts' time (the run before
 #: them writes their rows meanwhile).
@@ -65,15 +68,72 @@ def make_checkout(
     return order
 
 
-def run(publishers: int, posts: int, accounts: list[str], latency: float, cluster: Cluster) -> str:
+class Farm:
+    """The fake X API in ``n`` processes, the accounts dealt out among them:
+    each process answers its accounts' requests (LATENCY seconds each) with
+    its own interpreter, so the fake server's own work does not queue behind
+    one lock for every account, and the time measured is the publishers'."""
+
+    def __init__(self, n: int, accounts: list[str], latency: float) -> None:
+        spawn = multiprocessing.get_context("spawn")
+        self.pipes = []
+        self.procs = []
+        self.env: dict[str, str] = {}
+        self.account_of: dict[tuple[int, str], str] = {}
+        dealt = [accounts[i::n] for i in range(n)]
+        for mine in dealt:
+            here, there = spawn.Pipe()
+            proc = spawn.Process(target=_serve, args=(there, mine, latency), daemon=True)
+            proc.start()
+            self.pipes.append(here)
+            self.procs.append(proc)
+        self.users: dict[str, User] = {}
+        for i, here in enumerate(self.pipes):
+            url, users = here.recv()
+            for account, user in users.items():
+                self.users[account] = user
+                self.account_of[(i, user.id)] = account
+                self.env.update(FakeX.env(FakeX(), account, user, url=url))
+        self.urls = {a: self.env[_url_key(a)] for a in accounts}
+
+    def posted(self) -> list[tuple[str, str, datetime]]:
+        """Every post (its text as sent, its account, when), from every process."""
+        out = []
+        for i, here in enumerate(self.pipes):
+            here.send("posted")
+            out += [(text, self.account_of[(i, author)], at) for text, author, at in here.recv()]
+        return out
+
+    def stop(self) -> None:
+        for here in self.pipes:
+            here.send("stop")
+        for proc in self.procs:
+            proc.join(10)
+
+
+def _url_key(account: str) -> str:
+    from megaphone.project.credentials import env_prefix
+
+    return env_prefix(account) + "API_URL"
+
+
+def _serve(pipe: Any, accounts: list[str], latency: float) -> None:
     fake = FakeX().start()
     fake.latency = latency
     fake.reject_duplicates = False
-    users = {a: fake.add_user(a.replace("-", "")) for a in accounts}
+    pipe.send((fake.url, {a: fake.add_user(a.replace("-", "")) for a in accounts}))
+    while (asked := pipe.recv()) != "stop":
+        assert asked == "posted"
+        pipe.send([(t.sent_text, t.author_id, t.created_at) for t in fake.posted()])
+    fake.stop()
+
+
+def run(
+    publishers: int, posts: int, accounts: list[str], latency: float, cluster: Cluster, fakes: int
+) -> str:
+    farm = Farm(fakes, accounts, latency)
     url = cluster.new_database(f"bench_{publishers}")
-    env = {**os.environ, "MEGAPHONE_LEDGER_URL": url, "PYTHONPATH": str(ROOT / "src")}
-    for a, user in users.items():
-        env.update(fake.env(a, user))
+    env = {**os.environ, "MEGAPHONE_LEDGER_URL": url, "PYTHONPATH": str(ROOT / "src"), **farm.env}
     with tempfile.TemporaryDirectory() as tmp:
         roots = [Path(tmp) / f"machine-{n}" for n in range(publishers)]
         order = {}
@@ -111,13 +171,12 @@ def run(publishers: int, posts: int, accounts: list[str], latency: float, cluste
         for p in procs:
             p.wait()
         wall = time.perf_counter() - started
-    sent = fake.posted()
-    fake.stop()
-    twice = sum(n - 1 for n in Counter(t.sent_text for t in sent).values() if n > 1)
-    by_user = {u.id: a for a, u in users.items()}
+    sent = farm.posted()
+    farm.stop()
+    twice = sum(n - 1 for n in Counter(text for text, _, _ in sent).values() if n > 1)
     out_of_order = 0
     for account, texts in order.items():
-        mine = [t.sent_text for t in sent if by_user.get(t.author_id) == account]
+        mine = [text for text, by, _ in sorted(sent, key=lambda s: s[2]) if by == account]
         rank = {text: i for i, text in enumerate(texts)}
         ranks = [rank[t] for t in dict.fromkeys(mine) if t in rank]
         out_of_order += sum(1 for x, y in itertools.pairwise(ranks) if y < x)
@@ -129,7 +188,7 @@ def run(publishers: int, posts: int, accounts: list[str], latency: float, cluste
     )
 
 
-def floor(posts: int, accounts: list[str], latency: float) -> str:
+def floor(posts: int, accounts: list[str], latency: float, fakes: int) -> str:
     """The same requests from a bare client (a thread per account, each
     post signed and sent in turn, no ledger, no project): what the fake
     server and this machine allow at best, against the same ideal."""
@@ -138,19 +197,18 @@ def floor(posts: int, accounts: list[str], latency: float) -> str:
     import requests
     from requests_oauthlib import OAuth1
 
-    fake = FakeX().start()
-    fake.latency = latency
-    fake.reject_duplicates = False
-    users = {a: fake.add_user(a.replace("-", "")) for a in accounts}
+    farm = Farm(fakes, accounts, latency)
     per_account = posts // len(accounts)
 
     def send(account: str) -> None:
-        user = users[account]
+        user = farm.users[account]
         auth = OAuth1(FakeX.API_KEY, FakeX.API_SECRET, user.access_token, user.access_secret)
         with requests.Session() as session:
             for i in range(per_account):
                 text = f"Update {account}-{i}, town hall on school funding, join us."
-                session.post(f"{fake.url}/2/tweets", json={"text": text}, auth=auth, timeout=30)
+                session.post(
+                    f"{farm.urls[account]}/2/tweets", json={"text": text}, auth=auth, timeout=30
+                )
 
     threads = [threading.Thread(target=send, args=(a,)) for a in accounts]
     started = time.perf_counter()
@@ -159,8 +217,8 @@ def floor(posts: int, accounts: list[str], latency: float) -> str:
     for t in threads:
         t.join()
     wall = time.perf_counter() - started
-    sent = len(fake.posted())
-    fake.stop()
+    sent = len(farm.posted())
+    farm.stop()
     ideal = (per_account + 1) * latency
     return f"| bare client | {sent} | {wall:.2f} s | {ideal:.2f} s | {wall / ideal:.2f}× | – | – |"
 
@@ -171,18 +229,22 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=20)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--publishers", default="1,2,4")
+    parser.add_argument(
+        "--fakes", type=int, default=4, help="processes of the fake X API (the accounts dealt out)"
+    )
     args = parser.parse_args()
     accounts = [f"account-{i:02d}" for i in range(args.accounts)]
     cluster = Cluster()
     try:
         print(
-            f"{args.posts} posts, {args.accounts} accounts, {args.latency * 1000:.0f} ms a request"
+            f"{args.posts} posts, {args.accounts} accounts, {args.latency * 1000:.0f} ms a "
+            f"request, the fake X API in {args.fakes} processes"
         )
         print("| publishers | sent | wall | ideal | against ideal | sent twice | out of order |")
         print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-        print(floor(args.posts, accounts, args.latency), flush=True)
+        print(floor(args.posts, accounts, args.latency, args.fakes), flush=True)
         for n in (int(x) for x in args.publishers.split(",")):
-            print(run(n, args.posts, accounts, args.latency, cluster), flush=True)
+            print(run(n, args.posts, accounts, args.latency, cluster, args.fakes), flush=True)
     finally:
         cluster.close()
 
