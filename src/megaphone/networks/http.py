@@ -85,9 +85,10 @@ class _Watchdog:
                 self._lock.notify()
         return entry
 
-    @staticmethod
-    def cross_out(entry: list[Any]) -> None:
-        entry[2] = None
+    def cross_out(self, entry: list[Any]) -> None:
+        """The request ended: once this returns, it is never cut off."""
+        with self._lock:
+            entry[2] = None
 
     def _run(self) -> None:
         with self._lock:
