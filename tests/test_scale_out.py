@@ -466,3 +466,23 @@ def test_a_last_part_sent_under_a_lost_claim_is_recorded_and_said(ledger_url: st
         )
     finally:
         ledger.close()
+
+
+def test_an_account_another_run_holds_is_asked_for_quickly_for_a_batch_then_less_often() -> None:
+    from collections import deque
+    from types import SimpleNamespace
+
+    from megaphone.publish.batches import QUICK_POLLS, AccountRun, _Account
+    from megaphone.publish.values import Policy
+
+    run = AccountRun(SimpleNamespace(policy=Policy(poll=0.1)), force=False)  # type: ignore[arg-type]
+    account = _Account(deque())
+    waits = []
+    for held in range(QUICK_POLLS + 6):
+        account.held = held
+        waits.append(round(run._poll(account), 3))
+    # Not held: at once.  Held: a poll each time for about a batch's time
+    # (the holder lets accounts go at the end of one), then longer, to 1 s.
+    assert waits[0] == 0.0
+    assert waits[1 : QUICK_POLLS + 1] == [0.1] * QUICK_POLLS
+    assert waits[QUICK_POLLS + 1 :] == [0.2, 0.4, 0.8, 1.0, 1.0]

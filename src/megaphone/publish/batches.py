@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 RUNNERS_FRESH = 0.25
 
 
+#: Polls a run makes at the policy's pace for an account another run holds,
+#: before it waits longer each time: about one batch's time, within which a
+#: run above its share lets accounts go.
+QUICK_POLLS = 8
+
+
 @dataclass
 class _Account:
     """An account's jobs still to be done in this run, in their order."""
@@ -202,9 +208,13 @@ class AccountRun:
 
     def _poll(self, account: _Account) -> float:
         """How long to wait before asking again for an account another run
-        held: longer each time, up to ten polls."""
+        held: a poll each time for about a batch's time (another run lets an
+        account go at the end of a batch, when it is above its share), then
+        longer each time, up to ten polls."""
         poll: float = self.publisher.policy.poll
-        return poll * min(10, 2 ** max(0, account.held - 1)) if account.held else 0.0
+        if not account.held:
+            return 0.0
+        return poll * min(10, 1 << max(0, account.held - QUICK_POLLS))
 
     def _let_go(self, name: str) -> None:
         try:
