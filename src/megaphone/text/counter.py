@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from megaphone.text.extract import (
     BMP_MARKS,
     INVALID_CHARS,
+    SEQUENCE_MARK,
     Entity,
     extract_emoji,
     extract_urls,
@@ -303,14 +304,18 @@ def count(text: str, config: CountConfig = X_CONFIG) -> TextCount:
         else:
             if _REFUSED_1 in text or _REFUSED_2 in text or _REFUSED_3 in text:
                 bad = _first_invalid(text, marks_from)
-            # Skin tones, flags' letters and tags lie past U+FFFF: a text
-            # without such a character holds an emoji sequence only where it
-            # holds one of the other marks.
+            # Every emoji sequence holds a mark.  Skin tones, flags' letters
+            # and tags lie past U+FFFF: they are looked for (and the emoji
+            # table loaded) only from a text's first character past U+FFFF,
+            # and a text of lone pictographs needs no table.
             if config.emoji_parsing and (
                 _FE0F in text
                 or _ZWJ in text
                 or _KEYCAP in text
-                or t.astral.search(text, marks_from) is not None
+                or (
+                    (astral := t.astral.search(text, marks_from)) is not None
+                    and SEQUENCE_MARK.search(text, astral.start()) is not None
+                )
             ):
                 if urls:
                     emoji = extract_emoji(text, marks_from)

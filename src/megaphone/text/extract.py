@@ -736,7 +736,7 @@ BMP_MARKS = "\ufe0f\u200d\u20e3"
 #: No emoji sequence can hide in a text without one of these: an emoji
 #: selector, a joiner, a keycap mark, a skin tone, a regional indicator or a
 #: tag (each sequence has at least one).
-_SEQUENCE_MARK = re.compile(
+SEQUENCE_MARK = re.compile(
     f"[{BMP_MARKS}\U0001f3fb-\U0001f3ff\U0001f1e6-\U0001f1ff\U000e0020-\U000e007f]"
 )
 _CLUSTER = _cluster_pattern()
@@ -760,7 +760,7 @@ def extract_emoji(text: str, start: int = 0) -> list[Entity]:
     (``start``: no mark stands before it.)"""
     if text.isascii():
         return []
-    first = _SEQUENCE_MARK.search(text, start)
+    first = SEQUENCE_MARK.search(text, start)
     if first is None:
         return []
     table = _EMOJI or _emoji_table()
