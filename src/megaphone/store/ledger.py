@@ -883,10 +883,7 @@ class Ledger:
                 }
             )
             if not published:
-                raise LeaseLost(
-                    f"{post_id} ({account}): part {idx + 1} is live, but this run's claim ran "
-                    "out or was taken over; it leaves the rest to the run that holds it"
-                )
+                raise _live_but_lost(post_id, account, idx)
             return fenced
         with self._writing() as c:
             statement = self._statements.get("part")
@@ -964,10 +961,7 @@ class Ledger:
                     live_at=now,
                 )
         if lost:
-            raise LeaseLost(
-                f"{post_id} ({account}): part {idx + 1} is live, but this run's claim ran out "
-                "or was taken over; it leaves the rest to the run that holds it"
-            )
+            raise _live_but_lost(post_id, account, idx)
         return fenced
 
     def release_interrupted(
@@ -1632,6 +1626,14 @@ class Ledger:
 def _lost_claim(idx: int, url: str | None) -> str:
     """The event of a part sent by a run whose claim was gone meanwhile."""
     return f"part {idx + 1} live at {url} (sent by a run that had lost its claim)"
+
+
+def _live_but_lost(post_id: str, account: str, idx: int) -> LeaseLost:
+    """What a run is told when a part it sent is live but its claim was gone."""
+    return LeaseLost(
+        f"{post_id} ({account}): part {idx + 1} is live, but this run's claim ran out "
+        "or was taken over; it leaves the rest to the run that holds it"
+    )
 
 
 def _refuse_memory(url: str) -> None:

@@ -308,7 +308,7 @@ def count(text: str, config: CountConfig = X_CONFIG) -> TextCount:
             # and tags lie past U+FFFF: they are looked for (and the emoji
             # table loaded) only from a text's first character past U+FFFF,
             # and a text of lone pictographs needs no table.
-            if config.emoji_parsing and (
+            emoji_possible = config.emoji_parsing and (
                 _FE0F in text
                 or _ZWJ in text
                 or _KEYCAP in text
@@ -316,22 +316,20 @@ def count(text: str, config: CountConfig = X_CONFIG) -> TextCount:
                     (astral := t.astral.search(text, marks_from)) is not None
                     and SEQUENCE_MARK.search(text, astral.start()) is not None
                 )
-            ):
-                if urls:
-                    emoji = extract_emoji(text, marks_from)
-                    scaled = _weight(text, heavy, config, first)
-                else:
-                    r = _runs(config)
-                    runs = r.pattern.findall(text, max(0, first - 1) if r.after_first else 0)
-                    scaled = len(text) * light
-                    try:  # nearly always: every run seen before
-                        scaled += sum(map(r.excess.__getitem__, runs))
-                    except KeyError:
-                        scaled += _weigh_runs(runs, r, t, config)
-                    by_runs = True
+            )
+            if emoji_possible and not urls:
+                r = _runs(config)
+                runs = r.pattern.findall(text, max(0, first - 1) if r.after_first else 0)
+                scaled = len(text) * light
+                try:  # nearly always: every run seen before
+                    scaled += sum(map(r.excess.__getitem__, runs))
+                except KeyError:
+                    scaled += _weigh_runs(runs, r, t, config)
+                by_runs = True
             else:
-                n_heavy = sum(map(len, heavy.findall(text, first)))
-                scaled = (len(text) - n_heavy) * light + n_heavy * config.default_weight
+                if emoji_possible:  # with links, which may overlap them: entities
+                    emoji = extract_emoji(text, marks_from)
+                scaled = _weight(text, heavy, config, first)
         invalid = bad >= 0
         if not emoji:
             taken = [(u, url_weight) for u in urls]

@@ -610,10 +610,10 @@ def extract_mentions(text: str, *, lists: bool = False) -> list[Entity]:
 
     A ``@user/list`` reference is not a mention; with ``lists`` it is returned
     whole (``user/list``)."""
-    # The same text is often asked twice in a row (a network's own check,
-    # then the project's limit on mentions): the last answer is kept.
     if "@" not in text and "\uff20" not in text:
         return []
+    # The same text is often asked twice in a row (a network's own check,
+    # then the project's limit on mentions): the last answer is kept.
     last = _last_mentions
     if last[0] is text and last[1] == lists:
         return list(last[2])
