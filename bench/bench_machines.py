@@ -89,11 +89,11 @@ class Farm:
             self.procs.append(proc)
         self.users: dict[str, User] = {}
         for i, here in enumerate(self.pipes):
-            url, users = here.recv()
+            users, env = here.recv()
             for account, user in users.items():
                 self.users[account] = user
                 self.account_of[(i, user.id)] = account
-                self.env.update(FakeX.env(FakeX(), account, user, url=url))
+            self.env.update(env)
         self.urls = {a: self.env[_url_key(a)] for a in accounts}
 
     def posted(self) -> list[tuple[str, str, datetime]]:
@@ -121,7 +121,11 @@ def _serve(pipe: Any, accounts: list[str], latency: float) -> None:
     fake = FakeX().start()
     fake.latency = latency
     fake.reject_duplicates = False
-    pipe.send((fake.url, {a: fake.add_user(a.replace("-", "")) for a in accounts}))
+    users = {a: fake.add_user(a.replace("-", "")) for a in accounts}
+    env: dict[str, str] = {}
+    for account, user in users.items():
+        env.update(fake.env(account, user))
+    pipe.send((users, env))
     while (asked := pipe.recv()) != "stop":
         assert asked == "posted"
         pipe.send([(t.sent_text, t.author_id, t.created_at) for t in fake.posted()])
