@@ -486,3 +486,112 @@ def test_an_account_another_run_holds_is_asked_for_quickly_for_a_batch_then_less
     assert waits[0] == 0.0
     assert waits[1 : QUICK_POLLS + 1] == [0.1] * QUICK_POLLS
     assert waits[QUICK_POLLS + 1 :] == [0.2, 0.4, 0.8, 1.0, 1.0]
+
+
+# ------------------------------------------------------------------ workers
+
+
+def _worker(root: Path, log: list[dict[str, Any]]) -> Any:
+    import os
+
+    from megaphone.worker.loop import Worker
+
+    return Worker(root, environ=dict(os.environ), log=log.append, poll=0.2, sweep=0.5)
+
+
+def _until(predicate: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_worker_sends_a_burst_in_batches_at_most_two_writes_a_post(
+    fakex: FakeX, ledger_url: str, project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _set_up(fakex, ledger_url, project, monkeypatch, 30)
+    commits = []
+
+    def count(conn: Any) -> None:
+        commits.append(1)
+
+    log: list[dict[str, Any]] = []
+    worker = _worker(root, log)
+    sa.event.listen(sa.engine.Engine, "commit", count)
+    try:
+        worker.start()
+        _until(lambda: len(fakex.posted()) >= 30 * len(ACCOUNTS))
+    finally:
+        worker.stop()
+        sa.event.remove(sa.engine.Engine, "commit", count)
+    _in_order(fakex)
+    assert sum(e["event"] == "published" for e in log) == 30 * len(ACCOUNTS)
+    # Per post one write (its record, with the next one's fence) and a share
+    # of each batch's two; the rest are the worker's own (heartbeats,
+    # sweeps), a few a second.
+    assert len(commits) <= 2 * 30 * len(ACCOUNTS), len(commits)
+
+
+def test_posts_that_come_due_while_a_worker_sends_go_out_meanwhile(
+    fakex: FakeX, ledger_url: str, project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEGAPHONE_LEDGER_URL", ledger_url)
+    _sign_in_all(fakex, monkeypatch)
+    fakex.latency = 0.05  # utla's 40 posts take 2 s or more
+    now = datetime.now(UTC)
+    due = (now - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    soon = (now + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    config = "timezone: UTC\nproject: union\naccounts:\n" + "".join(
+        f"  - name: {a}\n    network: x\n" for a in ACCOUNTS
+    )
+    burst = "".join(
+        f"  - {{id: b-{i:03d}, at: '{due}', text: 'utla update {i}.'}}\n" for i in range(40)
+    )
+    later = "  - {id: later, at: '" + soon + "', text: 'reclaim update 0.'}\n"
+    root: Path = project(
+        {"megaphone.yaml": config},
+        utla="account: utla\nposts:\n" + burst,
+        reclaim="account: reclaim\nposts:\n" + later,
+    )
+    log: list[dict[str, Any]] = []
+    worker = _worker(root, log)
+    try:
+        worker.start()
+        _until(lambda: len(fakex.posted()) >= 41)
+    finally:
+        worker.stop()
+    sent = [t.sent_text for t in fakex.posted()]
+    _in_order(fakex)
+    # Given to the run under way: out long before the burst's end.
+    assert sent.index("reclaim update 0.") < 35, sent.index("reclaim update 0.")
+
+
+def test_two_workers_share_a_burst_each_post_once_in_order(
+    fakex: FakeX, ledger_url: str, project: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fakex.latency = 0.01
+    roots = [_set_up(fakex, ledger_url, project, monkeypatch, 20)]
+    # A second checkout of the same project: another machine.
+    files = list(roots[0].rglob("*.yaml"))
+    second = tmp_path / "second"
+    second.mkdir()
+    for path in files:
+        target = second / path.relative_to(roots[0])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(path.read_text())
+    roots.append(second)
+    logs: list[list[dict[str, Any]]] = [[], []]
+    workers = [_worker(r, log) for r, log in zip(roots, logs, strict=True)]
+    try:
+        for w in workers:
+            w.start()
+        _until(lambda: len(fakex.posted()) >= 20 * len(ACCOUNTS))
+        time.sleep(0.5)  # anything sent twice would show now
+    finally:
+        for w in workers:
+            w.stop()
+    assert len(fakex.posted()) == 20 * len(ACCOUNTS)
+    _in_order(fakex)
+    published = [sum(e["event"] == "published" for e in log) for log in logs]
+    assert sum(published) == 20 * len(ACCOUNTS)
+    assert all(published), published  # both took their share

@@ -18,7 +18,9 @@ out twice.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import itertools
 import math
 import threading
 import time
@@ -27,9 +29,11 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from megaphone.errors import MegaphoneError
-from megaphone.publish.values import Job, Outcome, internal
+from megaphone.publish.values import Job, Outcome, internal, order
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from megaphone.publish.publisher import Publisher, Ready
 
 
@@ -58,10 +62,14 @@ class _Account:
 
 @dataclass
 class AccountRun:
-    """One run of ``jobs``, grouped by account."""
+    """One run of ``jobs``, grouped by account.  Jobs may be offered while
+    it goes (the worker's posts that come due meanwhile), until it ends."""
 
     publisher: Publisher
     force: bool
+    #: Where each outcome is told as it comes (the publisher's ``report``
+    #: unless given).
+    report: Callable[[Outcome], None] | None = None
     accounts: dict[str, _Account] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
     #: Jobs whose reply or quote target was not live yet: tried again at the end.
@@ -76,13 +84,39 @@ class AccountRun:
         self._stopping = False
         #: What interrupted a thread, raised again once every thread stopped.
         self._raised: BaseException | None = None
+        #: Every job the run was given (post id, account): each is done once.
+        self._given: set[tuple[str, str]] = set()
+        #: The run has ended: it takes no more jobs.
+        self._ended = False
 
-    def add(self, jobs: list[Job]) -> None:
-        for job in jobs:
-            name = job.account.name
-            if name not in self.accounts:
-                self.accounts[name] = _Account(deque())
-            self.accounts[name].jobs.append(job)
+    def add(self, jobs: list[Job]) -> bool:
+        """Give the run more jobs (those it has already are left out), each
+        account's in their order; False, taking none, once it has ended."""
+        with self._lock:
+            if self._ended:
+                return False
+            for job in jobs:
+                name = job.account.name
+                key = (job.post.id, name)
+                if key in self._given:
+                    continue
+                self._given.add(key)
+                if name not in self.accounts:
+                    self.accounts[name] = _Account(deque())
+                queued = self.accounts[name].jobs
+                if queued and order(queued[-1]) > order(job):
+                    bisect.insort(queued, job, key=order)  # in its place
+                else:
+                    queued.append(job)
+                self._lock.notify_all()
+            return True
+
+    def stop(self) -> None:
+        """Stop after the post in hand on each account (the worker stops):
+        the claims not used are given back, the jobs left stay scheduled."""
+        with self._lock:
+            self._stopping = True
+            self._lock.notify_all()
 
     # -------------------------------------------------------------- sharing
 
@@ -107,7 +141,11 @@ class AccountRun:
         threads: list[threading.Thread] = []
         try:
             with self._lock:
-                while self.accounts and not self._stopping:
+                while True:
+                    if not self.accounts or self._stopping:
+                        self._ended = True
+                        break
+                    threads = [t for t in threads if t.is_alive()]
                     idle = [a for a in self.accounts.values() if not a.busy]
                     room = self._share() - self._workers
                     for _ in range(min(room, len(idle))):
@@ -119,7 +157,8 @@ class AccountRun:
                         thread.start()
                     self._lock.wait(0.25)
         except BaseException:
-            self._stopping = True
+            with self._lock:
+                self._stopping = self._ended = True
             raise
         finally:
             for thread in threads:
@@ -181,9 +220,8 @@ class AccountRun:
             try:
                 state = self._batch(name, account)
             except Exception as e:  # a bug: this account's jobs say so, the others go on
-                for job in account.jobs:
+                for job in self._drain(account):
                     self._tell(Outcome(job.post.id, name, "failed", internal(e)))
-                account.jobs.clear()
                 state = "done"
             if state == "held":
                 with self._lock:
@@ -195,9 +233,12 @@ class AccountRun:
             if state == "done":
                 self._let_go(name)
                 with self._lock:
-                    self.accounts.pop(name, None)
-                    self._lock.notify_all()
-                return True
+                    if not account.jobs:
+                        self.accounts.pop(name, None)
+                        self._lock.notify_all()
+                        return True
+                # More were given meanwhile: the next batch takes the lease again.
+                continue
             with self._lock:
                 above = self._workers > self._share()
             if above:
@@ -229,7 +270,8 @@ class AccountRun:
         account), ``more`` or ``done``."""
         p = self.publisher
         size = p.policy.batch
-        page = list(account.jobs)[: size * 2]
+        with self._lock:  # jobs may be given meanwhile
+            page = list(itertools.islice(account.jobs, size * 2))
         try:
             rows = p.ledger.take_account(
                 name,
@@ -242,9 +284,8 @@ class AccountRun:
         except MegaphoneError as e:
             # The ledger cannot be reached: the account's posts are left
             # for the next run, each saying why.
-            for job in account.jobs:
+            for job in self._drain(account):
                 self._tell(Outcome(job.post.id, name, "deferred", str(e)))
-            account.jobs.clear()
             return "done"
         if rows is None:
             return "held"
@@ -258,12 +299,12 @@ class AccountRun:
                 # of) a post that may be in this batch: on its own, in its turn.
                 if not ready:
                     alone = job
-                    account.jobs.popleft()
+                    self._take(account, job)
                 break
             if used is None and job.account.daily_cap:
                 used = p.used_today(job.account)
             decided = p.prepare(job, row, force=self.force, used=used)
-            account.jobs.popleft()
+            self._take(account, job)
             if isinstance(decided, Outcome):
                 if decided.state == "waiting":
                     self.waiting.append(job)
@@ -368,14 +409,29 @@ class AccountRun:
         state = "skipped" if lost else stop.state
         for post_id in claimed:
             self._tell(Outcome(post_id, name, state, message))
-        for job in account.jobs:
+        for job in self._drain(account):
             if not lost:
                 p.contained(job, message, held=blocked)
             self._tell(Outcome(job.post.id, name, state, message))
-        account.jobs.clear()
+
+    def _take(self, account: _Account, job: Job) -> None:
+        """The job is in hand: out of the account's queue (where a job given
+        meanwhile may have come before it)."""
+        with self._lock:
+            for i, queued in enumerate(account.jobs):
+                if queued is job:
+                    del account.jobs[i]
+                    return
+
+    def _drain(self, account: _Account) -> list[Job]:
+        """The account's jobs left, taken out (jobs may be given meanwhile)."""
+        with self._lock:
+            jobs = list(account.jobs)
+            account.jobs.clear()
+        return jobs
 
     def _tell(self, outcome: Outcome) -> None:
-        self.publisher.report(outcome)
+        (self.report or self.publisher.report)(outcome)
         with self._lock:
             self.outcomes.append(outcome)
 

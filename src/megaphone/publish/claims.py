@@ -51,18 +51,30 @@ class Claims:
         return claim_abandoned(token, lease_until, self.clock.now(), self.owner)
 
     def join(self) -> None:
-        """This run publishes now: counted among the runs that share the
-        accounts, its leases renewed until :meth:`leave`."""
-        self.ledger.join(token=self.token, now=self.clock.now(), until=self.lease_until())
+        """This owner publishes now: counted among the runs that share the
+        accounts, its leases renewed until the matching :meth:`leave` (a
+        worker joins once for its life, and each of its runs within)."""
         with self._lock:
+            first = self._joined == 0
             self._joined += 1
             self._start_renewing()
+        if first:
+            try:
+                self.ledger.join(token=self.token, now=self.clock.now(), until=self.lease_until())
+            except BaseException:
+                with self._lock:
+                    self._joined -= 1
+                raise
 
     def leave(self) -> None:
+        """The matching end of :meth:`join`; the last one lets every account
+        this owner holds go, and its place among the runs."""
         with self._lock:
             self._joined -= 1
-        with contextlib.suppress(MegaphoneError):
-            self.ledger.leave(token=self.token)
+            last = self._joined == 0
+        if last:
+            with contextlib.suppress(MegaphoneError):
+                self.ledger.leave(token=self.token)
 
     def hold(self, key: Key) -> None:
         """Keep renewing ``key``'s lease until :meth:`let_go`."""

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from megaphone.errors import LeaseLost, MegaphoneError
 from megaphone.model import Account
 from megaphone.publish.decide import Cap, Row, decide
-from megaphone.publish.values import Clock, Job, Outcome, Policy, internal
+from megaphone.publish.values import Clock, Job, Outcome, Policy, internal, order
 from megaphone.store.view import content_digest
 
 T = TypeVar("T")
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from megaphone.model import Post, Project
     from megaphone.networks.contract import Network, Timeouts
+    from megaphone.publish.batches import AccountRun
     from megaphone.store.lease import Owner
     from megaphone.store.ledger import Delivery, Ledger, PartRecord
 
@@ -80,7 +81,7 @@ def plan(
                 continue
             account = accounts.get(name) or Account(name)
             jobs.append(Job(post.for_network(account.network), account, due))
-    jobs.sort(key=lambda j: (j.post.at or now, j.post.queue, j.post.id))
+    jobs.sort(key=order)
     return jobs
 
 
@@ -156,13 +157,11 @@ class Publisher:
         publishing now), each account's in order.  ``force`` sends named
         posts now, however late or early; ``written``: the caller wrote
         their rows ahead (see write_ahead)."""
-        from megaphone.publish.batches import AccountRun
-
         if not jobs:
             return []
         if not written:
             self.write_ahead(jobs)
-        accounts = AccountRun(self, force)
+        accounts = self.new_run(force=force)
         accounts.add(jobs)
         outcomes = accounts.go()
         # Replies and quotes of posts that went out in another account's
@@ -181,6 +180,15 @@ class Publisher:
             self.report(outcome)
             outcomes.append(outcome)
         return outcomes
+
+    def new_run(
+        self, *, force: bool = False, report: Callable[[Outcome], None] | None = None
+    ) -> AccountRun:
+        """A run of jobs given to it (see :class:`AccountRun`), each
+        outcome told to ``report`` (this publisher's unless given)."""
+        from megaphone.publish.batches import AccountRun
+
+        return AccountRun(self, force, report)
 
     def write_ahead(self, jobs: list[Job]) -> dict[tuple[str, str], Delivery]:
         """Every job's delivery is a row before it is sent, with the post's

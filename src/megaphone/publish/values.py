@@ -79,6 +79,12 @@ class Job:
     due: datetime
 
 
+def order(job: Job) -> tuple[datetime, str, str]:
+    """Where a job goes among the others (an account's go out in this
+    order): by time, queue file and id."""
+    return (job.post.at or job.due, job.post.queue, job.post.id)
+
+
 @dataclass
 class Outcome:
     post_id: str

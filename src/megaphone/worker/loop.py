@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 import signal
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from megaphone.model import Config, Post
     from megaphone.problems import Problem
     from megaphone.project.yamldoc import Document
+    from megaphone.publish.batches import AccountRun
     from megaphone.publish.publisher import Outcome, Policy, Publisher
     from megaphone.store.ledger import Ledger
 
@@ -107,7 +109,14 @@ class Worker:
         #: evergreen posts moves on with time).
         self._expanded_at = datetime.min.replace(tzinfo=UTC)
         self._accounts: dict[str, Account] = {}
-        self._account_locks: dict[str, threading.Lock] = {}
+        #: Each account's posts with a job, by time (queue file, id): the
+        #: ones due are given to a run together when the first one fires.
+        self._open: dict[str, list[tuple[datetime, str, str]]] = {}
+        #: The run sending posts now, which takes the posts that come due
+        #: while it goes (one at a time: an account's posts stay in order).
+        self._run: AccountRun | None = None
+        self._run_lock = threading.Lock()
+        self._joined = False
         self._held: dict[str, datetime] = {}  # account -> until (rate limit, credentials)
         self._ledger: Ledger | None = None
         self._publisher: Publisher | None = None
@@ -181,12 +190,17 @@ class Worker:
             # store's lock while it waits, and a running job that reads the
             # schedule (the heartbeat's next jobs) would wait for ever.
             self._scheduler.pause()
+            with self._run_lock:
+                if self._run is not None:
+                    self._run.stop()  # after the post in hand on each account
             with self._running:
                 self._running.wait_for(lambda: self._busy == 0)
             self._scheduler.shutdown(wait=True)
         if self._ledger is not None:
             self._heartbeat(stopped=True)
         if self._publisher is not None:
+            if self._joined:
+                self._publisher.claims.leave()
             self._publisher.close()
         if self._ledger is not None:
             self._ledger.close()
@@ -243,6 +257,13 @@ class Worker:
             policy=self.policy,
             warn=lambda message: self._say("warning", message=message),
         )
+        # Counted among the runs that share the accounts for as long as it
+        # lives, so that several workers share a burst from its first post.
+        try:
+            self._publisher.claims.join()
+            self._joined = True
+        except MegaphoneError as e:
+            self._say("warning", message=str(e))  # each run joins on its own
         self._write_ahead()
 
     def _expand(self) -> None:
@@ -427,6 +448,7 @@ class Worker:
         assert self._config is not None
         states = peek_project(self.root, self._config, self.environ) or {}
         desired: dict[str, tuple[str, str, datetime]] = {}
+        opened: dict[str, list[tuple[datetime, str, str]]] = {}
         with self._lock:
             for post in self._posts.values():
                 if post.draft or post.at is None:
@@ -436,6 +458,10 @@ class Worker:
                     if not still_open(rows.get(account)):
                         continue
                     desired[_job_id(post.id, account)] = (post.id, account, post.at)
+                    opened.setdefault(account, []).append((post.at, post.queue, post.id))
+            for dated in opened.values():
+                dated.sort()
+            self._open = opened
         scheduler = self._scheduler
         existing = {job.id: job for job in scheduler.get_jobs() if job.id.startswith("post:")}
         for job_id in existing.keys() - desired.keys():
@@ -496,38 +522,70 @@ class Worker:
                 self._running.notify_all()
 
     def _fire(self, post_id: str, account_name: str) -> None:
-        from megaphone.publish.publisher import Job
-
         with self._lock:
             post = self._posts.get(post_id)
             account = self._accounts.get(account_name) or Account(account_name)
-            lock = self._account_locks.setdefault(account_name, threading.Lock())
-        if post is None or account_name not in post.accounts or self.stopping:
-            return
-        held = self._held.get(account_name)
-        if held is not None and held > datetime.now(UTC):
-            return  # the sweep sends it once the hold is over
-        with lock:
-            if self.dry_run:
-                self._would_send(post, account)
+            if post is None or account_name not in post.accounts or self.stopping:
                 return
-            assert self._publisher is not None
-            publisher = self._publisher
-            job = Job(post.for_network(account.network), account, post.at or datetime.now(UTC))
-            # Under the account's lease: one machine sends an account's posts
-            # at a time, in their order.
-            outcome = publisher.holding(
-                account_name,
-                lambda: publisher.deliver(job),
-                wait=self.policy.lease.total_seconds(),
+            if not self.dry_run:
+                # With it, the account's other posts due by now, whose jobs
+                # fire at the same moment in no set order: given at once, in
+                # their order.  A post another job took with its own was
+                # given with it.
+                now = max(datetime.now(UTC), post.at or datetime.now(UTC))
+                dated = self._open.get(account_name, [])
+                cut = bisect.bisect_right(dated, (now, "\uffff", "\uffff"))
+                ids = [i for _, _, i in dated[:cut]]
+                if post_id not in ids:
+                    return
+                del dated[:cut]
+                due = [(p, account) for p in map(self._posts.get, ids) if p is not None]
+        if self.dry_run:
+            self._would_send(post, account)
+            return
+        self._publish(due)
+
+    def _publish(self, due: list[tuple[Post, Account]]) -> None:
+        """Send posts that are due: given to the run under way, or to a new
+        one that this thread drives (accounts in parallel, each account's
+        posts in batches under its lease: see AccountRun).  An account held
+        back by a rate limit or refused credentials waits for the sweep."""
+        from megaphone.publish.values import Job, order
+
+        now = datetime.now(UTC)
+        jobs = [
+            Job(post.for_network(account.network), account, post.at or now)
+            for post, account in due
+            if not (held := self._held.get(account.name)) or held <= now
+        ]
+        jobs.sort(key=order)
+        if not jobs:
+            return
+        assert self._publisher is not None
+        publisher = self._publisher
+        with self._run_lock:
+            if self.stopping:
+                return  # the next start sends them
+            run = self._run
+            if run is not None and run.add(jobs):
+                return  # the run under way sends them
+            run = self._run = publisher.new_run(report=self._from_run)
+            run.add(jobs)
+        try:
+            run.go()
+        finally:
+            with self._run_lock:
+                if self._run is run:
+                    self._run = None
+        # Replies and quotes whose post was not live yet: the sweep sends
+        # them once it is.
+
+    def _from_run(self, outcome: Outcome) -> None:
+        if outcome.stop_account:
+            self._held[outcome.account] = datetime.now(UTC) + timedelta(
+                seconds=max(self.sweep_every, 60)
             )
-            if outcome is None:
-                return  # another machine sends the account's posts; the sweep looks again
-            self._told(outcome)
-            if outcome.stop_account:
-                self._held[account_name] = datetime.now(UTC) + timedelta(
-                    seconds=max(self.sweep_every, 60)
-                )
+        self._told(outcome)
 
     def _told(self, outcome: Outcome) -> None:
         with self._lock:
@@ -594,12 +652,16 @@ class Worker:
         assert self._config is not None
         states = peek_project(self.root, self._config, self.environ) or {}
         pending = {j.id for j in self._scheduler.get_jobs() if j.id.startswith("post:")}
+        due = []
         for post, account in self._due(now):
             if _job_id(post.id, account) in pending:
                 continue
             rows = {a: s for a, s, _ in states.get(post.id, ())}
             if still_open(rows.get(account)):
-                self.fire(post.id, account)
+                with self._lock:
+                    due.append((post, self._accounts.get(account) or Account(account)))
+        if due and not self.stopping:
+            self._publish(due)
 
     def _due(self, now: datetime) -> Iterator[tuple[Post, str]]:
         with self._lock:
