@@ -4,20 +4,26 @@ Run from the project root after ``pip install -e '.[test,postgres]'``, where
 PostgreSQL is installed (``initdb``)::
 
     python bench/bench_machines.py                  # 2,000 posts, 20 accounts, 50 ms
-    python bench/bench_machines.py --posts 400 --accounts 8
+    python bench/bench_machines.py --posts 400 --accounts 8 --mode worker
 
 For 1, 2 and 4 publishers: a fresh database on a throw-away cluster, one
-checkout of the project per publisher (the same ``project:``), and that many
-``megaphone publish --due`` processes started at once against the fake X API
-(LATENCY seconds an answer; in ``--fakes`` processes, the accounts dealt out
-among them), the moment the posts are due.  As in use, the
-rows are written ahead: a run before the posts are due (cron's previous
-minute, or the worker when it loads the project) writes them.  Reports the
-wall time against the ideal (the busiest account's requests one after
-another, accounts in parallel), posts sent twice, and posts of one account
-that went out of their order.  The first row is a bare client's: the same
-requests, signed and sent a thread per account with nothing else done, which
-is what the fake server and the machine allow at best.
+checkout of the project per publisher (the same ``project:``), and the fake
+X API (LATENCY seconds an answer; in ``--fakes`` processes, the accounts
+dealt out among them).  A publisher is either
+
+- a running ``megaphone worker`` (``--mode worker``), started and loaded
+  before the posts are due, as one runs on each machine: the time is from
+  the posts' time until the last one is in; or
+- a ``megaphone publish --due`` process (``--mode cron``) started the moment
+  the posts are due, after a run before them wrote their rows (cron's
+  previous minute): the time is until every process has ended, its start
+  (imports, the project read) included.
+
+Reports the wall time against the ideal (the busiest account's requests one
+after another, accounts in parallel), posts sent twice, and posts of one
+account that went out of their order.  The first row is a bare client's:
+the same requests, signed and sent a thread per account with nothing else
+done, which is what the fake server and the machine allow at best.
 """
 
 from __future__ import annotations
@@ -26,9 +32,11 @@ import argparse
 import itertools
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -41,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from tests.fakex import FakeX, User  # noqa: E402
 
 #: Seconds from making the checkouts to the posts' time (the run before
-#: them writes their rows meanwhile).
+#: them writes their rows meanwhile; the workers start and load them).
 PRELOAD = 8
 from tests.pgserver import Cluster  # noqa: E402
 
@@ -104,6 +112,14 @@ class Farm:
             out += [(text, self.account_of[(i, author)], at) for text, author, at in here.recv()]
         return out
 
+    def count(self) -> int:
+        """How many posts every process has."""
+        total = 0
+        for here in self.pipes:
+            here.send("count")
+            total += here.recv()
+        return total
+
     def stop(self) -> None:
         for here in self.pipes:
             here.send("stop")
@@ -127,16 +143,25 @@ def _serve(pipe: Any, accounts: list[str], latency: float) -> None:
         env.update(fake.env(account, user))
     pipe.send((users, env))
     while (asked := pipe.recv()) != "stop":
+        if asked == "count":
+            pipe.send(len(fake.posted()))
+            continue
         assert asked == "posted"
         pipe.send([(t.sent_text, t.author_id, t.created_at) for t in fake.posted()])
     fake.stop()
 
 
 def run(
-    publishers: int, posts: int, accounts: list[str], latency: float, cluster: Cluster, fakes: int
+    publishers: int,
+    posts: int,
+    accounts: list[str],
+    latency: float,
+    cluster: Cluster,
+    fakes: int,
+    mode: str,
 ) -> str:
     farm = Farm(fakes, accounts, latency)
-    url = cluster.new_database(f"bench_{publishers}")
+    url = cluster.new_database(f"bench_{mode}_{publishers}")
     env = {**os.environ, "MEGAPHONE_LEDGER_URL": url, "PYTHONPATH": str(ROOT / "src"), **farm.env}
     with tempfile.TemporaryDirectory() as tmp:
         roots = [Path(tmp) / f"machine-{n}" for n in range(publishers)]
@@ -144,37 +169,100 @@ def run(
         due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=PRELOAD)
         for root in roots:
             order = make_checkout(root, posts, accounts, due)
-        # The run before the posts are due: it writes their rows.
-        subprocess.run(
-            [sys.executable, "-m", "megaphone", "publish", "--due", "-C", str(roots[0])],
+        if mode == "worker":
+            wall = _workers(roots, env, due, farm, posts)
+        else:
+            wall = _cron(roots, env, due)
+    label = f"{publishers} {_NAMES[mode]}"
+    return _report(label, farm, order, posts, accounts, latency, wall)
+
+
+def _workers(
+    roots: list[Path], env: dict[str, str], due: datetime, farm: Farm, posts: int
+) -> float:
+    """A worker per checkout, started (and loaded) before the posts are due;
+    the time from then until the last post is in."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "megaphone", "worker", str(root), "--log-format", "json"],
             env=env,
-            capture_output=True,
-            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
-        time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() + 0.2))
-        started = time.perf_counter()
-        procs = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "megaphone",
-                    "publish",
-                    "--due",
-                    "--grace",
-                    "2h",
-                    "-C",
-                    str(root),
-                ],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for root in roots
-        ]
+        for root in roots
+    ]
+    try:
         for p in procs:
-            p.wait()
+            assert p.stdout is not None
+            for line in p.stdout:  # until it says it started
+                if '"started"' in line:
+                    break
+            # The rest of its log, unread, must not fill the pipe.
+            threading.Thread(target=p.stdout.read, daemon=True).start()
+        left = (due - datetime.now(UTC)).total_seconds()
+        if left < 0.5:
+            raise SystemExit(f"the workers took longer than {PRELOAD} s to start")
+        time.sleep(left)
+        started = time.perf_counter()
+        deadline = started + 600
+        while farm.count() < posts and time.perf_counter() < deadline:
+            time.sleep(0.02)
         wall = time.perf_counter() - started
+        time.sleep(1.0)  # anything sent twice shows now
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(60)
+    return wall
+
+
+def _cron(roots: list[Path], env: dict[str, str], due: datetime) -> float:
+    """``publish --due`` in a process per checkout, started the moment the
+    posts are due (as cron would); the time until every one has ended."""
+    # The run before the posts are due: it writes their rows.
+    subprocess.run(
+        [sys.executable, "-m", "megaphone", "publish", "--due", "-C", str(roots[0])],
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() + 0.2))
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "megaphone",
+                "publish",
+                "--due",
+                "--grace",
+                "2h",
+                "-C",
+                str(root),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for root in roots
+    ]
+    for p in procs:
+        p.wait()
+    return time.perf_counter() - started
+
+
+def _report(
+    label: str,
+    farm: Farm,
+    order: dict[str, list[str]],
+    posts: int,
+    accounts: list[str],
+    latency: float,
+    wall: float,
+) -> str:
     sent = farm.posted()
     farm.stop()
     twice = sum(n - 1 for n in Counter(text for text, _, _ in sent).values() if n > 1)
@@ -187,7 +275,7 @@ def run(
     per_account = posts // len(accounts)
     ideal = (per_account + 1) * latency
     return (
-        f"| {publishers} | {len(sent)} | {wall:.2f} s | {ideal:.2f} s | {wall / ideal:.2f}× | "
+        f"| {label} | {len(sent)} | {wall:.2f} s | {ideal:.2f} s | {wall / ideal:.2f}× | "
         f"{twice} | {out_of_order} |"
     )
 
@@ -227,12 +315,21 @@ def floor(posts: int, accounts: list[str], latency: float, fakes: int) -> str:
     return f"| bare client | {sent} | {wall:.2f} s | {ideal:.2f} s | {wall / ideal:.2f}× | – | – |"
 
 
+_NAMES = {"worker": "× worker", "cron": "× `publish --due`"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=2000)
     parser.add_argument("--accounts", type=int, default=20)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--publishers", default="1,2,4")
+    parser.add_argument(
+        "--mode",
+        choices=("worker", "cron", "both"),
+        default="both",
+        help="publishers as running workers, as `publish --due` runs, or both",
+    )
     parser.add_argument(
         "--fakes", type=int, default=4, help="processes of the fake X API (the accounts dealt out)"
     )
@@ -247,8 +344,11 @@ def main() -> None:
         print("| publishers | sent | wall | ideal | against ideal | sent twice | out of order |")
         print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         print(floor(args.posts, accounts, args.latency, args.fakes), flush=True)
-        for n in (int(x) for x in args.publishers.split(",")):
-            print(run(n, args.posts, accounts, args.latency, cluster, args.fakes), flush=True)
+        modes = ("worker", "cron") if args.mode == "both" else (args.mode,)
+        for mode in modes:
+            for n in (int(x) for x in args.publishers.split(",")):
+                print(run(n, args.posts, accounts, args.latency, cluster, args.fakes, mode))
+                sys.stdout.flush()
     finally:
         cluster.close()
 
