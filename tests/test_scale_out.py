@@ -161,15 +161,17 @@ def test_claims_are_made_in_batches_and_given_back_unsent(ledger_url: str) -> No
         ledger.close()
 
 
-def _project(project: Any, posts_per_account: int) -> Path:
-    at = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _project(project: Any, posts_per_account: int, *, at: datetime | None = None) -> Path:
+    """Every post due at ``at`` (a minute ago unless given)."""
+    due = at or datetime.now(UTC) - timedelta(minutes=1)
+    at_text = due.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     config = "timezone: UTC\nproject: union\naccounts:\n" + "".join(
         f"  - name: {a}\n    network: x\n" for a in ACCOUNTS
     )
     files = {}
     for a in ACCOUNTS:
         posts = "".join(
-            f"  - {{id: {a}-{i:03d}, at: '{at}', text: '{a} update {i}.'}}\n"
+            f"  - {{id: {a}-{i:03d}, at: '{at_text}', text: '{a} update {i}.'}}\n"
             for i in range(posts_per_account)
         )
         files[a] = f"account: {a}\nposts:\n" + posts
@@ -237,8 +239,12 @@ def test_runs_at_once_send_each_post_once_in_each_accounts_order(
 def test_a_run_that_starts_later_takes_over_its_share_of_the_accounts(
     fakex: FakeX, ledger_url: str, project: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = _set_up(fakex, ledger_url, project, monkeypatch, 30)
-    fakex.latency = 0.05  # each account's 30 posts take 1.5 s or more
+    from megaphone.publish.values import Policy
+
+    batch = Policy().batch
+    posts = 3 * batch
+    root = _set_up(fakex, ledger_url, project, monkeypatch, posts)
+    fakex.latency = 0.05  # each account's three batches take 50 ms a post or more
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(_run, root)
         deadline = time.monotonic() + 30
@@ -249,9 +255,9 @@ def test_a_run_that_starts_later_takes_over_its_share_of_the_accounts(
         runs = [first.result(), second.result()]
     _in_order(fakex)
     published = [sum(o.state == "published" for o in outcomes) for outcomes in runs]
-    assert sum(published) == 30 * len(ACCOUNTS)
+    assert sum(published) == posts * len(ACCOUNTS)
     # At its next batch the first run let half its accounts go to the second.
-    assert published[1] >= 30, published
+    assert published[1] >= 2 * batch, published
 
 
 def test_a_post_costs_at_most_three_ledger_writes(
@@ -569,8 +575,12 @@ def test_posts_that_come_due_while_a_worker_sends_go_out_meanwhile(
 def test_two_workers_share_a_burst_each_post_once_in_order(
     fakex: FakeX, ledger_url: str, project: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    fakex.latency = 0.01
-    roots = [_set_up(fakex, ledger_url, project, monkeypatch, 20)]
+    fakex.latency = 0.02
+    monkeypatch.setenv("MEGAPHONE_LEDGER_URL", ledger_url)
+    _sign_in_all(fakex, monkeypatch)
+    fakex.reject_duplicates = False
+    # Due once both have started, as two machines' workers are.
+    roots = [_project(project, 20, at=datetime.now(UTC) + timedelta(seconds=3))]
     # A second checkout of the same project: another machine.
     files = list(roots[0].rglob("*.yaml"))
     second = tmp_path / "second"

@@ -42,8 +42,9 @@ class Policy:
     #: (seconds) before a warning, and before the account's posts are held.
     skew_warning: float = 30.0
     skew_limit: float = 300.0
-    #: Posts of one account claimed in one write, and sent one after another.
-    batch: int = 10
+    #: Posts of one account claimed in one write, and sent one after another
+    #: (a run above its share lets an account go at the end of one).
+    batch: int = 25
     #: How long a run waits before asking again for an account another run
     #: sends the posts of (seconds; doubled each time, up to ten times).
     poll: float = 0.1
