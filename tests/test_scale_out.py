@@ -605,3 +605,47 @@ def test_two_workers_share_a_burst_each_post_once_in_order(
     published = [sum(e["event"] == "published" for e in log) for log in logs]
     assert sum(published) == 20 * len(ACCOUNTS)
     assert all(published), published  # both took their share
+
+
+def test_a_worker_has_a_job_for_each_moment_and_gives_a_moments_posts_in_order(
+    project: Any, clock: Any
+) -> None:
+    from megaphone.worker.loop import Worker
+    from tests.conftest import NOW
+
+    first, second = NOW + timedelta(hours=1), NOW + timedelta(hours=2)
+
+    def at(when: datetime) -> str:
+        return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    root = project(
+        # Written out of their order: they go out by time, then file, then id.
+        utla=(
+            "account: utla\nposts:\n"
+            f"  - {{id: u-b, at: '{at(first)}', text: B.}}\n"
+            f"  - {{id: u-c, at: '{at(second)}', text: C.}}\n"
+            f"  - {{id: u-a, at: '{at(first)}', text: A.}}\n"
+        ),
+        reclaim=(
+            "account: reclaim-la\nposts:\n"
+            f"  - {{id: r-a, at: '{at(first)}', text: A.}}\n"
+            f"  - {{id: r-b, at: '{at(second)}', text: B.}}\n"
+        ),
+    )
+    log: list[dict[str, Any]] = []
+    worker = Worker(root, environ={}, log=log.append, dry_run=True, sweep=3600)
+    worker.start()
+    try:
+        assert worker.pending() == 5
+        moments = [j for j in worker._scheduler.get_jobs() if j.id != "sweep"]
+        assert sorted(j.next_run_time for j in moments) == [first, second]
+        assert [p for p, _, _ in worker.next_jobs(3)] == ["r-a", "u-a", "u-b"]
+        clock.move_to(first)
+        worker.fire(first)
+        said = [(e["post"], e["account"]) for e in log if e["event"] == "would-send"]
+        assert said == [("r-a", "reclaim-la"), ("u-a", "utla"), ("u-b", "utla")]
+        assert worker.pending() == 2
+        worker.fire(first)  # a moment's job that runs again gives nothing twice
+        assert sum(e["event"] == "would-send" for e in log) == 3
+    finally:
+        worker.stop()

@@ -18,8 +18,8 @@
 
 from __future__ import annotations
 
-import bisect
 import contextlib
+import heapq
 import os
 import signal
 import socket
@@ -109,9 +109,9 @@ class Worker:
         #: evergreen posts moves on with time).
         self._expanded_at = datetime.min.replace(tzinfo=UTC)
         self._accounts: dict[str, Account] = {}
-        #: Each account's posts with a job, by time (queue file, id): the
-        #: ones due are given to a run together when the first one fires.
-        self._open: dict[str, list[tuple[datetime, str, str]]] = {}
+        #: The posts to publish, each account's, and when (the scheduler
+        #: has a job for each moment: every post due by then goes out).
+        self._scheduled: dict[str, datetime] = {}
         #: The run sending posts now, which takes the posts that come due
         #: while it goes (one at a time: an account's posts stay in order).
         self._run: AccountRun | None = None
@@ -442,72 +442,67 @@ class Worker:
     # --------------------------------------------------------- schedule
 
     def _schedule(self) -> None:
-        """Make the scheduler's jobs match the posts to publish."""
+        """Make the schedule match the posts to publish: each post and
+        account due at its time, and a job of the scheduler's for each
+        moment that has posts (posts due together go out together)."""
         from megaphone.store.view import peek_project
 
         assert self._config is not None
         states = peek_project(self.root, self._config, self.environ) or {}
-        desired: dict[str, tuple[str, str, datetime]] = {}
-        opened: dict[str, list[tuple[datetime, str, str]]] = {}
+        desired: dict[str, datetime] = {}
         with self._lock:
             for post in self._posts.values():
                 if post.draft or post.at is None:
                     continue
                 rows = {a: s for a, s, _ in states.get(post.id, ())}
                 for account in post.accounts:
-                    if not still_open(rows.get(account)):
-                        continue
-                    desired[_job_id(post.id, account)] = (post.id, account, post.at)
-                    opened.setdefault(account, []).append((post.at, post.queue, post.id))
-            for dated in opened.values():
-                dated.sort()
-            self._open = opened
+                    if still_open(rows.get(account)):
+                        desired[_job_id(post.id, account)] = post.at
+            previous, self._scheduled = self._scheduled, desired
+            moments = set(desired.values())
         scheduler = self._scheduler
-        existing = {job.id: job for job in scheduler.get_jobs() if job.id.startswith("post:")}
-        for job_id in existing.keys() - desired.keys():
-            scheduler.remove_job(job_id)
+        for job_id in previous.keys() - desired.keys():
             post_id, account = _split(job_id)
             self._say("cancelled", post=post_id, account=account)
-        for job_id, (post_id, account, at) in desired.items():
-            job = existing.get(job_id)
-            if job is not None and getattr(job.trigger, "run_date", None) == at:
+        for job_id, at in desired.items():
+            was = previous.get(job_id)
+            if was == at:
                 continue
-            scheduler.add_job(
-                self.fire,
-                "date",
-                run_date=at,
-                args=(post_id, account),
-                id=job_id,
-                replace_existing=True,
-            )
-            if job is not None:
+            post_id, account = _split(job_id)
+            if was is not None:
                 self._say("rescheduled", post=post_id, account=account, at=at)
             elif scheduler.running:
                 self._say("scheduled", post=post_id, account=account, at=at)
+        existing = {job.id for job in scheduler.get_jobs() if job.id.startswith("at:")}
+        wanted = {f"at:{at.isoformat()}": at for at in moments}
+        for job_id in existing - wanted.keys():
+            with contextlib.suppress(LookupError):  # it has just run
+                scheduler.remove_job(job_id)
+        for job_id, at in wanted.items():
+            if job_id not in existing:
+                scheduler.add_job(
+                    self.fire, "date", run_date=at, args=(at,), id=job_id, replace_existing=True
+                )
 
     def pending(self) -> int:
-        if self._scheduler is None:
-            return 0
-        return sum(1 for j in self._scheduler.get_jobs() if j.id.startswith("post:"))
+        with self._lock:
+            return len(self._scheduled)
 
     def next_jobs(self, n: int = 5) -> list[tuple[str, str, datetime]]:
-        jobs = [j for j in self._scheduler.get_jobs() if j.id.startswith("post:")]
-        jobs.sort(key=lambda j: j.next_run_time)
-        out = []
-        for job in jobs[:n]:
-            post_id, account = _split(job.id)
-            out.append((post_id, account, job.next_run_time.astimezone(UTC)))
-        return out
+        with self._lock:
+            soonest = heapq.nsmallest(n, self._scheduled.items(), key=lambda item: item[::-1])
+        return [(*_split(job_id), at.astimezone(UTC)) for job_id, at in soonest]
 
     # ------------------------------------------------------------- jobs
 
-    def fire(self, post_id: str, account_name: str) -> None:
-        """A post's time has come (a scheduler thread)."""
+    def fire(self, at: datetime) -> None:
+        """Posts' time has come (a scheduler thread): every post due by now
+        is given to the run under way, or to a new one."""
         with self._job():
             try:
-                self._fire(post_id, account_name)
+                self._fire(at)
             except Exception as e:  # a bug must not kill the worker; say it
-                self._say("error", post=post_id, account=account_name, message=_trouble(e))
+                self._say("error", message=_trouble(e))
 
     @contextlib.contextmanager
     def _job(self) -> Iterator[None]:
@@ -521,35 +516,62 @@ class Worker:
                 self._busy -= 1
                 self._running.notify_all()
 
-    def _fire(self, post_id: str, account_name: str) -> None:
-        with self._lock:
-            post = self._posts.get(post_id)
-            account = self._accounts.get(account_name) or Account(account_name)
-            if post is None or account_name not in post.accounts or self.stopping:
-                return
-            if not self.dry_run:
-                # With it, the account's other posts due by now, whose jobs
-                # fire at the same moment in no set order: given at once, in
-                # their order.  A post another job took with its own was
-                # given with it.
-                now = max(datetime.now(UTC), post.at or datetime.now(UTC))
-                dated = self._open.get(account_name, [])
-                cut = bisect.bisect_right(dated, (now, "\uffff", "\uffff"))
-                ids = [i for _, _, i in dated[:cut]]
-                if post_id not in ids:
+    def _fire(self, at: datetime) -> None:
+        # Under the run's lock: posts taken here reach the run before any
+        # that a later moment takes (an account's posts stay in order).
+        with self._run_lock:
+            with self._lock:
+                if self.stopping:
                     return
-                del dated[:cut]
-                due = [(p, account) for p in map(self._posts.get, ids) if p is not None]
-        if self.dry_run:
-            self._would_send(post, account)
-            return
-        self._publish(due)
+                now = max(datetime.now(UTC), at)
+                taken = sorted(
+                    (when, job_id) for job_id, when in self._scheduled.items() if when <= now
+                )
+                due = []
+                for _, job_id in taken:
+                    del self._scheduled[job_id]
+                    post_id, account_name = _split(job_id)
+                    post = self._posts.get(post_id)
+                    if post is not None and account_name in post.accounts:
+                        account = self._accounts.get(account_name) or Account(account_name)
+                        due.append((post, account))
+            due.sort(key=lambda item: (item[0].at or now, item[0].queue, item[0].id))
+            if self.dry_run:
+                for post, account in due:
+                    self._would_send(post, account)
+                return
+            run = self._give(due)
+        if run is not None:
+            self._drive(run)
 
     def _publish(self, due: list[tuple[Post, Account]]) -> None:
-        """Send posts that are due: given to the run under way, or to a new
-        one that this thread drives (accounts in parallel, each account's
-        posts in batches under its lease: see AccountRun).  An account held
-        back by a rate limit or refused credentials waits for the sweep."""
+        """Send posts found due by a sweep: given to the run under way, or
+        to a new one, driven by a thread of its own (the sweep goes on with
+        its heartbeat meanwhile; ``stop`` waits for the thread)."""
+        with self._run_lock:
+            run = self._give(due)
+        if run is None:
+            return
+        with self._running:
+            self._busy += 1
+
+        def drive() -> None:
+            try:
+                self._drive(run)
+            except Exception as e:  # a bug must not kill the worker; say it
+                self._say("error", message=_trouble(e))
+            finally:
+                with self._running:
+                    self._busy -= 1
+                    self._running.notify_all()
+
+        threading.Thread(target=drive, name="megaphone-run", daemon=True).start()
+
+    def _give(self, due: list[tuple[Post, Account]]) -> AccountRun | None:
+        """Give posts that are due to the run under way; or to a new run,
+        returned for the caller to drive (under the run's lock).  An account
+        held back by a rate limit or refused credentials waits for the
+        sweep."""
         from megaphone.publish.values import Job, order
 
         now = datetime.now(UTC)
@@ -559,26 +581,25 @@ class Worker:
             if not (held := self._held.get(account.name)) or held <= now
         ]
         jobs.sort(key=order)
-        if not jobs:
-            return
+        if not jobs or self.stopping:
+            return None  # (stopping: the next start sends them)
+        if self._run is not None and self._run.add(jobs):
+            return None  # the run under way sends them
         assert self._publisher is not None
-        publisher = self._publisher
-        with self._run_lock:
-            if self.stopping:
-                return  # the next start sends them
-            run = self._run
-            if run is not None and run.add(jobs):
-                return  # the run under way sends them
-            run = self._run = publisher.new_run(report=self._from_run)
-            run.add(jobs)
+        run = self._run = self._publisher.new_run(report=self._from_run)
+        run.add(jobs)
+        return run
+
+    def _drive(self, run: AccountRun) -> None:
+        """Accounts in parallel, each account's posts in batches under its
+        lease (see AccountRun), until the run has no more to send.  Replies
+        and quotes whose post was not live yet wait for the sweep."""
         try:
             run.go()
         finally:
             with self._run_lock:
                 if self._run is run:
                     self._run = None
-        # Replies and quotes whose post was not live yet: the sweep sends
-        # them once it is.
 
     def _from_run(self, outcome: Outcome) -> None:
         if outcome.stop_account:
@@ -651,7 +672,8 @@ class Worker:
 
         assert self._config is not None
         states = peek_project(self.root, self._config, self.environ) or {}
-        pending = {j.id for j in self._scheduler.get_jobs() if j.id.startswith("post:")}
+        with self._lock:
+            pending = set(self._scheduled)
         due = []
         for post, account in self._due(now):
             if _job_id(post.id, account) in pending:
