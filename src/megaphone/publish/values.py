@@ -83,7 +83,12 @@ class Job:
 def order(job: Job) -> tuple[datetime, str, str]:
     """Where a job goes among the others (an account's go out in this
     order): by time, queue file and id."""
-    return (job.post.at or job.due, job.post.queue, job.post.id)
+    return post_order(job.post, job.due)
+
+
+def post_order(post: Post, due: datetime) -> tuple[datetime, str, str]:
+    """:func:`order` of a post (``due``: its time when it has none)."""
+    return (post.at or due, post.queue, post.id)
 
 
 @dataclass

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from megaphone.errors import MegaphoneError
 from megaphone.model import Account, Project, Queue
 from megaphone.publish.decide import still_open
+from megaphone.publish.values import Job, order, post_order
 from megaphone.store.heartbeat import (
     SWEEP_SECONDS,
     Heartbeat,
@@ -507,14 +508,20 @@ class Worker:
     @contextlib.contextmanager
     def _job(self) -> Iterator[None]:
         """A job of the scheduler's at work (``stop`` waits for them)."""
-        with self._running:
-            self._busy += 1
+        self._begin_job()
         try:
             yield
         finally:
-            with self._running:
-                self._busy -= 1
-                self._running.notify_all()
+            self._end_job()
+
+    def _begin_job(self) -> None:
+        with self._running:
+            self._busy += 1
+
+    def _end_job(self) -> None:
+        with self._running:
+            self._busy -= 1
+            self._running.notify_all()
 
     def _fire(self, at: datetime) -> None:
         # Under the run's lock: posts taken here reach the run before any
@@ -524,19 +531,17 @@ class Worker:
                 if self.stopping:
                     return
                 now = max(datetime.now(UTC), at)
-                taken = sorted(
-                    (when, job_id) for job_id, when in self._scheduled.items() if when <= now
-                )
+                taken = [job_id for job_id, when in self._scheduled.items() if when <= now]
                 due = []
-                for _, job_id in taken:
+                for job_id in taken:
                     del self._scheduled[job_id]
                     post_id, account_name = _split(job_id)
                     post = self._posts.get(post_id)
                     if post is not None and account_name in post.accounts:
                         account = self._accounts.get(account_name) or Account(account_name)
                         due.append((post, account))
-            due.sort(key=lambda item: (item[0].at or now, item[0].queue, item[0].id))
             if self.dry_run:
+                due.sort(key=lambda item: post_order(item[0], now))
                 for post, account in due:
                     self._would_send(post, account)
                 return
@@ -552,8 +557,7 @@ class Worker:
             run = self._give(due)
         if run is None:
             return
-        with self._running:
-            self._busy += 1
+        self._begin_job()  # counted before the thread starts: stop waits for it
 
         def drive() -> None:
             try:
@@ -561,9 +565,7 @@ class Worker:
             except Exception as e:  # a bug must not kill the worker; say it
                 self._say("error", message=_trouble(e))
             finally:
-                with self._running:
-                    self._busy -= 1
-                    self._running.notify_all()
+                self._end_job()
 
         threading.Thread(target=drive, name="megaphone-run", daemon=True).start()
 
@@ -572,8 +574,6 @@ class Worker:
         returned for the caller to drive (under the run's lock).  An account
         held back by a rate limit or refused credentials waits for the
         sweep."""
-        from megaphone.publish.values import Job, order
-
         now = datetime.now(UTC)
         jobs = [
             Job(post.for_network(account.network), account, post.at or now)
@@ -674,14 +674,14 @@ class Worker:
         states = peek_project(self.root, self._config, self.environ) or {}
         with self._lock:
             pending = set(self._scheduled)
+            accounts = dict(self._accounts)
         due = []
         for post, account in self._due(now):
             if _job_id(post.id, account) in pending:
                 continue
             rows = {a: s for a, s, _ in states.get(post.id, ())}
             if still_open(rows.get(account)):
-                with self._lock:
-                    due.append((post, self._accounts.get(account) or Account(account)))
+                due.append((post, accounts.get(account) or Account(account)))
         if due and not self.stopping:
             self._publish(due)
 
