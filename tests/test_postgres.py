@@ -107,3 +107,79 @@ def test_concurrent_claims_on_postgres_send_each_post_once(
         list(pool.map(one_run, range(4)))
     texts = [t.sent_text for t in fakex.posted()]
     assert sorted(texts) == sorted(f"Post {i}." for i in range(20))
+
+
+def test_a_post_recorded_through_the_driver_survives_a_dropped_connection(
+    postgres_url: str,
+) -> None:
+    """The last part's write goes straight through psycopg on a pooled
+    connection: a connection the server has dropped is not used again, and
+    a statement the server refuses is a ledger error, not the driver's."""
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from megaphone.errors import LedgerError
+    from megaphone.store.ledger import Wanted
+
+    now = datetime.now(UTC)
+    until = now + timedelta(minutes=1)
+    ledger = Ledger(postgres_url, project="union")
+    try:
+        ledger.sync([Wanted(f"p{i}", "utla", "x", "q", now, "d") for i in range(3)], now=now)
+        ledger.claim_batch("utla", ["p0", "p1", "p2"], token="run", now=now, lease_until=until)
+
+        def published(post_id: str, then: str | None) -> bool:
+            return ledger.record_part(
+                post_id,
+                "utla",
+                0,
+                token="run",
+                remote_id=f"r-{post_id}",
+                url=f"https://x.test/{post_id}",
+                now=now,
+                lease_until=until,
+                publish=(f"r-{post_id}", f"https://x.test/{post_id}"),
+                then=(then, None) if then else None,
+            )
+
+        assert published("p0", "p1") is True
+        # Every connection of the pool is cut off by the server.
+        with sa.create_engine(
+            postgres_url.replace("postgresql://", "postgresql+psycopg://")
+        ).connect() as admin:
+            admin.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        assert published("p1", None) is False  # recorded; nothing was fenced
+        row = ledger.get("p1", "utla")
+        assert row is not None
+        assert row.state == "published"
+        assert row.remote_id == "r-p1"
+        assert ledger.parts("p1", "utla")[0].url == "https://x.test/p1"
+        # A value the server refuses: said as the ledger's error, the
+        # connection still good for the next post.
+        with pytest.raises(LedgerError, match="the ledger"):
+            ledger.record_part(
+                "p2",
+                "utla",
+                0,
+                token="run",
+                remote_id="r-p2",
+                url="https://x.test/p2",
+                now=now,
+                lease_until=until,
+                publish=("r-p2", "https://x.test/p2"),
+                idem_key="\x00",
+            )
+        assert published("p2", None) is False
+        assert {d.post_id: d.state for d in ledger.all()} == {
+            "p0": "published",
+            "p1": "published",
+            "p2": "published",
+        }
+    finally:
+        ledger.close()
