@@ -161,6 +161,99 @@ def test_claims_are_made_in_batches_and_given_back_unsent(ledger_url: str) -> No
         ledger.close()
 
 
+def test_taking_an_account_reads_the_batch_whoever_held_it(ledger_url: str) -> None:
+    """The lease taken and the batch's rows read together: made the first
+    time, kept by its holder, refused to another while its holder lives,
+    taken from a holder that is gone; only the rows that are there."""
+    ledger = Ledger(ledger_url)
+    until = NOW + timedelta(minutes=1)
+    try:
+        ledger.sync([Wanted(f"p{i}", "utla", "x", "q", NOW, "d") for i in range(3)], now=NOW)
+
+        def take(token: str, read: list[str], abandoned: Any = never) -> Any:
+            return ledger.take_account(
+                "utla", token=token, now=NOW, lease_until=until, abandoned=abandoned, read=read
+            )
+
+        first = take("a", ["p0", "p1", "gone"])  # no lease yet: made
+        assert first is not None and sorted(first) == ["p0", "p1"]
+        again = take("a", ["p1", "p2", "gone"])  # its holder's
+        assert again is not None and sorted(again) == ["p1", "p2"]
+        row = again["p2"]
+        assert (row.project, row.account, row.state, row.digest) == (
+            ledger.project,
+            "utla",
+            "scheduled",
+            "d",
+        )
+        assert row.scheduled_at == NOW and row.scheduled_at.tzinfo is UTC
+        assert take("a", []) == {} and take("a", ["gone"]) == {}
+        assert take("b", ["p0"]) is None  # a's, and a lives
+        taken = take("b", ["p0"], abandoned=lambda token, _until: token == "a")
+        assert taken is not None and list(taken) == ["p0"]
+        assert take("a", ["p0"]) is None  # b's now
+    finally:
+        ledger.close()
+
+
+def test_a_batch_claim_waits_out_a_backoff_and_brings_the_parts_already_live(
+    ledger_url: str,
+) -> None:
+    ledger = Ledger(ledger_url)
+    until = NOW + timedelta(minutes=1)
+    later = NOW + timedelta(minutes=10)
+    try:
+        ledger.sync([Wanted(f"p{i}", "utla", "x", "q", NOW, "d") for i in range(3)], now=NOW)
+        ledger.claim_batch("utla", ["p0", "p1"], token="a", now=NOW, lease_until=until)
+        # p0: a thread whose first part went out, then the network said wait.
+        ledger.sending("p0", "utla", 0, token="a", now=NOW, lease_until=until, idem_key="k0")
+        ledger.record_part(
+            "p0",
+            "utla",
+            0,
+            token="a",
+            remote_id="11",
+            url="https://x.com/u/11",
+            now=NOW,
+            lease_until=until,
+        )
+        for post_id in ("p0", "p1"):
+            assert ledger.finish(
+                post_id,
+                "utla",
+                token="a",
+                state="scheduled",
+                now=NOW,
+                error="rate limited",
+                next_attempt_at=later,
+            )
+        # Before the backoff is out only p2 is claimed; ignoring it, all.
+        soon = NOW + timedelta(minutes=1)
+        got = ledger.claim_batch("utla", ["p0", "p1", "p2"], token="b", now=soon, lease_until=until)
+        assert list(got) == ["p2"]
+        ledger.release_claims("utla", ["p2"], token="b", now=soon)
+        got = ledger.claim_batch(
+            "utla",
+            ["p0", "p1", "p2"],
+            token="b",
+            now=soon,
+            lease_until=until,
+            ignore_backoff=True,
+        )
+        assert sorted(got) == ["p0", "p1", "p2"]
+        p0, live = got["p0"]
+        assert (p0.state, p0.claimed_by, p0.attempts, p0.claimed_at) == ("publishing", "b", 2, soon)
+        assert p0.claimed_at is not None and p0.claimed_at.tzinfo is UTC
+        assert [(r.idx, r.remote_id, r.url) for r in live.values()] == [
+            (0, "11", "https://x.com/u/11")
+        ]
+        assert got["p1"][1] == {} and got["p2"][1] == {}
+        said = [(e["state"], e["detail"], e["at"]) for e in ledger.events("p1")]
+        assert said[-1] == ("publishing", "b", soon)
+    finally:
+        ledger.close()
+
+
 def _project(project: Any, posts_per_account: int, *, at: datetime | None = None) -> Path:
     """Every post due at ``at`` (a minute ago unless given)."""
     due = at or datetime.now(UTC) - timedelta(minutes=1)

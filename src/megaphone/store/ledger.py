@@ -77,9 +77,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return None if value is None else _utc(value)
 
 
 metadata = sa.MetaData()
@@ -255,6 +253,50 @@ SELECT EXISTS (SELECT 1 FROM done), EXISTS (SELECT 1 FROM fenced)
 #: The same, as the driver takes it.
 _LAST_PART_SQL = re.sub(r":(\w+)", r"%(\1)s", _LAST_PART.text)
 
+#: ``Ledger.take_account`` on PostgreSQL when the lease is free or this
+#: run's already, in one statement: the lease taken and the batch's rows
+#: read.  One row whose ``got`` says whether the lease was taken, with no
+#: delivery, when it was not (or no row is there); else a row per delivery.
+_TAKE_ACCOUNT_SQL = """
+WITH lease AS (
+    UPDATE account_leases SET claimed_by = %(token)s, lease_until = %(lease_until)s
+    WHERE project = %(project)s AND account = %(account)s
+      AND (claimed_by IS NULL OR claimed_by = %(token)s OR lease_until <= %(now)s)
+    RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM lease) AS got, d.*
+FROM (SELECT 1) AS one
+LEFT JOIN deliveries AS d
+  ON EXISTS (SELECT 1 FROM lease)
+ AND d.project = %(project)s AND d.account = %(account)s AND d.post_id = ANY(%(ids)s)
+"""
+
+#: ``Ledger.claim_batch`` on PostgreSQL in one statement: the batch's
+#: scheduled deliveries claimed, an event each, and the claimed rows
+#: returned, each saying whether parts of it are live already.
+_CLAIM_BATCH_SQL = """
+WITH claimed AS (
+    UPDATE deliveries
+    SET state = 'publishing', claimed_by = %(token)s, claimed_at = %(now)s,
+        lease_until = %(lease_until)s, attempts = attempts + 1, held = NULL,
+        updated_at = %(now)s
+    WHERE project = %(project)s AND account = %(account)s AND post_id = ANY(%(ids)s)
+      AND state = 'scheduled'
+      AND (%(ignore_backoff)s OR next_attempt_at IS NULL OR next_attempt_at <= %(now)s)
+    RETURNING *
+), said AS (
+    INSERT INTO events (project, post_id, account, variant, occurrence, at, state, detail)
+    SELECT project, post_id, account, '', '', %(now)s, 'publishing', %(token)s FROM claimed
+)
+SELECT EXISTS (
+           SELECT 1 FROM parts AS p
+           WHERE p.project = claimed.project AND p.account = claimed.account
+             AND p.post_id = claimed.post_id
+       ) AS has_parts,
+       claimed.*
+FROM claimed
+"""
+
 
 class _Start(TypedDict):
     """The state a new delivery starts in, and why when it is not scheduled."""
@@ -354,6 +396,9 @@ class Ledger:
         self._statements: dict[Any, Any] = {}
         #: PostgreSQL: connections whose every statement is a transaction.
         self._single: Engine | None = None
+        #: PostgreSQL through psycopg 3: every post's writes go straight
+        #: through the driver (see ``_driver_rows``).
+        self._driver = False
         #: SQLite only: the threads of this process take turns writing
         #: (a database server lets them write at once).
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
@@ -387,6 +432,7 @@ class Ledger:
                     # A write of one statement is its own transaction: no
                     # BEGIN and COMMIT, two round trips fewer.
                     self._single = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+                    self._driver = self.engine.dialect.driver == "psycopg"
                 self.reader = self.engine
         except LedgerError:
             raise
@@ -1032,8 +1078,8 @@ class Ledger:
         claim lost, the event that says the part is live), and the next
         post's fence.  Whether the post was published, and fenced."""
         assert self._single is not None
-        if self.engine.dialect.driver == "psycopg":
-            row = self._driver_statement(_LAST_PART_SQL, params)
+        if self._driver:
+            row = self._driver_rows(_LAST_PART_SQL, params)[1][0]
         else:
             try:
                 with self._single.connect() as c:
@@ -1042,13 +1088,16 @@ class Ledger:
                 raise LedgerError(f"the ledger: {_short(e)}") from None
         return bool(row[0]), bool(row[1])
 
-    def _driver_statement(self, sql: str, params: Mapping[str, Any]) -> Any:
+    def _driver_rows(
+        self, sql: str, params: Mapping[str, Any]
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
         """One statement, its own transaction, straight through psycopg on a
-        pooled connection, prepared once per connection; its one row.  Every
-        post's write goes this way: SQLAlchemy's own work for a statement
-        (a connection object, the compiled form looked up, the result
-        wrapped) costs the interpreter more than the driver's, and each
-        account's thread waits for the interpreter behind the others."""
+        pooled connection, prepared once per connection: its columns' names
+        and its rows.  Every post's writes go this way: SQLAlchemy's own work
+        for a statement (a connection object, the compiled form looked up,
+        each value of the result processed) costs the interpreter more than
+        the driver's, and each account's thread waits for the interpreter
+        behind the others."""
         try:
             raw = self.engine.raw_connection()  # the checkout drops a closed one
         except sa.exc.SQLAlchemyError as e:
@@ -1058,7 +1107,9 @@ class Ledger:
             assert conn is not None
             conn.autocommit = True  # no BEGIN and COMMIT: two round trips fewer
             try:
-                return conn.execute(sql, params, prepare=True).fetchone()
+                cursor = conn.execute(sql, params, prepare=True)
+                names = [column.name for column in cursor.description or ()]
+                return names, cursor.fetchall()
             finally:
                 if not conn.closed:
                     conn.autocommit = False
@@ -1238,6 +1289,26 @@ class Ledger:
         account's posts.  None when another run holds it (and is not gone,
         by ``abandoned``); else the rows of the posts ``read``, read in the
         same transaction."""
+        ids = list(read)
+        if self._driver:
+            names, taken = self._driver_rows(
+                _TAKE_ACCOUNT_SQL,
+                {
+                    "project": self.project,
+                    "account": account,
+                    "token": token,
+                    "now": now,
+                    "lease_until": lease_until,
+                    "ids": ids,
+                },
+            )
+            if taken[0][0]:
+                # A row with no delivery (post_id, after got and project,
+                # is NULL) when none of ``ids`` is there.
+                found = (_delivery(names[1:], row[1:]) for row in taken if row[2] is not None)
+                return {d.post_id: d for d in found}
+            # Not this run's, or not made yet: the general write below
+            # makes it, or takes it from a run that is gone.
         lease = account_leases.c
         mine = (lease.project == self.project, lease.account == account)
         with self._writing() as c:
@@ -1274,7 +1345,6 @@ class Ledger:
                     ).rowcount
             if not got:
                 return None
-            ids = list(read)
             if not ids:
                 return {}
             rows = c.execute(
@@ -1314,6 +1384,15 @@ class Ledger:
         with the parts already live of each: what it claimed, by post id."""
         if not post_ids:
             return {}
+        if self._driver:
+            return self._claim_batch_driver(
+                account,
+                post_ids,
+                token=token,
+                now=now,
+                lease_until=lease_until,
+                ignore_backoff=ignore_backoff,
+            )
         d = deliveries.c
         condition = [
             *self._ours(),
@@ -1368,6 +1447,37 @@ class Ledger:
             ).all():
                 live[p.post_id][p.idx] = PartRecord(p.idx, p.remote_id, p.url, p.published_at)
         return {r.post_id: (Delivery(**r._mapping), live[r.post_id]) for r in rows}
+
+    def _claim_batch_driver(
+        self,
+        account: str,
+        post_ids: list[str],
+        *,
+        token: str,
+        now: datetime,
+        lease_until: datetime,
+        ignore_backoff: bool,
+    ) -> dict[str, tuple[Delivery, dict[int, PartRecord]]]:
+        """:meth:`claim_batch` on PostgreSQL: one statement; the parts of
+        a post claimed again after some went out are read after it."""
+        names, rows = self._driver_rows(
+            _CLAIM_BATCH_SQL,
+            {
+                "project": self.project,
+                "account": account,
+                "token": token,
+                "now": now,
+                "lease_until": lease_until,
+                "ids": post_ids,
+                "ignore_backoff": ignore_backoff,
+            },
+        )
+        claimed = {}
+        for row in rows:
+            delivery = _delivery(names[1:], row[1:])
+            live = self.parts(delivery.post_id, account) if row[0] else {}
+            claimed[delivery.post_id] = (delivery, live)
+        return claimed
 
     def release_claims(
         self,
@@ -1877,6 +1987,21 @@ def _upsert_meta(c: Connection, key: str, value: str) -> None:
     updated = c.execute(meta.update().where(meta.c.key == key).values(value=value))
     if not updated.rowcount:
         c.execute(_insert_ignore(c, meta).values(key=key, value=value))
+
+
+def _delivery(names: list[str], values: tuple[Any, ...]) -> Delivery:
+    """A delivery from a row the driver read (its times in UTC, as
+    ``UTCDateTime`` gives them)."""
+    fields: dict[str, Any] = {
+        name: _utc(value) if isinstance(value, datetime) else value
+        for name, value in zip(names, values, strict=True)
+    }
+    return Delivery(**fields)
+
+
+def _utc(value: datetime) -> datetime:
+    """A time the database gave, aware and in UTC (SQLite gives it naive)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _short(error: Exception) -> str:
