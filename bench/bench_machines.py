@@ -20,8 +20,10 @@ dealt out among them).  A publisher is either
   (imports, the project read) included.
 
 Reports the wall time against the ideal (the busiest account's requests one
-after another, accounts in parallel), posts sent twice, and posts of one
-account that went out of their order.  The first row is a bare client's:
+after another, accounts in parallel), the publishers' CPU time a post (user
+and system, every publisher's process together, over the timed span: less
+noisy than the wall time on a shared machine), posts sent twice, and posts
+of one account that went out of their order.  The first row is a bare client's:
 the same requests, signed and sent a thread per account with nothing else
 done, which is what the fake server and the machine allow at best.
 """
@@ -170,18 +172,25 @@ def run(
         for root in roots:
             order = make_checkout(root, posts, accounts, due)
         if mode == "worker":
-            wall = _workers(roots, env, due, farm, posts)
+            wall, cpu = _workers(roots, env, due, farm, posts)
         else:
-            wall = _cron(roots, env, due)
+            wall, cpu = _cron(roots, env, due)
     label = f"{publishers} {_NAMES[mode]}"
-    return _report(label, farm, order, posts, accounts, latency, wall)
+    return _report(label, farm, order, posts, accounts, latency, wall, cpu)
+
+
+def _cpu(pid: int) -> float:
+    """A live process's CPU seconds so far (user and system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _workers(
     roots: list[Path], env: dict[str, str], due: datetime, farm: Farm, posts: int
-) -> float:
+) -> tuple[float, float]:
     """A worker per checkout, started (and loaded) before the posts are due;
-    the time from then until the last post is in."""
+    the time from then until the last post is in, and the workers' CPU
+    seconds meanwhile."""
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "megaphone", "worker", str(root), "--log-format", "json"],
@@ -205,22 +214,25 @@ def _workers(
             raise SystemExit(f"the workers took longer than {PRELOAD} s to start")
         time.sleep(left)
         started = time.perf_counter()
+        cpu_before = sum(_cpu(p.pid) for p in procs)
         deadline = started + 600
         while farm.count() < posts and time.perf_counter() < deadline:
             time.sleep(0.02)
         wall = time.perf_counter() - started
+        cpu = sum(_cpu(p.pid) for p in procs) - cpu_before
         time.sleep(1.0)  # anything sent twice shows now
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
         for p in procs:
             p.wait(60)
-    return wall
+    return wall, cpu
 
 
-def _cron(roots: list[Path], env: dict[str, str], due: datetime) -> float:
+def _cron(roots: list[Path], env: dict[str, str], due: datetime) -> tuple[float, float]:
     """``publish --due`` in a process per checkout, started the moment the
-    posts are due (as cron would); the time until every one has ended."""
+    posts are due (as cron would); the time until every one has ended, and
+    their CPU seconds (their start included)."""
     # The run before the posts are due: it writes their rows.
     subprocess.run(
         [sys.executable, "-m", "megaphone", "publish", "--due", "-C", str(roots[0])],
@@ -249,9 +261,12 @@ def _cron(roots: list[Path], env: dict[str, str], due: datetime) -> float:
         )
         for root in roots
     ]
+    cpu = 0.0
     for p in procs:
-        p.wait()
-    return time.perf_counter() - started
+        _pid, _status, usage = os.wait4(p.pid, 0)
+        p.returncode = _status
+        cpu += usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - started, cpu
 
 
 def _report(
@@ -262,6 +277,7 @@ def _report(
     accounts: list[str],
     latency: float,
     wall: float,
+    cpu: float,
 ) -> str:
     sent = farm.posted()
     farm.stop()
@@ -276,7 +292,7 @@ def _report(
     ideal = (per_account + 1) * latency
     return (
         f"| {label} | {len(sent)} | {wall:.2f} s | {ideal:.2f} s | {wall / ideal:.2f}× | "
-        f"{twice} | {out_of_order} |"
+        f"{cpu / posts * 1000:.2f} ms | {twice} | {out_of_order} |"
     )
 
 
@@ -304,15 +320,20 @@ def floor(posts: int, accounts: list[str], latency: float, fakes: int) -> str:
 
     threads = [threading.Thread(target=send, args=(a,)) for a in accounts]
     started = time.perf_counter()
+    cpu_before = time.process_time()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before
     sent = len(farm.posted())
     farm.stop()
     ideal = (per_account + 1) * latency
-    return f"| bare client | {sent} | {wall:.2f} s | {ideal:.2f} s | {wall / ideal:.2f}× | – | – |"
+    return (
+        f"| bare client | {sent} | {wall:.2f} s | {ideal:.2f} s | {wall / ideal:.2f}× | "
+        f"{cpu / posts * 1000:.2f} ms | – | – |"
+    )
 
 
 _NAMES = {"worker": "× worker", "cron": "× `publish --due`"}
@@ -341,8 +362,11 @@ def main() -> None:
             f"{args.posts} posts, {args.accounts} accounts, {args.latency * 1000:.0f} ms a "
             f"request, the fake X API in {args.fakes} processes"
         )
-        print("| publishers | sent | wall | ideal | against ideal | sent twice | out of order |")
-        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print(
+            "| publishers | sent | wall | ideal | against ideal | CPU a post "
+            "| sent twice | out of order |"
+        )
+        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         print(floor(args.posts, accounts, args.latency, args.fakes), flush=True)
         modes = ("worker", "cron") if args.mode == "both" else (args.mode,)
         for mode in modes:
