@@ -1385,14 +1385,26 @@ class Ledger:
         if not post_ids:
             return {}
         if self._driver:
-            return self._claim_batch_driver(
-                account,
-                post_ids,
-                token=token,
-                now=now,
-                lease_until=lease_until,
-                ignore_backoff=ignore_backoff,
+            # One statement; the parts of a post claimed again after some
+            # went out are read after it.
+            names, got = self._driver_rows(
+                _CLAIM_BATCH_SQL,
+                {
+                    "project": self.project,
+                    "account": account,
+                    "token": token,
+                    "now": now,
+                    "lease_until": lease_until,
+                    "ids": post_ids,
+                    "ignore_backoff": ignore_backoff,
+                },
             )
+            claimed = {}
+            for row in got:
+                delivery = _delivery(names[1:], row[1:])
+                done = self.parts(delivery.post_id, account) if row[0] else {}
+                claimed[delivery.post_id] = (delivery, done)
+            return claimed
         d = deliveries.c
         condition = [
             *self._ours(),
@@ -1447,37 +1459,6 @@ class Ledger:
             ).all():
                 live[p.post_id][p.idx] = PartRecord(p.idx, p.remote_id, p.url, p.published_at)
         return {r.post_id: (Delivery(**r._mapping), live[r.post_id]) for r in rows}
-
-    def _claim_batch_driver(
-        self,
-        account: str,
-        post_ids: list[str],
-        *,
-        token: str,
-        now: datetime,
-        lease_until: datetime,
-        ignore_backoff: bool,
-    ) -> dict[str, tuple[Delivery, dict[int, PartRecord]]]:
-        """:meth:`claim_batch` on PostgreSQL: one statement; the parts of
-        a post claimed again after some went out are read after it."""
-        names, rows = self._driver_rows(
-            _CLAIM_BATCH_SQL,
-            {
-                "project": self.project,
-                "account": account,
-                "token": token,
-                "now": now,
-                "lease_until": lease_until,
-                "ids": post_ids,
-                "ignore_backoff": ignore_backoff,
-            },
-        )
-        claimed = {}
-        for row in rows:
-            delivery = _delivery(names[1:], row[1:])
-            live = self.parts(delivery.post_id, account) if row[0] else {}
-            claimed[delivery.post_id] = (delivery, live)
-        return claimed
 
     def release_claims(
         self,
