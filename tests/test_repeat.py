@@ -4,6 +4,7 @@ evergreen queues that fill their slots."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -494,10 +495,17 @@ def test_the_worker_schedules_occurrences_as_they_come_into_its_window(project, 
         assert [(p, a) for p, a, _ in worker.next_jobs(5)] == [("stay@2026-11-30T17:00Z", "utla")]
         clock.move_to(datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
         worker.sweep()  # past the hour: the window moves on
-        assert [p for p, _, _ in worker.next_jobs(5)] == [
-            "stay@2026-11-30T17:00Z",
-            "stay@2026-12-07T17:00Z",
-        ]
+        # Monday's, overdue now, may have fired already on the scheduler's
+        # thread; it is either still to go or gone once, never lost.
+        expected = ["stay@2026-11-30T17:00Z", "stay@2026-12-07T17:00Z"]
+        for _ in range(500):  # a job taken is said a moment later
+            pending = [p for p, _, _ in worker.next_jobs(5)]
+            fired = [e["post"] for e in events if e["event"] == "would-send"]
+            if fired + pending == expected:
+                break
+            threading.Event().wait(0.01)
+        assert fired in ([], expected[:1])
+        assert fired + pending == expected
     finally:
         worker.stop()
 
