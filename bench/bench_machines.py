@@ -263,8 +263,8 @@ def _cron(roots: list[Path], env: dict[str, str], due: datetime) -> tuple[float,
     ]
     cpu = 0.0
     for p in procs:
-        _pid, _status, usage = os.wait4(p.pid, 0)
-        p.returncode = _status
+        _pid, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
         cpu += usage.ru_utime + usage.ru_stime
     return time.perf_counter() - started, cpu
 

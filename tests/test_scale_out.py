@@ -188,7 +188,18 @@ def test_taking_an_account_reads_the_batch_whoever_held_it(ledger_url: str) -> N
         )
         assert row.scheduled_at == NOW and row.scheduled_at.tzinfo is UTC
         assert take("a", []) == {} and take("a", ["gone"]) == {}
-        assert take("b", ["p0"]) is None  # a's, and a lives
+        asked: list[tuple[str | None, datetime | None]] = []
+        assert take("b", ["p0"], abandoned=lambda *held: asked.append(held)) is None
+        assert asked == [("a", until)]  # a's, and a lives: asked once, of its holder
+        assert asked[0][1] is not None and asked[0][1].tzinfo is UTC
+        if ledger._driver:
+            # On PostgreSQL the refusal is one statement: no general write after it.
+            real = ledger._writing
+            ledger._writing = None  # type: ignore[assignment]
+            try:
+                assert take("b", ["p0"]) is None
+            finally:
+                ledger._writing = real  # type: ignore[method-assign]
         taken = take("b", ["p0"], abandoned=lambda token, _until: token == "a")
         assert taken is not None and list(taken) == ["p0"]
         assert take("a", ["p0"]) is None  # b's now

@@ -253,10 +253,12 @@ SELECT EXISTS (SELECT 1 FROM done), EXISTS (SELECT 1 FROM fenced)
 #: The same, as the driver takes it.
 _LAST_PART_SQL = re.sub(r":(\w+)", r"%(\1)s", _LAST_PART.text)
 
-#: ``Ledger.take_account`` on PostgreSQL when the lease is free or this
-#: run's already, in one statement: the lease taken and the batch's rows
-#: read.  One row whose ``got`` says whether the lease was taken, with no
-#: delivery, when it was not (or no row is there); else a row per delivery.
+#: ``Ledger.take_account`` on PostgreSQL, in one statement: the lease taken
+#: when it is free or this run's already, and the batch's rows read.  Its
+#: first columns say whether the lease was taken (``got``), whether it is
+#: there at all (``made``), and who held it (``holder``, ``holder_until``,
+#: as the statement found it); then a row per delivery when it was taken,
+#: else one row with no delivery.
 _TAKE_ACCOUNT_SQL = """
 WITH lease AS (
     UPDATE account_leases SET claimed_by = %(token)s, lease_until = %(lease_until)s
@@ -264,12 +266,16 @@ WITH lease AS (
       AND (claimed_by IS NULL OR claimed_by = %(token)s OR lease_until <= %(now)s)
     RETURNING 1
 )
-SELECT EXISTS (SELECT 1 FROM lease) AS got, d.*
+SELECT EXISTS (SELECT 1 FROM lease) AS got, h.project IS NOT NULL AS made,
+       h.claimed_by AS holder, h.lease_until AS holder_until, d.*
 FROM (SELECT 1) AS one
+LEFT JOIN account_leases AS h ON h.project = %(project)s AND h.account = %(account)s
 LEFT JOIN deliveries AS d
   ON EXISTS (SELECT 1 FROM lease)
  AND d.project = %(project)s AND d.account = %(account)s AND d.post_id = ANY(%(ids)s)
 """
+#: The columns before a delivery's in its rows.
+_TAKE_ACCOUNT_WIDTH = 4
 
 #: ``Ledger.claim_batch`` on PostgreSQL in one statement: the batch's
 #: scheduled deliveries claimed, an event each, and the claimed rows
@@ -1302,13 +1308,21 @@ class Ledger:
                     "ids": ids,
                 },
             )
-            if taken[0][0]:
-                # A row with no delivery (post_id, after got and project,
-                # is NULL) when none of ``ids`` is there.
-                found = (_delivery(names[1:], row[1:]) for row in taken if row[2] is not None)
+            got, made, holder, holder_until = taken[0][:_TAKE_ACCOUNT_WIDTH]
+            if got:
+                # One row with no delivery when none of ``ids`` is there.
+                columns = names[_TAKE_ACCOUNT_WIDTH:]
+                post_id = _TAKE_ACCOUNT_WIDTH + columns.index("post_id")
+                found = (
+                    _delivery(columns, row[_TAKE_ACCOUNT_WIDTH:])
+                    for row in taken
+                    if row[post_id] is not None
+                )
                 return {d.post_id: d for d in found}
-            # Not this run's, or not made yet: the general write below
-            # makes it, or takes it from a run that is gone.
+            if made and not abandoned(holder, holder_until and _utc(holder_until)):
+                return None  # another run's, and it lives
+            # Not made yet, or its holder is gone: the general write below
+            # makes it, or takes it from that run.
         lease = account_leases.c
         mine = (lease.project == self.project, lease.account == account)
         with self._writing() as c:
