@@ -753,3 +753,41 @@ def test_a_worker_has_a_job_for_each_moment_and_gives_a_moments_posts_in_order(
         assert sum(e["event"] == "would-send" for e in log) == 3
     finally:
         worker.stop()
+
+
+def test_a_worker_reads_its_configuration_again_only_when_the_file_changes(
+    project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder is polled every second: an unchanged megaphone.yaml is not
+    parsed again each time (with many accounts, that was a worker's steady
+    cost), and a changed one is read at the next poll."""
+    import megaphone.project.loader as loader
+    from megaphone.worker.loop import Worker
+
+    root = project(utla="account: utla\nposts:\n  - {id: a, at: '2030-01-01 09:00', text: A.}\n")
+    reads: list[Path | None] = []
+    real = loader.load_config
+
+    def counted(path: Path | None, cwd: Path, at: Path) -> Any:
+        reads.append(path)
+        return real(path, cwd, at)
+
+    monkeypatch.setattr(loader, "load_config", counted)
+    worker = Worker(root, environ={}, log=lambda _: None, dry_run=True, sweep=3600)
+    worker.start()
+    try:
+        assert len(reads) == 1
+        for _ in range(5):
+            assert worker.check_files() is False
+        assert len(reads) == 1
+        config = root / "megaphone.yaml"
+        before = worker._config
+        assert before is not None and before.timezone != "Europe/Madrid"
+        config.write_text(config.read_text().replace("timezone:", "timezone: Europe/Madrid\n#"))
+        assert worker.check_files() is True
+        assert len(reads) == 2
+        assert worker._config is not None and worker._config.timezone == "Europe/Madrid"
+        assert worker.check_files() is False
+        assert len(reads) == 2
+    finally:
+        worker.stop()

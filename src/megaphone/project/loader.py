@@ -165,15 +165,23 @@ class Inputs:
     files: list[Path]
 
 
-def locate(paths: Iterable[Path] = (), *, cwd: Path, allow_empty: bool = False) -> Inputs:
+def locate(
+    paths: Iterable[Path] = (),
+    *,
+    cwd: Path,
+    allow_empty: bool = False,
+    read_config: Callable[[Path | None, Path, Path], tuple[Config, Document | None]] | None = None,
+) -> Inputs:
     """The project and queue files for ``paths`` (files or folders; default:
-    the project's posts folder).  :class:`UsageError` when one is missing."""
+    the project's posts folder).  :class:`UsageError` when one is missing.
+    ``read_config`` reads the configuration instead of :func:`load_config`
+    (the worker's, which keeps the last one read while its file is the same)."""
     paths = [p if p.is_absolute() else cwd / p for p in paths]
     for p in paths:
         if not p.exists():
             raise UsageError(f"no such file or folder: {display(p, cwd)}")
     root, config_path = find_root(paths[0] if paths else cwd)
-    config, config_doc = load_config(config_path, cwd, root)
+    config, config_doc = (read_config or load_config)(config_path, cwd, root)
     if not paths:
         posts_dir = root / config.posts_dir
         if not posts_dir.is_dir() and allow_empty:

@@ -105,6 +105,9 @@ class Worker:
         self._config: Config | None = None
         self._active: tuple[Queue, ...] = ()
         self._config_stamp: tuple[int, int, int] | None = None
+        #: The configuration file as last read, by its path and stamp: read
+        #: again only when it changed (the folder is polled every second).
+        self._config_read: tuple[tuple[Path | None, Any], tuple[Config, Any]] | None = None
         self._posts: dict[str, Post] = {}
         #: When the deliveries were last made (the window of repeating and
         #: evergreen posts moves on with time).
@@ -313,13 +316,26 @@ class Worker:
             return None
         return (st.st_mtime_ns, st.st_size, st.st_ino)
 
+    def _read_config(self, path: Path | None, cwd: Path, root: Path) -> tuple[Config, Any]:
+        """The project configuration: the last one read while its file has
+        the same stamp (stamped before it is read, so that a change made
+        while it is read is read at the next poll)."""
+        from megaphone.project.loader import load_config
+
+        key = (path, self._stamp(path) if path is not None else None)
+        if self._config_read is not None and self._config_read[0] == key:
+            return self._config_read[1]
+        read = load_config(path, cwd, root)
+        self._config_read = (key, read)
+        return read
+
     def check_files(self, *, force: bool = False) -> bool:
         """Look for changed, new and removed files; rebuild the schedule
         when there are.  Whether anything changed."""
         from megaphone.project.loader import locate
 
         try:
-            inputs = locate((), cwd=self.root, allow_empty=True)
+            inputs = locate((), cwd=self.root, allow_empty=True, read_config=self._read_config)
         except MegaphoneError as e:
             self._say("file-error", message=str(e))
             return False
