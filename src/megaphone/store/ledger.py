@@ -25,6 +25,7 @@ import contextlib
 import os
 import re
 import threading
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -405,6 +406,8 @@ class Ledger:
         #: PostgreSQL through psycopg 3: every post's writes go straight
         #: through the driver (see ``_driver_rows``).
         self._driver = False
+        #: The driver's connections not in use (see ``_driver_rows``).
+        self._spare: deque[Any] = deque()
         #: SQLite only: the threads of this process take turns writing
         #: (a database server lets them write at once).
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
@@ -480,6 +483,9 @@ class Ledger:
             raise LedgerError(f"the ledger: {_short(e)}") from None
 
     def close(self) -> None:
+        while self._spare:
+            with contextlib.suppress(Exception):
+                self._spare.pop().close()
         self.engine.dispose()
         self.reader.dispose()
 
@@ -1097,34 +1103,68 @@ class Ledger:
     def _driver_rows(
         self, sql: str, params: Mapping[str, Any]
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """One statement, its own transaction, straight through psycopg on a
-        pooled connection, prepared once per connection: its columns' names
-        and its rows.  Every post's writes go this way: SQLAlchemy's own work
-        for a statement (a connection object, the compiled form looked up,
-        each value of the result processed) costs the interpreter more than
-        the driver's, and each account's thread waits for the interpreter
-        behind the others."""
+        """One statement, its own transaction, straight through psycopg,
+        prepared once per connection: its columns' names and its rows.
+        Every post's writes go this way: SQLAlchemy's own work for a
+        statement (a connection object from its pool, the compiled form
+        looked up, each value of the result processed) costs the interpreter
+        more than the driver's, and each account's thread waits for the
+        interpreter behind the others.  The connections are the ledger's
+        own, in autocommit (no BEGIN and COMMIT: two round trips fewer),
+        kept between statements; one the server closed is dropped."""
+        conn = self._driver_connection()
         try:
-            raw = self.engine.raw_connection()  # the checkout drops a closed one
-        except sa.exc.SQLAlchemyError as e:
-            raise LedgerError(f"the ledger: {_short(e)}") from None
-        try:
-            conn = raw.driver_connection
-            assert conn is not None
-            conn.autocommit = True  # no BEGIN and COMMIT: two round trips fewer
-            try:
-                cursor = conn.execute(sql, params, prepare=True)
-                names = [column.name for column in cursor.description or ()]
-                return names, cursor.fetchall()
-            finally:
-                if not conn.closed:
-                    conn.autocommit = False
+            cursor = conn.execute(sql, params, prepare=True)
+            names = [column.name for column in cursor.description or ()]
+            rows = cursor.fetchall()
         except self.engine.dialect.loaded_dbapi.Error as e:
-            if raw.driver_connection is None or raw.driver_connection.closed:
-                raw.invalidate(e)  # the server went away: the pool opens a new one
+            if conn.closed:
+                self._driver_spoilt(conn)
+            else:
+                self._driver_done(conn)
             raise LedgerError(f"the ledger: {_short(e)}") from None
-        finally:
-            raw.close()
+        except BaseException:
+            self._driver_spoilt(conn)  # interrupted mid-statement: not used again
+            raise
+        self._driver_done(conn)
+        return names, rows
+
+    #: Idle driver connections kept (as many as SQLAlchemy's pool keeps).
+    SPARE_CONNECTIONS = 8
+
+    def _driver_connection(self) -> Any:
+        """An idle driver connection of the ledger's, or a new one made as
+        SQLAlchemy would make it (the same URL and arguments)."""
+        while True:
+            try:
+                conn = self._spare.pop()
+            except IndexError:
+                break
+            try:
+                _drop_if_closed(conn, None, None)
+            except sa.exc.DisconnectionError:
+                self._driver_spoilt(conn)
+                continue
+            return conn
+        dialect = self.engine.dialect
+        try:
+            cargs, cparams = dialect.create_connect_args(self.engine.url)
+            conn = dialect.connect(*cargs, **cparams)
+            conn.autocommit = True
+        except dialect.loaded_dbapi.Error as e:
+            raise LedgerError(f"the ledger: {_short(e)}") from None
+        return conn
+
+    def _driver_done(self, conn: Any) -> None:
+        if len(self._spare) < self.SPARE_CONNECTIONS:
+            self._spare.append(conn)
+        else:
+            self._driver_spoilt(conn)
+
+    @staticmethod
+    def _driver_spoilt(conn: Any) -> None:
+        with contextlib.suppress(Exception):
+            conn.close()
 
     def _finish(
         self,
