@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -107,6 +108,70 @@ def test_concurrent_claims_on_postgres_send_each_post_once(
         list(pool.map(one_run, range(4)))
     texts = [t.sent_text for t in fakex.posted()]
     assert sorted(texts) == sorted(f"Post {i}." for i in range(20))
+
+
+def test_the_driver_path_keeps_its_connections_and_closes_them(postgres_url: str) -> None:
+    """Statement after statement through the driver use the connections the
+    ledger keeps (no connection made per statement), and closing the ledger
+    closes them."""
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from megaphone.store.ledger import Wanted
+
+    now = datetime.now(UTC)
+    until = now + timedelta(minutes=1)
+    admin = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
+
+    def backends() -> set[int]:
+        with admin.connect() as c:
+            return set(
+                c.execute(
+                    sa.text(
+                        "SELECT pid FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).scalars()
+            )
+
+    before = backends()
+    ledger = Ledger(postgres_url, project="union")
+    try:
+        ids = [f"k{i}" for i in range(6)]
+        ledger.sync([Wanted(i, "utla", "x", "q", now, "d") for i in ids], now=now)
+        first = None
+        for i in ids:
+            assert (
+                ledger.take_account(
+                    "utla", token="run", now=now, lease_until=until, abandoned=lambda *_: False
+                )
+                is not None
+            )
+            ledger.claim_batch("utla", [i], token="run", now=now, lease_until=until)
+            ledger.record_part(
+                i,
+                "utla",
+                0,
+                token="run",
+                remote_id=f"r-{i}",
+                url=f"https://x.test/{i}",
+                now=now,
+                lease_until=until,
+                publish=(f"r-{i}", f"https://x.test/{i}"),
+            )
+            if first is None:
+                first = backends() - before
+        assert first and backends() - before == first  # the same connections, no new ones
+        assert len(ledger._spare) == 1  # one thread: one connection in turn
+    finally:
+        ledger.close()
+    assert not ledger._spare
+    deadline = time.monotonic() + 10  # a backend leaves the list once it has ended
+    while not backends() <= before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert backends() <= before
+    admin.dispose()
 
 
 def test_a_post_recorded_through_the_driver_survives_a_dropped_connection(
