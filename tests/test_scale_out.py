@@ -791,3 +791,58 @@ def test_a_worker_reads_its_configuration_again_only_when_the_file_changes(
         assert len(reads) == 2
     finally:
         worker.stop()
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_worker_imports_its_networks_adapters_as_it_starts(
+    project: Any, monkeypatch: pytest.MonkeyPatch, dry_run: bool
+) -> None:
+    """The first post due does not wait for the network library's import
+    (tweepy's takes a good part of a second): a worker that publishes
+    imports its networks' adapters as it starts, each network once; a dry
+    run sends nothing and imports none."""
+    import megaphone.networks as networks
+    from megaphone.worker.loop import Worker
+
+    root = project(utla="account: utla\nposts:\n  - {id: a, at: '2030-01-01 09:00', text: A.}\n")
+    loaded: list[str] = []
+    monkeypatch.setattr(networks, "load_client", loaded.append)
+    worker = Worker(root, environ={}, log=lambda _: None, dry_run=dry_run, sweep=3600)
+    worker.start()
+    try:
+        assert loaded == ([] if dry_run else ["x"])
+    finally:
+        worker.stop()
+
+
+def test_a_worker_signs_in_to_an_account_shortly_before_its_first_post(
+    fakex: FakeX, project: Any
+) -> None:
+    """An account whose post is due within a minute is signed in to ahead
+    of it (the network asked who it is once, before the post's time), so
+    that the post does not wait for it; an account whose post is hours away
+    is left until then."""
+    from megaphone.worker.loop import Worker
+
+    soon = (datetime.now(UTC) + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    later = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    root = project(
+        utla=f"account: utla\nposts:\n  - {{id: a, at: '{soon}', text: Soon.}}\n",
+        reclaim=f"account: reclaim-la\nposts:\n  - {{id: b, at: '{later}', text: Later.}}\n",
+    )
+    environ = {**fakex.env("utla", fakex.add_user("utlanow"))}
+    environ.update(fakex.env("reclaim-la", fakex.add_user("reclaimla")))
+    worker = Worker(root, environ=environ, log=lambda _: None, poll=0.2, sweep=0.5)
+    worker.start()
+    try:
+        assert worker._publisher is not None
+        sessions = worker._publisher.sessions
+        _until(lambda: sessions.signed_in("utla"), timeout=10)
+        assert fakex.posted() == []  # signed in before the post's time
+        assert fakex.count("GET", "/2/users/me") == 1
+        _until(lambda: len(fakex.posted()) == 1, timeout=15)
+        time.sleep(1.2)  # two more sweeps: nothing signs in again
+        assert fakex.count("GET", "/2/users/me") == 1
+        assert not sessions.signed_in("reclaim-la")
+    finally:
+        worker.stop()

@@ -9,7 +9,7 @@ library."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -215,6 +215,17 @@ def post_id_from_url(network: str, url: str) -> str | None:
     return rules(network).parse_post_url(url)
 
 
+def load_client(network: str) -> Any:
+    """A network's adapter module, imported now with its library (the
+    worker does it as it starts, so that the first post due does not wait
+    for the import); :class:`MegaphoneError` for a network megaphone does
+    not know."""
+    import importlib
+
+    rules(network)  # an unknown network is refused, naming the known ones
+    return importlib.import_module(REGISTRY[network] + ".client")
+
+
 def connect(
     network: str,
     credentials: Credentials,
@@ -222,10 +233,7 @@ def connect(
     timeouts: Timeouts | None = None,
 ) -> Network:
     """An adapter for one account.  Imports the network's library only now."""
-    import importlib
-
-    rules(network)  # an unknown network is refused, naming the known ones
-    client = importlib.import_module(REGISTRY[network] + ".client")
+    client = load_client(network)
     from megaphone.networks.contract import Timeouts
 
     opened: Network = client.open_account(credentials, timeouts=timeouts or Timeouts())

@@ -4,12 +4,14 @@ network's clock says — once per run."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from megaphone.errors import (
     ClockSkewed,
+    MegaphoneError,
     OutcomeUnknown,
     RateLimited,
     ReadFailed,
@@ -54,28 +56,49 @@ class Sessions:
         the account's ``handle``, or the one seen at its first sign-in — and
         its clock compared with this one's.  ``key``: the claim held
         meanwhile, renewed while waiting."""
+        net = self._open(account)
+        if account.name not in self._checked:
+            self._sign_in(account, net, self._whoami(net, key))
+        return net
+
+    def warm(self, account: Account) -> None:
+        """Open the account's adapter and sign in now, ahead of its posts'
+        time (the worker does it a little before): the first post does not
+        wait for it.  Asked once, without retries; what goes wrong is left
+        for the post to meet, and say, when it is due."""
+        if account.name in self._checked:
+            return
+        with contextlib.suppress(MegaphoneError):
+            net = self._open(account)
+            self._sign_in(account, net, net.whoami())
+
+    def signed_in(self, name: str) -> bool:
+        return name in self._checked
+
+    def _open(self, account: Account) -> Network:
         with self._lock:
             net = self._networks.get(account.name)
             if net is None:
                 net = self.connect(account)
                 self._networks[account.name] = net
-        if account.name not in self._checked:
-            me = self._whoami(net, key)
-            self._check_handle(account, me.username)
-            skew = net.clock_skew()
-            if skew is not None and abs(skew) > self.policy.skew_limit:
-                raise ClockSkewed(
-                    f"this machine's clock is {human(timedelta(seconds=abs(skew)))} "
-                    f"{'behind' if skew > 0 else 'ahead of'} the network's: posts would go "
-                    "out at the wrong time; set the clock right (NTP) and run again"
-                )
-            if skew is not None and abs(skew) > self.policy.skew_warning:
-                self.warn(
-                    f"{account.name}: this machine's clock is {abs(skew):.0f} s "
-                    f"{'behind' if skew > 0 else 'ahead of'} the network's"
-                )
-            self._checked.add(account.name)
         return net
+
+    def _sign_in(self, account: Account, net: Network, me: RemoteUser) -> None:
+        """Who the network says the account is, and its clock, checked."""
+        self._check_handle(account, me.username)
+        skew = net.clock_skew()
+        if skew is not None and abs(skew) > self.policy.skew_limit:
+            raise ClockSkewed(
+                f"this machine's clock is {human(timedelta(seconds=abs(skew)))} "
+                f"{'behind' if skew > 0 else 'ahead of'} the network's: posts would go "
+                "out at the wrong time; set the clock right (NTP) and run again"
+            )
+        if skew is not None and abs(skew) > self.policy.skew_warning:
+            self.warn(
+                f"{account.name}: this machine's clock is {abs(skew):.0f} s "
+                f"{'behind' if skew > 0 else 'ahead of'} the network's"
+            )
+        self._checked.add(account.name)
 
     def _whoami(self, net: Network, key: Key | None) -> RemoteUser:
         """Who the account is, retried as a post would be: a rate limit that

@@ -54,6 +54,9 @@ STUCK_AFTER = timedelta(minutes=15)
 #: How often the worker makes its deliveries again, so that the occurrences of
 #: repeating posts and the slots of evergreen queues come into its window.
 EXPAND_EVERY = timedelta(hours=1)
+#: How long before an account's next post the worker signs in to it (once
+#: in its life: the adapter stays open), so that the post does not wait for it.
+WARM_AHEAD = timedelta(minutes=1)
 
 
 @dataclass
@@ -122,6 +125,8 @@ class Worker:
         self._run_lock = threading.Lock()
         self._joined = False
         self._held: dict[str, datetime] = {}  # account -> until (rate limit, credentials)
+        #: Accounts signed in to ahead of their posts (or tried once).
+        self._warmed: set[str] = set()
         self._ledger: Ledger | None = None
         self._publisher: Publisher | None = None
         self._scheduler: Any = None
@@ -166,6 +171,7 @@ class Worker:
         self.check_files(force=True)
         if not self.dry_run:
             self._open_publisher()
+            self._load_clients()
         self._scheduler.start()
         if self._previous_stop is not None:
             notice, self._previous_stop = self._previous_stop, None
@@ -227,6 +233,19 @@ class Worker:
     def _project(self) -> Project:
         assert self._config is not None
         return Project(self.root, self._config, self._active)
+
+    def _load_clients(self) -> None:
+        """The adapters of the project's networks, with their libraries,
+        imported now: a post due as the worker starts, or the first of a
+        burst, does not wait for the import (tweepy's takes a good part of
+        a second).  One that cannot be imported is said by the posts that
+        need it, when they are due."""
+        from megaphone.networks import load_client
+
+        config = self._config
+        for network in dict.fromkeys(a.network for a in (config.accounts if config else ())):
+            with contextlib.suppress(ImportError, MegaphoneError):
+                load_client(network)
 
     def _open_publisher(self) -> None:
         from megaphone.publish.publisher import Publisher, connector
@@ -682,6 +701,7 @@ class Worker:
                 self._told(outcome)
             self._heartbeat()
             self._tell(now)
+            self._warm(now)
         if self.dry_run:
             return
         from megaphone.store.view import peek_project
@@ -700,6 +720,38 @@ class Worker:
                 due.append((post, accounts.get(account) or Account(account)))
         if due and not self.stopping:
             self._publish(due)
+
+    def _warm(self, now: datetime) -> None:
+        """Sign in to the accounts with a post due within WARM_AHEAD that
+        are not signed in yet, each in a thread of its own (``stop`` waits
+        for them): the first post of a burst, or of a worker just started,
+        does not wait for the account's adapter and the network's "who am
+        I".  Once per account: one that fails signs in when its post is due,
+        and says there what is wrong."""
+        publisher = self._publisher
+        if publisher is None or self.stopping:
+            return
+        soon = now + WARM_AHEAD
+        with self._lock:
+            names = {_split(job_id)[1] for job_id, at in self._scheduled.items() if at <= soon}
+            cold = [
+                self._accounts.get(name) or Account(name)
+                for name in sorted(names - self._warmed)
+                if not publisher.sessions.signed_in(name)
+            ]
+            self._warmed.update(a.name for a in cold)
+        for account in cold:
+            self._begin_job()  # counted before the thread starts: stop waits for it
+
+            def warm(account: Account = account) -> None:
+                try:
+                    publisher.sessions.warm(account)
+                except Exception as e:  # a bug must not kill the worker; say it
+                    self._say("error", message=_trouble(e))
+                finally:
+                    self._end_job()
+
+            threading.Thread(target=warm, name="megaphone-sign-in", daemon=True).start()
 
     def _due(self, now: datetime) -> Iterator[tuple[Post, str]]:
         with self._lock:
