@@ -6,6 +6,7 @@ stopped)."""
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -112,3 +113,51 @@ def test_the_current_layout_is_what_a_new_ledger_gets(tmp_path) -> None:
         keys = inspector.get_pk_constraint("deliveries")["constrained_columns"]
         assert keys == ["project", "post_id", "account", "variant", "occurrence"]
     engine.dispose()
+
+
+def test_a_new_sqlite_ledger_opens_while_another_run_writes_its_first_tables(
+    tmp_path: Path,
+) -> None:
+    """Two first runs at once: one writes the new ledger's tables while the
+    other puts the file in WAL mode.  SQLite refuses that switch at once
+    ("database is locked", without its busy timeout); the ledger tries
+    again until the writer is done, rather than failing the run."""
+    import threading
+
+    path = tmp_path / "ledger.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("CREATE TABLE elsewhere (x)")  # a write under way, the file not in WAL yet
+    done = threading.Timer(0.3, lambda: writer.execute("COMMIT"))
+    done.start()
+    try:
+        ledger = Ledger(f"sqlite:///{path}", project="union")
+        ledger.close()
+    finally:
+        done.join()
+        writer.close()
+    with sqlite3.connect(path) as c:
+        assert c.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_a_sqlite_ledger_that_stays_locked_says_so() -> None:
+    """The switch to WAL mode is tried again for a while, not for ever; an
+    error that is not a lock is not tried again."""
+    from megaphone.store import ledger as module
+
+    class Cursor:
+        def __init__(self, error: str) -> None:
+            self.error, self.tries = error, 0
+
+        def execute(self, sql: str) -> None:
+            self.tries += 1
+            raise sqlite3.OperationalError(self.error)
+
+    locked = Cursor("database is locked")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        module._sqlite_wal(locked, wait=0.2)
+    assert locked.tries > 2
+    broken = Cursor("disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk"):
+        module._sqlite_wal(broken, wait=5)
+    assert broken.tries == 1

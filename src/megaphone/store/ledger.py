@@ -25,6 +25,7 @@ import contextlib
 import os
 import re
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -1977,11 +1978,37 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy, not the driver, open transactions (see _sqlite_begin).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    _sqlite_wal(cursor)
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+#: How long a connection tries to put a new SQLite ledger in WAL mode.
+SQLITE_WAL_WAIT = 30.0
+
+
+def _sqlite_wal(cursor: Any, *, wait: float = SQLITE_WAL_WAIT) -> None:
+    """Put the ledger in WAL mode (readers never wait for the writer).  A
+    new ledger that several runs open at once (their first run) is switched
+    by one while another may be writing its tables: SQLite then answers
+    "database is locked" at once, without its busy timeout (waiting could
+    deadlock the two), so the switch is tried again, up to ``wait`` seconds."""
+    import sqlite3
+
+    deadline = time.monotonic() + wait
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            busy = "locked" in str(e) or "busy" in str(e)
+            if not busy or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def _sqlite_begin_immediate(conn: Connection) -> None:
