@@ -846,3 +846,35 @@ def test_a_worker_signs_in_to_an_account_shortly_before_its_first_post(
         assert not sessions.signed_in("reclaim-la")
     finally:
         worker.stop()
+
+
+def test_a_run_counts_the_runs_publishing_now_outside_its_lock(
+    fakex: FakeX, ledger_url: str, project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting the runs that share the accounts is a query of the ledger:
+    made while the run's lock is held, every account's thread would wait
+    for that round trip at its next post."""
+    from megaphone.publish.batches import AccountRun
+    from megaphone.store.ledger import Ledger
+
+    root = _set_up(fakex, ledger_url, project, monkeypatch, 30)
+    monkeypatch.setattr("megaphone.publish.batches.RUNNERS_FRESH", 0.0)  # counted every time
+    runs: list[AccountRun] = []
+    made = AccountRun.__post_init__
+
+    def record(self: AccountRun) -> None:
+        made(self)
+        runs.append(self)
+
+    counted: list[bool] = []
+    real = Ledger.runners
+
+    def runners(self: Ledger, **kw: Any) -> int:
+        counted.append(any(r._lock._is_owned() for r in runs))  # type: ignore[attr-defined]
+        return real(self, **kw)
+
+    monkeypatch.setattr(AccountRun, "__post_init__", record)
+    monkeypatch.setattr(Ledger, "runners", runners)
+    outcomes = _run(root)
+    assert [o.state for o in outcomes].count("published") == 30 * len(ACCOUNTS)
+    assert counted and not any(counted)

@@ -81,6 +81,7 @@ class AccountRun:
         self._workers = 0
         self._runners = 1
         self._runners_at = 0.0
+        self._counting = threading.Lock()
         #: The run was interrupted (Ctrl-C): threads stop after the post in hand.
         self._stopping = False
         #: What interrupted a thread, raised again once every thread stopped.
@@ -121,17 +122,26 @@ class AccountRun:
 
     # -------------------------------------------------------------- sharing
 
+    def _count_runners(self) -> None:
+        """Count the runs publishing now again, when the last count is
+        older than RUNNERS_FRESH: a query of the ledger, made outside the
+        run's lock (every thread takes that lock for each post), by one
+        thread at a time."""
+        now = time.monotonic()
+        if now - self._runners_at <= RUNNERS_FRESH or not self._counting.acquire(blocking=False):
+            return
+        try:
+            self._runners_at = now
+            clock = self.publisher.clock
+            self._runners = max(1, self.publisher.ledger.runners(now=clock.now()))
+        except MegaphoneError:
+            pass  # the last count stands
+        finally:
+            self._counting.release()
+
     def _share(self) -> int:
         """How many accounts this run may serve at once: the accounts left,
-        shared by the runs publishing now."""
-        now = time.monotonic()
-        if now - self._runners_at > RUNNERS_FRESH:
-            self._runners_at = now
-            try:
-                clock = self.publisher.clock
-                self._runners = max(1, self.publisher.ledger.runners(now=clock.now()))
-            except MegaphoneError:
-                pass  # the last count stands
+        shared by the runs publishing now (as last counted)."""
         return max(1, math.ceil(len(self.accounts) / self._runners))
 
     def go(self) -> list[Outcome]:
@@ -142,8 +152,9 @@ class AccountRun:
         _switch_sooner()
         threads: list[threading.Thread] = []
         try:
-            with self._lock:
-                while True:
+            while True:
+                self._count_runners()
+                with self._lock:
                     if not self.accounts or self._stopping:
                         self._ended = True
                         break
@@ -241,6 +252,7 @@ class AccountRun:
                         return True
                 # More were given meanwhile: the next batch takes the lease again.
                 continue
+            self._count_runners()
             with self._lock:
                 above = self._workers > self._share()
             if above:
