@@ -1130,8 +1130,10 @@ class Ledger:
         self._driver_done(conn)
         return names, rows
 
-    #: Idle driver connections kept (as many as SQLAlchemy's pool keeps).
-    SPARE_CONNECTIONS = 8
+    #: Idle driver connections kept: as many as a burst's account threads
+    #: use at once (SQLAlchemy's pool may open as many; one closed and made
+    #: again each time costs the ledger's server a new backend process).
+    SPARE_CONNECTIONS = 32
 
     def _driver_connection(self) -> Any:
         """An idle driver connection of the ledger's, or a new one made as
