@@ -57,6 +57,8 @@ EXPAND_EVERY = timedelta(hours=1)
 #: How long before an account's next post the worker signs in to it (once
 #: in its life: the adapter stays open), so that the post does not wait for it.
 WARM_AHEAD = timedelta(minutes=1)
+#: Accounts signed in to at once ahead of their posts.
+SIGN_IN_THREADS = 8
 
 
 @dataclass
@@ -358,7 +360,8 @@ class Worker:
         except MegaphoneError as e:
             self._say("file-error", message=str(e))
             return False
-        config_stamp = self._stamp(inputs.config_path) if inputs.config_path else None
+        # The stamp the configuration was read at (see _read_config).
+        config_stamp = self._config_read[0][1] if self._config_read else None
         stamps = {p: self._stamp(p) for p in inputs.files}
         changed = (
             force
@@ -723,14 +726,17 @@ class Worker:
 
     def _warm(self, now: datetime) -> None:
         """Sign in to the accounts with a post due within WARM_AHEAD that
-        are not signed in yet, each in a thread of its own (``stop`` waits
-        for them): the first post of a burst, or of a worker just started,
-        does not wait for the account's adapter and the network's "who am
-        I".  Once per account: one that fails signs in when its post is due,
-        and says there what is wrong."""
+        are not signed in yet, up to SIGN_IN_THREADS at once, in a thread
+        of their own (``stop`` waits for it): the first post of a burst, or
+        of a worker just started, does not wait for the account's adapter
+        and the network's "who am I".  Once per account: one that fails
+        signs in when its post is due, and says there what is wrong."""
         publisher = self._publisher
-        if publisher is None or self.stopping:
+        config = self._config
+        if publisher is None or self.stopping or config is None:
             return
+        if self._warmed.issuperset(a.name for a in config.accounts):
+            return  # every account: nothing to look for among the posts
         soon = now + WARM_AHEAD
         with self._lock:
             names = {_split(job_id)[1] for job_id, at in self._scheduled.items() if at <= soon}
@@ -740,18 +746,22 @@ class Worker:
                 if not publisher.sessions.signed_in(name)
             ]
             self._warmed.update(a.name for a in cold)
-        for account in cold:
-            self._begin_job()  # counted before the thread starts: stop waits for it
+        if not cold:
+            return
+        self._begin_job()  # counted before the thread starts: stop waits for it
 
-            def warm(account: Account = account) -> None:
-                try:
-                    publisher.sessions.warm(account)
-                except Exception as e:  # a bug must not kill the worker; say it
-                    self._say("error", message=_trouble(e))
-                finally:
-                    self._end_job()
+        def warm() -> None:
+            from concurrent.futures import ThreadPoolExecutor
 
-            threading.Thread(target=warm, name="megaphone-sign-in", daemon=True).start()
+            try:
+                with ThreadPoolExecutor(min(SIGN_IN_THREADS, len(cold))) as pool:
+                    list(pool.map(publisher.sessions.warm, cold))
+            except Exception as e:  # a bug must not kill the worker; say it
+                self._say("error", message=_trouble(e))
+            finally:
+                self._end_job()
+
+        threading.Thread(target=warm, name="megaphone-sign-in", daemon=True).start()
 
     def _due(self, now: datetime) -> Iterator[tuple[Post, str]]:
         with self._lock:
