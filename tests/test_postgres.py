@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,25 @@ def test_concurrent_claims_on_postgres_send_each_post_once(
     assert sorted(texts) == sorted(f"Post {i}." for i in range(20))
 
 
+def _published(
+    ledger: Ledger, post_id: str, *, now: datetime, until: datetime, then: str | None = None
+) -> bool:
+    """``post_id``'s only part recorded live under run ``run``'s claim (and
+    ``then`` fenced next): whether the post was published."""
+    return ledger.record_part(
+        post_id,
+        "utla",
+        0,
+        token="run",
+        remote_id=f"r-{post_id}",
+        url=f"https://x.test/{post_id}",
+        now=now,
+        lease_until=until,
+        publish=(f"r-{post_id}", f"https://x.test/{post_id}"),
+        then=(then, None) if then else None,
+    )
+
+
 def test_the_driver_path_keeps_its_connections_and_closes_them(postgres_url: str) -> None:
     """Statement after statement through the driver use the connections the
     ledger keeps (no connection made per statement), and closing the ledger
@@ -149,17 +169,7 @@ def test_the_driver_path_keeps_its_connections_and_closes_them(postgres_url: str
                 is not None
             )
             ledger.claim_batch("utla", [i], token="run", now=now, lease_until=until)
-            ledger.record_part(
-                i,
-                "utla",
-                0,
-                token="run",
-                remote_id=f"r-{i}",
-                url=f"https://x.test/{i}",
-                now=now,
-                lease_until=until,
-                publish=(f"r-{i}", f"https://x.test/{i}"),
-            )
+            _published(ledger, i, now=now, until=until)
             if first is None:
                 first = backends() - before
         assert first and backends() - before == first  # the same connections, no new ones
@@ -195,18 +205,7 @@ def test_a_post_recorded_through_the_driver_survives_a_dropped_connection(
         ledger.claim_batch("utla", ["p0", "p1", "p2"], token="run", now=now, lease_until=until)
 
         def published(post_id: str, then: str | None) -> bool:
-            return ledger.record_part(
-                post_id,
-                "utla",
-                0,
-                token="run",
-                remote_id=f"r-{post_id}",
-                url=f"https://x.test/{post_id}",
-                now=now,
-                lease_until=until,
-                publish=(f"r-{post_id}", f"https://x.test/{post_id}"),
-                then=(then, None) if then else None,
-            )
+            return _published(ledger, post_id, now=now, until=until, then=then)
 
         assert published("p0", "p1") is True
         # Every connection of the pool is cut off by the server.
