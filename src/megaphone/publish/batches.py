@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from megaphone.errors import MegaphoneError
@@ -374,7 +374,7 @@ class AccountRun:
             row, done = got
             if ahead is not None:
                 # Marked in flight when the post before was recorded.
-                row = replace(row, in_flight=0, idem_key=ahead[0], idem_record=None)
+                row = row.but(in_flight=0, idem_key=ahead[0], idem_record=None)
             following = ready[i + 1] if i + 1 < len(ready) else None
             then = None
             if (

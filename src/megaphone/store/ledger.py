@@ -27,7 +27,7 @@ import re
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -354,6 +354,34 @@ class Delivery:
     created_at: datetime
     updated_at: datetime
 
+    def but(self, **changes: Any) -> Delivery:
+        """The delivery with ``changes`` (as :func:`dataclasses.replace`
+        gives it, for a fraction of the time: a send makes one a post)."""
+        if not changes.keys() <= _DELIVERY_FIELDS:
+            unknown = sorted(changes.keys() - _DELIVERY_FIELDS)
+            raise TypeError(f"not fields of a delivery: {unknown}")
+        values = dict(self.__dict__)
+        values.update(changes)
+        return _made(values)
+
+
+#: Every field of a delivery, and those that are times.
+_DELIVERY_FIELDS = frozenset(f.name for f in fields(Delivery))
+_DELIVERY_TIMES = tuple(f.name for f in fields(Delivery) if str(f.type).startswith("datetime"))
+
+
+def _made(values: dict[str, Any]) -> Delivery:
+    """A delivery from a value for each of its fields, made without the
+    frozen dataclass's ``__init__`` (a call of ``object.__setattr__`` for
+    each of its 27 fields), which every row read for a send costs; the
+    same object, as immutable.  Any other set of names goes through
+    ``__init__``, which says what is wrong."""
+    if values.keys() != _DELIVERY_FIELDS:
+        return Delivery(**values)
+    made = object.__new__(Delivery)
+    made.__dict__.update(values)
+    return made
+
 
 @dataclass(frozen=True)
 class Wanted:
@@ -559,14 +587,14 @@ class Ledger:
     def get(self, post_id: str, account: str) -> Delivery | None:
         with self._reading() as c:
             row = c.execute(sa.select(deliveries).where(*self._key(post_id, account))).first()
-        return Delivery(**row._mapping) if row else None
+        return _made(dict(row._mapping)) if row else None
 
     def all(self) -> list[Delivery]:
         with self._reading() as c:
             rows = c.execute(
                 sa.select(deliveries).where(deliveries.c.project == self.project)
             ).all()
-        return [Delivery(**r._mapping) for r in rows]
+        return [_made(dict(r._mapping)) for r in rows]
 
     def of_post(self, post_id: str) -> list[Delivery]:
         with self._reading() as c:
@@ -575,7 +603,7 @@ class Ledger:
                     deliveries.c.project == self.project, deliveries.c.post_id == post_id
                 )
             ).all()
-        return [Delivery(**r._mapping) for r in rows]
+        return [_made(dict(r._mapping)) for r in rows]
 
     def parts(self, post_id: str, account: str) -> dict[int, PartRecord]:
         with self._reading() as c:
@@ -736,7 +764,7 @@ class Ledger:
                 return None
             self._event(c, post_id, account, now, "publishing", token)
             row = c.execute(sa.select(deliveries).where(*self._key(post_id, account))).one()
-        return Delivery(**row._mapping)
+        return _made(dict(row._mapping))
 
     def _held(self, post_id: str, account: str, token: str) -> list[Any]:
         """The conditions of a write under a claim: still this owner's."""
@@ -1312,7 +1340,7 @@ class Ledger:
                 if (new or changed)
                 else list(found.values())
             )
-        return {(r.post_id, r.account): Delivery(**r._mapping) for r in rows}
+        return {(r.post_id, r.account): _made(dict(r._mapping)) for r in rows}
 
     def in_doubt(self) -> list[Delivery]:
         """Deliveries a run may have left in doubt: ``publishing`` and ``unknown``."""
@@ -1322,7 +1350,7 @@ class Ledger:
                     *self._ours(), deliveries.c.state.in_(["publishing", "unknown"])
                 )
             ).all()
-        return [Delivery(**r._mapping) for r in rows]
+        return [_made(dict(r._mapping)) for r in rows]
 
     def take_account(
         self,
@@ -1411,7 +1439,7 @@ class Ledger:
                     deliveries.c.post_id.in_(ids),
                 )
             ).all()
-        return {r.post_id: Delivery(**r._mapping) for r in rows}
+        return {r.post_id: _made(dict(r._mapping)) for r in rows}
 
     def release_account(self, account: str, *, token: str) -> None:
         """Let another run take ``account`` (this run sends none of its posts now)."""
@@ -1515,7 +1543,7 @@ class Ledger:
                 .order_by(parts.c.idx)
             ).all():
                 live[p.post_id][p.idx] = PartRecord(p.idx, p.remote_id, p.url, p.published_at)
-        return {r.post_id: (Delivery(**r._mapping), live[r.post_id]) for r in rows}
+        return {r.post_id: (_made(dict(r._mapping)), live[r.post_id]) for r in rows}
 
     def release_claims(
         self,
@@ -1692,7 +1720,7 @@ class Ledger:
                     scheduled_at=scheduled_at,
                     digest=digest,
                 )
-            elif row.state == "publishing" and not abandoned(Delivery(**row._mapping)):
+            elif row.state == "publishing" and not abandoned(_made(dict(row._mapping))):
                 raise LedgerError(
                     f"{post_id} ({account}) is being published right now; try again later"
                 )
@@ -2056,11 +2084,12 @@ def _upsert_meta(c: Connection, key: str, value: str) -> None:
 def _delivery(names: list[str], values: tuple[Any, ...]) -> Delivery:
     """A delivery from a row the driver read (its times in UTC, as
     ``UTCDateTime`` gives them)."""
-    fields: dict[str, Any] = {
-        name: _utc(value) if isinstance(value, datetime) else value
-        for name, value in zip(names, values, strict=True)
-    }
-    return Delivery(**fields)
+    row = dict(zip(names, values, strict=True))
+    for name in _DELIVERY_TIMES:
+        value = row.get(name)
+        if value is not None and value.tzinfo is not UTC:
+            row[name] = _utc(value)
+    return _made(row)
 
 
 def _utc(value: datetime) -> datetime:
