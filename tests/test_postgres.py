@@ -247,3 +247,46 @@ def test_a_post_recorded_through_the_driver_survives_a_dropped_connection(
         }
     finally:
         ledger.close()
+
+
+def test_rows_read_through_the_driver_are_the_deliveries_sqlalchemy_reads(
+    postgres_url: str,
+) -> None:
+    """The driver path makes its deliveries without their ``__init__``: they
+    equal what the general path reads (every field, times aware and in UTC),
+    stay immutable, and change only through known fields."""
+    import dataclasses
+    from datetime import UTC, datetime, timedelta
+
+    from megaphone.store.ledger import Wanted
+
+    now = datetime.now(UTC)
+    until = now + timedelta(minutes=1)
+    ledger = Ledger(postgres_url, project="rows")
+    try:
+        ids = ["r1", "r2", "r3"]
+        ledger.sync([Wanted(i, "utla", "x", "q", now, f"d-{i}") for i in ids], now=now)
+        read = ledger.take_account(
+            "utla", token="run", now=now, lease_until=until, abandoned=lambda *_: False, read=ids
+        )
+        claimed = ledger.claim_batch("utla", ids[:2], token="run", now=now, lease_until=until)
+        general = {d.post_id: d for d in ledger.all()}
+        assert read is not None and set(read) == set(ids)
+        for post_id in ids[2:]:
+            assert read[post_id] == general[post_id]
+        for post_id, (row, done) in claimed.items():
+            assert row == general[post_id] and done == {}
+            assert row.claimed_by == "run" and row.lease_until == until
+            for name in ("scheduled_at", "lease_until", "created_at", "updated_at"):
+                value = getattr(row, name)
+                assert value.tzinfo is not None and value.utcoffset() == timedelta(0)
+        row = claimed["r1"][0]
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            row.state = "published"  # type: ignore[misc]
+        changed = row.but(in_flight=0, idem_key="k")
+        assert changed == dataclasses.replace(row, in_flight=0, idem_key="k")
+        assert (row.in_flight, row.idem_key) == (None, None)
+        with pytest.raises(TypeError, match="not fields of a delivery"):
+            row.but(colour="red")
+    finally:
+        ledger.close()
