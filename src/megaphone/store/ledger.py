@@ -436,7 +436,7 @@ class Ledger:
         #: through the driver (see ``_driver_rows``).
         self._driver = False
         #: The driver's connections not in use (see ``_driver_rows``).
-        self._spare: deque[Any] = deque()
+        self._spare: deque[tuple[Any, Any]] = deque()
         #: SQLite only: the threads of this process take turns writing
         #: (a database server lets them write at once).
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
@@ -514,7 +514,7 @@ class Ledger:
     def close(self) -> None:
         while self._spare:
             with contextlib.suppress(Exception):
-                self._spare.pop().close()
+                self._spare.pop()[0].close()
         self.engine.dispose()
         self.reader.dispose()
 
@@ -1141,21 +1141,21 @@ class Ledger:
         interpreter behind the others.  The connections are the ledger's
         own, in autocommit (no BEGIN and COMMIT: two round trips fewer),
         kept between statements; one the server closed is dropped."""
-        conn = self._driver_connection()
+        conn, cursor = self._driver_connection()
         try:
-            cursor = conn.execute(sql, params, prepare=True)
+            cursor.execute(sql, params, prepare=True)
             names = [column.name for column in cursor.description or ()]
             rows = cursor.fetchall()
         except self.engine.dialect.loaded_dbapi.Error as e:
             if conn.closed:
                 self._driver_spoilt(conn)
             else:
-                self._driver_done(conn)
+                self._driver_done(conn, cursor)
             raise LedgerError(f"the ledger: {_short(e)}") from None
         except BaseException:
             self._driver_spoilt(conn)  # interrupted mid-statement: not used again
             raise
-        self._driver_done(conn)
+        self._driver_done(conn, cursor)
         return names, rows
 
     #: Idle driver connections kept: as many as a burst's account threads
@@ -1163,12 +1163,14 @@ class Ledger:
     #: again each time costs the ledger's server a new backend process).
     SPARE_CONNECTIONS = 32
 
-    def _driver_connection(self) -> Any:
-        """An idle driver connection of the ledger's, or a new one made as
-        SQLAlchemy would make it (the same URL and arguments)."""
+    def _driver_connection(self) -> tuple[Any, Any]:
+        """An idle driver connection of the ledger's and its cursor (kept
+        with it: a cursor made for each statement costs more than the
+        statement's own work in the driver), or a new one made as SQLAlchemy
+        would make it (the same URL and arguments)."""
         while True:
             try:
-                conn = self._spare.pop()
+                conn, cursor = self._spare.pop()
             except IndexError:
                 break
             try:
@@ -1176,7 +1178,7 @@ class Ledger:
             except sa.exc.DisconnectionError:
                 self._driver_spoilt(conn)
                 continue
-            return conn
+            return conn, cursor
         dialect = self.engine.dialect
         try:
             cargs, cparams = dialect.create_connect_args(self.engine.url)
@@ -1184,11 +1186,11 @@ class Ledger:
             conn.autocommit = True
         except dialect.loaded_dbapi.Error as e:
             raise LedgerError(f"the ledger: {_short(e)}") from None
-        return conn
+        return conn, conn.cursor()
 
-    def _driver_done(self, conn: Any) -> None:
+    def _driver_done(self, conn: Any, cursor: Any) -> None:
         if len(self._spare) < self.SPARE_CONNECTIONS:
-            self._spare.append(conn)
+            self._spare.append((conn, cursor))
         else:
             self._driver_spoilt(conn)
 
