@@ -198,6 +198,32 @@ def test_a_server_that_trickles_is_cut_off_at_the_deadline(fakex: FakeX) -> None
     assert time.monotonic() - started < 4
 
 
+def test_the_networks_clock_is_read_again_only_when_its_date_changes(
+    fakex: FakeX, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Many answers a second in a burst carry the same Date: it is parsed
+    # once, and the skew follows the network's clock when the Date moves.
+    import email.utils
+
+    user = fakex.add_user("utlaclock")
+    net = XNetwork(creds(fakex, user))
+    parsed: list[str] = []
+    real = email.utils.parsedate_to_datetime
+
+    def counting(value: str) -> object:
+        parsed.append(value)
+        return real(value)
+
+    monkeypatch.setattr(email.utils, "parsedate_to_datetime", counting)
+    for i in range(5):
+        net.create_post(PostRequest(f"Same second, post {i}"))
+    assert net.clock_skew() == 0
+    assert len(parsed) <= 2  # a second may turn meanwhile; five answers, not five parses
+    fakex.clock_offset = 600
+    net.create_post(PostRequest("The network's clock moved on"))
+    assert net.clock_skew() == 600
+
+
 def test_deadlines_are_kept_by_one_thread_whatever_the_requests(
     fakex: FakeX, monkeypatch: pytest.MonkeyPatch
 ) -> None:

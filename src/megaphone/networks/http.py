@@ -172,6 +172,7 @@ class Session(requests.Session):
         #: The network's clock minus this machine's, in seconds, from the
         #: last answer's Date header (None before the first answer).
         self.skew: float | None = None
+        self._date_seen: str | None = None
         self.hooks["response"].append(self._note_date)
         adapter = _Adapter()
         self.mount("http://", adapter)
@@ -183,7 +184,9 @@ class Session(requests.Session):
 
     def _note_date(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         date = response.headers.get("Date")
-        if not date:
+        if not date or date == self._date_seen:
+            # The header has whole seconds: the same value again (many
+            # answers a second in a burst) says nothing new.
             return
         from email.utils import parsedate_to_datetime
 
@@ -191,7 +194,8 @@ class Session(requests.Session):
             server = parsedate_to_datetime(date).timestamp()
         except (TypeError, ValueError, OverflowError, IndexError):
             return
-        # The header has whole seconds: half a second either way is noise.
+        self._date_seen = date
+        # Half a second either way is noise.
         self.skew = round(server + 0.5 - time.time())
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
