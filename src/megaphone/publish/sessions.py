@@ -76,6 +76,9 @@ class Sessions:
         return name in self._checked
 
     def _open(self, account: Account) -> Network:
+        net = self._networks.get(account.name)  # opened already: no lock to wait for
+        if net is not None:
+            return net
         with self._lock:
             net = self._networks.get(account.name)
             if net is None:
