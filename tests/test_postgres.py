@@ -208,13 +208,14 @@ def test_a_post_recorded_through_the_driver_survives_a_dropped_connection(
             return _published(ledger, post_id, now=now, until=until, then=then)
 
         assert published("p0", "p1") is True
-        # Every connection of the pool is cut off by the server.
+        # Every connection of the pool is cut off by the server (and gone,
+        # its goodbye sent, when the call returns: it waits up to 10 s).
         with sa.create_engine(
             postgres_url.replace("postgresql://", "postgresql+psycopg://")
         ).connect() as admin:
             admin.execute(
                 sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
             )
