@@ -291,3 +291,55 @@ def test_rows_read_through_the_driver_are_the_deliveries_sqlalchemy_reads(
             row.but(colour="red")
     finally:
         ledger.close()
+
+
+def test_an_accounts_first_lease_is_made_by_the_one_statement(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new account's lease is made by the driver's statement itself, not
+    by the general write after it (three more statements, through SQLAlchemy,
+    for each account at a project's first burst); another run then finds it
+    held."""
+    from datetime import UTC, datetime, timedelta
+
+    from megaphone.store.ledger import Wanted
+
+    now = datetime.now(UTC)
+    until = now + timedelta(minutes=1)
+    ledger = Ledger(postgres_url, project="first-lease")
+    try:
+        ledger.sync([Wanted("f1", "utla", "x", "q", now, "d")], now=now)
+
+        def general(*args: object, **kwargs: object) -> None:
+            raise AssertionError("the general write was used")
+
+        monkeypatch.setattr(ledger, "_writing", general)
+        rows = ledger.take_account(
+            "utla",
+            token="run-a",
+            now=now,
+            lease_until=until,
+            abandoned=lambda *_: False,
+            read=["f1"],
+        )
+        assert rows is not None and set(rows) == {"f1"}
+        again = ledger.take_account(
+            "utla", token="run-a", now=now, lease_until=until, abandoned=lambda *_: False
+        )
+        assert again == {}
+        other = ledger.take_account(
+            "utla", token="run-b", now=now, lease_until=until, abandoned=lambda *_: False
+        )
+        assert other is None  # run-a holds it
+        later = until + timedelta(seconds=1)
+        taken = ledger.take_account(
+            "utla",
+            token="run-b",
+            now=later,
+            lease_until=later + timedelta(minutes=1),
+            abandoned=lambda *_: False,
+        )
+        assert taken == {}  # run-a's lease ran out
+    finally:
+        monkeypatch.undo()
+        ledger.close()

@@ -256,16 +256,19 @@ SELECT EXISTS (SELECT 1 FROM done), EXISTS (SELECT 1 FROM fenced)
 _LAST_PART_SQL = re.sub(r":(\w+)", r"%(\1)s", _LAST_PART.text)
 
 #: ``Ledger.take_account`` on PostgreSQL, in one statement: the lease taken
-#: when it is free or this run's already, and the batch's rows read.  Its
+#: when it is free or this run's already (made, the account's first time),
+#: and the batch's rows read.  Its
 #: first columns say whether the lease was taken (``got``), whether it is
 #: there at all (``made``), and who held it (``holder``, ``holder_until``,
 #: as the statement found it); then a row per delivery when it was taken,
 #: else one row with no delivery.
 _TAKE_ACCOUNT_SQL = """
 WITH lease AS (
-    UPDATE account_leases SET claimed_by = %(token)s, lease_until = %(lease_until)s
-    WHERE project = %(project)s AND account = %(account)s
-      AND (claimed_by IS NULL OR claimed_by = %(token)s OR lease_until <= %(now)s)
+    INSERT INTO account_leases AS l (project, account, claimed_by, lease_until)
+    VALUES (%(project)s, %(account)s, %(token)s, %(lease_until)s)
+    ON CONFLICT (project, account) DO UPDATE
+    SET claimed_by = EXCLUDED.claimed_by, lease_until = EXCLUDED.lease_until
+    WHERE l.claimed_by IS NULL OR l.claimed_by = %(token)s OR l.lease_until <= %(now)s
     RETURNING 1
 )
 SELECT EXISTS (SELECT 1 FROM lease) AS got, h.project IS NOT NULL AS made,
@@ -1394,8 +1397,9 @@ class Ledger:
                 return {d.post_id: d for d in found}
             if made and not abandoned(holder, holder_until and _utc(holder_until)):
                 return None  # another run's, and it lives
-            # Not made yet, or its holder is gone: the general write below
-            # makes it, or takes it from that run.
+            # Its holder is gone (or, made by another run at this very
+            # moment, not in the statement's view): the general write below
+            # takes it from that run, or says who holds it.
         lease = account_leases.c
         mine = (lease.project == self.project, lease.account == account)
         with self._writing() as c:
