@@ -343,3 +343,41 @@ def test_an_accounts_first_lease_is_made_by_the_one_statement(
     finally:
         monkeypatch.undo()
         ledger.close()
+
+
+def test_connections_are_made_ahead_of_a_burst(postgres_url: str) -> None:
+    """``keep_ready`` makes the idle driver connections a burst's threads
+    will use, up to the number kept; the threads then make none."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime, timedelta
+
+    from megaphone.store.ledger import Wanted
+
+    now = datetime.now(UTC)
+    until = now + timedelta(minutes=1)
+    ledger = Ledger(postgres_url, project="ahead")
+    try:
+        accounts = [f"a{i}" for i in range(6)]
+        ledger.sync([Wanted(f"p-{a}", a, "x", "q", now, "d") for a in accounts], now=now)
+        ledger.keep_ready(len(accounts))
+        assert len(ledger._spare) == len(accounts)
+        ledger.keep_ready(3)  # enough already: none made, none closed
+        assert len(ledger._spare) == len(accounts)
+        ready = set(map(id, (conn for conn, _ in ledger._spare)))
+
+        def take(account: str) -> None:
+            assert (
+                ledger.take_account(
+                    account, token="run", now=now, lease_until=until, abandoned=lambda *_: False
+                )
+                == {}
+            )
+
+        with ThreadPoolExecutor(len(accounts)) as pool:
+            list(pool.map(take, accounts))
+        assert set(map(id, (conn for conn, _ in ledger._spare))) <= ready  # no new one
+        ledger.keep_ready(10**6)
+        assert len(ledger._spare) == Ledger.SPARE_CONNECTIONS
+    finally:
+        ledger.close()
+    assert not ledger._spare

@@ -816,13 +816,17 @@ def test_a_worker_imports_its_networks_adapters_as_it_starts(
 
 
 def test_a_worker_signs_in_to_an_account_shortly_before_its_first_post(
-    fakex: FakeX, project: Any
+    fakex: FakeX, project: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An account whose post is due within a minute is signed in to ahead
     of it (the network asked who it is once, before the post's time), so
-    that the post does not wait for it; an account whose post is hours away
-    is left until then."""
+    that the post does not wait for it, and the ledger makes a connection
+    for its thread; an account whose post is hours away is left until then."""
+    from megaphone.store.ledger import Ledger
     from megaphone.worker.loop import Worker
+
+    readied: list[int] = []
+    monkeypatch.setattr(Ledger, "keep_ready", lambda self, n: readied.append(n))
 
     soon = (datetime.now(UTC) + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     later = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -838,6 +842,7 @@ def test_a_worker_signs_in_to_an_account_shortly_before_its_first_post(
         assert worker._publisher is not None
         sessions = worker._publisher.sessions
         _until(lambda: sessions.signed_in("utla"), timeout=10)
+        _until(lambda: readied == [1], timeout=10)  # one account posts soon
         assert fakex.posted() == []  # signed in before the post's time
         assert fakex.count("GET", "/2/users/me") == 1
         _until(lambda: len(fakex.posted()) == 1, timeout=15)

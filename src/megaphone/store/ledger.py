@@ -1166,11 +1166,21 @@ class Ledger:
     #: again each time costs the ledger's server a new backend process).
     SPARE_CONNECTIONS = 32
 
+    def keep_ready(self, connections: int) -> None:
+        """Have ``connections`` idle driver connections (up to
+        SPARE_CONNECTIONS) made now, ahead of a burst (the worker asks,
+        before its posts' time): its accounts' threads would otherwise each
+        wait for a new one at once, and the server for as many new backends.
+        Nothing to do on SQLite."""
+        if not self._driver:
+            return
+        for _ in range(min(connections, self.SPARE_CONNECTIONS) - len(self._spare)):
+            self._driver_done(*self._new_driver_connection())
+
     def _driver_connection(self) -> tuple[Any, Any]:
         """An idle driver connection of the ledger's and its cursor (kept
         with it: a cursor made for each statement costs more than the
-        statement's own work in the driver), or a new one made as SQLAlchemy
-        would make it (the same URL and arguments)."""
+        statement's own work in the driver), or a new one."""
         while True:
             try:
                 conn, cursor = self._spare.pop()
@@ -1182,6 +1192,11 @@ class Ledger:
                 self._driver_spoilt(conn)
                 continue
             return conn, cursor
+        return self._new_driver_connection()
+
+    def _new_driver_connection(self) -> tuple[Any, Any]:
+        """A new driver connection, made as SQLAlchemy would make it (the
+        same URL and arguments), in autocommit, and its cursor."""
         dialect = self.engine.dialect
         try:
             cargs, cparams = dialect.create_connect_args(self.engine.url)

@@ -756,6 +756,9 @@ class Worker:
             try:
                 with ThreadPoolExecutor(min(SIGN_IN_THREADS, len(cold))) as pool:
                     list(pool.map(publisher.sessions.warm, cold))
+                # A ledger connection for each account's thread, made now.
+                with contextlib.suppress(MegaphoneError):
+                    publisher.ledger.keep_ready(len(names))
             except Exception as e:  # a bug must not kill the worker; say it
                 self._say("error", message=_trouble(e))
             finally:
