@@ -257,11 +257,10 @@ _LAST_PART_SQL = re.sub(r":(\w+)", r"%(\1)s", _LAST_PART.text)
 
 #: ``Ledger.take_account`` on PostgreSQL, in one statement: the lease taken
 #: when it is free or this run's already (made, the account's first time),
-#: and the batch's rows read.  Its
-#: first columns say whether the lease was taken (``got``), whether it is
-#: there at all (``made``), and who held it (``holder``, ``holder_until``,
-#: as the statement found it); then a row per delivery when it was taken,
-#: else one row with no delivery.
+#: and the batch's rows read.  Its first columns say whether the lease was
+#: taken (``got``), whether it was there before (``made``), and who held it
+#: (``holder``, ``holder_until``, as the statement found it); then a row per
+#: delivery when it was taken, else one row with no delivery.
 _TAKE_ACCOUNT_SQL = """
 WITH lease AS (
     INSERT INTO account_leases AS l (project, account, claimed_by, lease_until)

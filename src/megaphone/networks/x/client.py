@@ -3,7 +3,7 @@
 tweepy's ``Client`` reads (who the account is, its posts); the adapter
 posts and uploads through the same session itself, signed by
 :mod:`megaphone.networks.x.signing` (tweepy signs each request anew through
-oauthlib, which costs several times what the request's own work does).
+oauthlib: about 0.16 ms of the interpreter, where that signer takes 0.02).
 Two things tweepy lacks are added around it, without changing it:
 
 - every request goes to the configured base URL with a timeout: tweepy sends
