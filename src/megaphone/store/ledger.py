@@ -385,6 +385,11 @@ def _made(values: dict[str, Any]) -> Delivery:
     return made
 
 
+def _from_row(row: Any) -> Delivery:
+    """A delivery from a row of ``deliveries`` that SQLAlchemy read."""
+    return _made(dict(row._mapping))
+
+
 @dataclass(frozen=True)
 class Wanted:
     """A delivery as the project has it now, to be a row before it is due."""
@@ -589,14 +594,14 @@ class Ledger:
     def get(self, post_id: str, account: str) -> Delivery | None:
         with self._reading() as c:
             row = c.execute(sa.select(deliveries).where(*self._key(post_id, account))).first()
-        return _made(dict(row._mapping)) if row else None
+        return _from_row(row) if row else None
 
     def all(self) -> list[Delivery]:
         with self._reading() as c:
             rows = c.execute(
                 sa.select(deliveries).where(deliveries.c.project == self.project)
             ).all()
-        return [_made(dict(r._mapping)) for r in rows]
+        return [_from_row(r) for r in rows]
 
     def of_post(self, post_id: str) -> list[Delivery]:
         with self._reading() as c:
@@ -605,7 +610,7 @@ class Ledger:
                     deliveries.c.project == self.project, deliveries.c.post_id == post_id
                 )
             ).all()
-        return [_made(dict(r._mapping)) for r in rows]
+        return [_from_row(r) for r in rows]
 
     def parts(self, post_id: str, account: str) -> dict[int, PartRecord]:
         with self._reading() as c:
@@ -766,7 +771,7 @@ class Ledger:
                 return None
             self._event(c, post_id, account, now, "publishing", token)
             row = c.execute(sa.select(deliveries).where(*self._key(post_id, account))).one()
-        return _made(dict(row._mapping))
+        return _from_row(row)
 
     def _held(self, post_id: str, account: str, token: str) -> list[Any]:
         """The conditions of a write under a claim: still this owner's."""
@@ -1359,7 +1364,7 @@ class Ledger:
                 if (new or changed)
                 else list(found.values())
             )
-        return {(r.post_id, r.account): _made(dict(r._mapping)) for r in rows}
+        return {(r.post_id, r.account): _from_row(r) for r in rows}
 
     def in_doubt(self) -> list[Delivery]:
         """Deliveries a run may have left in doubt: ``publishing`` and ``unknown``."""
@@ -1369,7 +1374,7 @@ class Ledger:
                     *self._ours(), deliveries.c.state.in_(["publishing", "unknown"])
                 )
             ).all()
-        return [_made(dict(r._mapping)) for r in rows]
+        return [_from_row(r) for r in rows]
 
     def take_account(
         self,
@@ -1459,7 +1464,7 @@ class Ledger:
                     deliveries.c.post_id.in_(ids),
                 )
             ).all()
-        return {r.post_id: _made(dict(r._mapping)) for r in rows}
+        return {r.post_id: _from_row(r) for r in rows}
 
     def release_account(self, account: str, *, token: str) -> None:
         """Let another run take ``account`` (this run sends none of its posts now)."""
@@ -1563,7 +1568,7 @@ class Ledger:
                 .order_by(parts.c.idx)
             ).all():
                 live[p.post_id][p.idx] = PartRecord(p.idx, p.remote_id, p.url, p.published_at)
-        return {r.post_id: (_made(dict(r._mapping)), live[r.post_id]) for r in rows}
+        return {r.post_id: (_from_row(r), live[r.post_id]) for r in rows}
 
     def release_claims(
         self,
@@ -1740,7 +1745,7 @@ class Ledger:
                     scheduled_at=scheduled_at,
                     digest=digest,
                 )
-            elif row.state == "publishing" and not abandoned(_made(dict(row._mapping))):
+            elif row.state == "publishing" and not abandoned(_from_row(row)):
                 raise LedgerError(
                     f"{post_id} ({account}) is being published right now; try again later"
                 )
