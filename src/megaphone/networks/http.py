@@ -10,7 +10,12 @@ passes here.
   so that no post is recorded as published on another host's word;
 - the network's clock is read from each answer's ``Date`` header;
 - credentials inside the base URL (``https://user:secret@proxy``) are used,
-  but every message shows the URL without them.
+  but every message shows the URL without them;
+- a plain request (a URL requests would send as written, a JSON, form or
+  bytes body, no files, no proxy, no cookies) skips requests' general
+  preparation (settings merged from the environment, the URL parsed and
+  quoted again): the same request reaches the same adapter, at about half
+  the interpreter's time (a burst's posts wait for it in turn).
 
 Only adapter modules import this (it imports requests).
 """
@@ -21,15 +26,23 @@ import contextlib
 import heapq
 import itertools
 import os
+import re
 import socket
 import threading
 import time
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import requests
 import urllib3.connection
 import urllib3.connectionpool
 from requests.adapters import HTTPAdapter
+from requests.cookies import extract_cookies_to_jar
+from requests.hooks import dispatch_hook
+from requests.models import PreparedRequest
+from requests.models import complexjson as requests_json  # type: ignore[attr-defined]
+from requests.structures import CaseInsensitiveDict
 
 from megaphone.networks import redact_url
 
@@ -151,6 +164,21 @@ class _Adapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
+#: A URL requests sends exactly as written: lower-case scheme and host, a
+#: path, no percent-escapes (requests would unquote some), no credentials,
+#: no fragment, no empty query (requests drops the "?"), a port without
+#: a leading zero.  Any other goes through requests' own preparation.
+_PLAIN_URL = re.compile(
+    r"https?://[a-z0-9][a-z0-9.-]*(?::[1-9][0-9]{0,4})?"
+    r"/[A-Za-z0-9._~!$&'()*+,;=:@/-]*(?:\?[A-Za-z0-9._~!$&'()*+,;=:@/?-]+)?"
+)
+#: The arguments a plain request may have (``timeout`` and
+#: ``allow_redirects`` are always set by :meth:`Session.request`).
+_PLAIN_ARGUMENTS = frozenset({"data", "json", "headers", "auth", "timeout", "allow_redirects"})
+_PLAIN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
+_FORM = "application/x-www-form-urlencoded"
+
+
 class DeadlineExceeded(requests.Timeout):
     """The whole request (connect, send, the answer's headers and body) took
     longer than its deadline."""
@@ -212,7 +240,10 @@ class Session(requests.Session):
         _current.watch = watch
         entry = _WATCHDOG.watch(deadline, watch)
         try:
-            return super().request(method, url, *args, **kwargs)
+            plain = None if args else self._plain(method, url, kwargs)
+            if plain is None:
+                return super().request(method, url, *args, **kwargs)
+            return self._send_plain(plain, kwargs["timeout"])
         except requests.RequestException as e:
             if watch.expired:
                 raise DeadlineExceeded(f"no complete answer within {deadline:.0f} s") from e
@@ -220,6 +251,89 @@ class Session(requests.Session):
         finally:
             _WATCHDOG.cross_out(entry)
             _current.watch = previous
+
+    def _plain(self, method: Any, url: Any, kwargs: dict[str, Any]) -> PreparedRequest | None:
+        """The request prepared as requests would prepare it, when it is
+        plain (see the module's notes); None for any other, which requests
+        prepares itself."""
+        if (
+            not kwargs.keys() <= _PLAIN_ARGUMENTS
+            or method not in _PLAIN_METHODS
+            or not isinstance(url, str)
+            or not _PLAIN_URL.fullmatch(url)
+            or self.proxies
+            or self.cookies
+            or self.auth is not None
+            or self.params
+            or self.stream
+            or self.verify is not True
+            or self.cert is not None
+        ):
+            return None
+        data = kwargs.get("data")
+        body: str | bytes | None = None
+        content_type = None
+        if not data:
+            payload = kwargs.get("json")
+            if payload is not None:
+                try:
+                    body = requests_json.dumps(payload, allow_nan=False).encode("utf-8")
+                except ValueError as e:
+                    raise requests.exceptions.InvalidJSONError(e) from None
+                content_type = "application/json"
+        elif isinstance(data, bytes):
+            body = data
+        elif isinstance(data, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+        ):
+            body = urlencode(list(data.items()))
+            content_type = _FORM
+        else:
+            return None
+        prepared = PreparedRequest()
+        prepared.method = method
+        prepared.url = url
+        headers = CaseInsensitiveDict(self.headers)
+        for name, value in (kwargs.get("headers") or {}).items():
+            if value is None:
+                headers.pop(name, None)
+            else:
+                headers[name] = value
+        prepared.prepare_headers(headers)  # each checked, as requests does
+        prepared.body = body
+        prepared.prepare_content_length(body)
+        if content_type and "content-type" not in prepared.headers:
+            prepared.headers["Content-Type"] = content_type
+        auth = kwargs.get("auth")
+        if auth is not None:
+            prepared.prepare_auth(auth, url)
+        prepared.hooks = self.hooks
+        return prepared
+
+    def _send_plain(self, prepared: PreparedRequest, timeout: Any) -> requests.Response:
+        """What :meth:`requests.Session.send` does with a prepared request
+        when redirects are not followed and nothing is streamed."""
+        settings: dict[str, Any] = {
+            "stream": False,
+            "timeout": timeout,
+            "verify": True,
+            "cert": None,
+            "proxies": {},
+        }
+        adapter = self.get_adapter(url=prepared.url or "")
+        started = time.perf_counter()
+        response = adapter.send(prepared, **settings)
+        response.elapsed = timedelta(seconds=time.perf_counter() - started)
+        response = dispatch_hook(  # type: ignore[no-untyped-call]
+            "response", prepared.hooks, response, **settings
+        )
+        if "set-cookie" in response.headers:
+            extract_cookies_to_jar(  # type: ignore[no-untyped-call]
+                self.cookies, prepared, response.raw
+            )
+        response.content  # noqa: B018 (read now, as requests does)
+        answer: requests.Response = response
+        return answer
 
 
 def believable_reset(epoch: float | None) -> float | None:
