@@ -26,6 +26,13 @@ noisy than the wall time on a shared machine), posts sent twice, and posts
 of one account that went out of their order.  The first row is a bare client's:
 the same requests, signed and sent a thread per account with nothing else
 done, which is what the fake server and the machine allow at best.
+
+On one box every publisher shares the same cores with the fake server and
+PostgreSQL, so their sum cannot go past the box.  ``--machine-cpu 0.25``
+(as root, with the cgroup CPU controller) gives each publisher's process a
+CPU group of its own limited to that many cores, from the moment it has
+loaded: a machine of that size each, as separate machines bring their own
+CPU.
 """
 
 from __future__ import annotations
@@ -54,6 +61,60 @@ from tests.fakex import FakeX, User  # noqa: E402
 #: them writes their rows meanwhile; the workers start and load them).
 PRELOAD = 8
 from tests.pgserver import Cluster  # noqa: E402
+
+
+class Machines:
+    """A CPU cgroup per publisher ("machine"), limited to ``cpu`` cores
+    (a 10 ms period, so the limit holds within a post's time); none when
+    ``cpu`` is None."""
+
+    PERIOD_US = 10_000
+
+    def __init__(self, cpu: float | None) -> None:
+        self.cpu = cpu
+        self.made: list[Path] = []
+        self.v2 = Path("/sys/fs/cgroup/cgroup.controllers")
+        self.v1 = Path("/sys/fs/cgroup/cpu")
+        if cpu is None:
+            return
+        if os.geteuid() != 0:
+            raise SystemExit("--machine-cpu needs root (it makes a CPU cgroup per publisher)")
+        if not (self._is_v2() or (self.v1 / "cgroup.procs").exists()):
+            raise SystemExit("--machine-cpu needs the cgroup CPU controller (v1 or v2)")
+
+    def _is_v2(self) -> bool:
+        return self.v2.exists() and "cpu" in self.v2.read_text().split()
+
+    def put(self, n: int, pid: int) -> None:
+        """Move process ``pid`` (every thread of it) into machine ``n``'s group."""
+        if self.cpu is None:
+            return
+        quota = max(1000, int(self.cpu * self.PERIOD_US))
+        if self._is_v2():
+            root = self.v2.parent
+            (root / "cgroup.subtree_control").write_text("+cpu")
+            group = root / f"megaphone-bench-{os.getpid()}-{n}"
+            group.mkdir(exist_ok=True)
+            (group / "cpu.max").write_text(f"{quota} {self.PERIOD_US}")
+        else:
+            group = self.v1 / f"megaphone-bench-{os.getpid()}-{n}"
+            group.mkdir(exist_ok=True)
+            (group / "cpu.cfs_period_us").write_text(str(self.PERIOD_US))
+            (group / "cpu.cfs_quota_us").write_text(str(quota))
+        if group not in self.made:
+            self.made.append(group)
+        (group / "cgroup.procs").write_text(str(pid))
+
+    def close(self) -> None:
+        """Remove the groups (their processes have ended)."""
+        for group in self.made:
+            for _ in range(50):
+                try:
+                    group.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+        self.made = []
 
 
 def make_checkout(
@@ -161,6 +222,7 @@ def run(
     cluster: Cluster,
     fakes: int,
     mode: str,
+    machines: Machines,
 ) -> str:
     farm = Farm(fakes, accounts, latency)
     url = cluster.new_database(f"bench_{mode}_{publishers}")
@@ -171,10 +233,13 @@ def run(
         due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=PRELOAD)
         for root in roots:
             order = make_checkout(root, posts, accounts, due)
-        if mode == "worker":
-            wall, cpu = _workers(roots, env, due, farm, posts)
-        else:
-            wall, cpu = _cron(roots, env, due)
+        try:
+            if mode == "worker":
+                wall, cpu = _workers(roots, env, due, farm, posts, machines)
+            else:
+                wall, cpu = _cron(roots, env, due, machines)
+        finally:
+            machines.close()
     label = f"{publishers} {_NAMES[mode]}"
     return _report(label, farm, order, posts, accounts, latency, wall, cpu)
 
@@ -186,7 +251,12 @@ def _cpu(pid: int) -> float:
 
 
 def _workers(
-    roots: list[Path], env: dict[str, str], due: datetime, farm: Farm, posts: int
+    roots: list[Path],
+    env: dict[str, str],
+    due: datetime,
+    farm: Farm,
+    posts: int,
+    machines: Machines,
 ) -> tuple[float, float]:
     """A worker per checkout, started (and loaded) before the posts are due;
     the time from then until the last post is in, and the workers' CPU
@@ -202,11 +272,12 @@ def _workers(
         for root in roots
     ]
     try:
-        for p in procs:
+        for n, p in enumerate(procs):
             assert p.stdout is not None
             for line in p.stdout:  # until it says it started
                 if '"started"' in line:
                     break
+            machines.put(n, p.pid)
             # The rest of its log, unread, must not fill the pipe.
             threading.Thread(target=p.stdout.read, daemon=True).start()
         left = (due - datetime.now(UTC)).total_seconds()
@@ -229,7 +300,9 @@ def _workers(
     return wall, cpu
 
 
-def _cron(roots: list[Path], env: dict[str, str], due: datetime) -> tuple[float, float]:
+def _cron(
+    roots: list[Path], env: dict[str, str], due: datetime, machines: Machines
+) -> tuple[float, float]:
     """``publish --due`` in a process per checkout, started the moment the
     posts are due (as cron would); the time until every one has ended, and
     their CPU seconds (their start included)."""
@@ -261,6 +334,8 @@ def _cron(roots: list[Path], env: dict[str, str], due: datetime) -> tuple[float,
         )
         for root in roots
     ]
+    for n, p in enumerate(procs):
+        machines.put(n, p.pid)
     cpu = 0.0
     for p in procs:
         _pid, status, usage = os.wait4(p.pid, 0)
@@ -354,13 +429,22 @@ def main() -> None:
     parser.add_argument(
         "--fakes", type=int, default=4, help="processes of the fake X API (the accounts dealt out)"
     )
+    parser.add_argument(
+        "--machine-cpu",
+        type=float,
+        default=None,
+        metavar="CORES",
+        help="limit each publisher to this many cores (a CPU cgroup each, as root)",
+    )
     args = parser.parse_args()
     accounts = [f"account-{i:02d}" for i in range(args.accounts)]
+    machines = Machines(args.machine_cpu)
     cluster = Cluster()
     try:
+        limit = "" if args.machine_cpu is None else f", {args.machine_cpu:g} cores a publisher"
         print(
             f"{args.posts} posts, {args.accounts} accounts, {args.latency * 1000:.0f} ms a "
-            f"request, the fake X API in {args.fakes} processes"
+            f"request, the fake X API in {args.fakes} processes{limit}"
         )
         print(
             "| publishers | sent | wall | ideal | against ideal | CPU a post "
@@ -371,7 +455,9 @@ def main() -> None:
         modes = ("worker", "cron") if args.mode == "both" else (args.mode,)
         for mode in modes:
             for n in (int(x) for x in args.publishers.split(",")):
-                print(run(n, args.posts, accounts, args.latency, cluster, args.fakes, mode))
+                print(
+                    run(n, args.posts, accounts, args.latency, cluster, args.fakes, mode, machines)
+                )
                 sys.stdout.flush()
     finally:
         cluster.close()
