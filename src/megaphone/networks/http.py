@@ -167,13 +167,16 @@ class _Adapter(HTTPAdapter):
 #: A URL requests sends exactly as written: lower-case scheme and host, a
 #: path, no percent-escapes (requests would unquote some), no credentials,
 #: no fragment, no empty query (requests drops the "?"), a port without
-#: a leading zero.  Any other goes through requests' own preparation.
+#: a leading zero (and no dot segment, below).  Any other goes through requests' own preparation.
 _PLAIN_URL = re.compile(
     r"https?://[a-z0-9][a-z0-9.-]*(?::[1-9][0-9]{0,4})?"
     r"/[A-Za-z0-9._~!$&'()*+,;=:@/-]*(?:\?[A-Za-z0-9._~!$&'()*+,;=:@/?-]+)?"
 )
 #: The arguments a plain request may have (``timeout`` and
 #: ``allow_redirects`` are always set by :meth:`Session.request`).
+#: A "." or ".." path segment, which requests resolves (``/a/../b`` is sent
+#: as ``/b``).
+_DOT_SEGMENT = re.compile(r"/\.\.?(?:[/?]|$)")
 _PLAIN_ARGUMENTS = frozenset({"data", "json", "headers", "auth", "timeout", "allow_redirects"})
 _PLAIN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
 _FORM = "application/x-www-form-urlencoded"
@@ -261,6 +264,7 @@ class Session(requests.Session):
             or method not in _PLAIN_METHODS
             or not isinstance(url, str)
             or not _PLAIN_URL.fullmatch(url)
+            or _DOT_SEGMENT.search(url)
             or self.proxies
             or self.cookies
             or self.auth is not None
