@@ -381,3 +381,57 @@ def test_connections_are_made_ahead_of_a_burst(postgres_url: str) -> None:
     finally:
         ledger.close()
     assert not ledger._spare
+
+
+def test_a_machine_frozen_inside_a_write_keeps_no_row_from_the_other(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine paused (SIGSTOP, a frozen VM) in the middle of a write of
+    several statements holds that write's rows locked: the server ends its
+    session after IDLE_IN_TRANSACTION, so the other machine's takeover goes
+    through instead of waiting for the freeze to end, and the frozen write
+    is undone."""
+    import threading
+    from datetime import UTC, timedelta
+
+    import sqlalchemy as sa
+
+    import megaphone.store.ledger as ledger_module
+    from megaphone.store.ledger import Wanted, deliveries
+
+    monkeypatch.setattr(ledger_module, "IDLE_IN_TRANSACTION", 1.0)
+    now = datetime.now(UTC)
+    a = Ledger(postgres_url, project="frozen")
+    b = Ledger(postgres_url, project="frozen")
+    try:
+        a.sync([Wanted("f1", "utla", "x", "q", now, "d")], now=now)
+        assert a.claim("f1", "utla", token="a", now=now, lease_until=now + timedelta(seconds=1))
+        frozen = a.engine.connect()
+        frozen.begin()  # a's lease renewal, frozen after its first statement
+        frozen.execute(
+            deliveries.update()
+            .where(deliveries.c.post_id == "f1")
+            .values(lease_until=now + timedelta(minutes=5))
+        )
+        later = now + timedelta(seconds=2)
+        taken: list[bool] = []
+        took = time.monotonic()
+        other = threading.Thread(
+            target=lambda: taken.append(
+                b.take_over("f1", "utla", old_token="a", token="b", now=later, lease_until=later)
+            ),
+            daemon=True,
+        )
+        other.start()
+        other.join(15)
+        took = time.monotonic() - took
+        assert taken == [True], "the takeover waited on the frozen write"
+        assert took < 10, took
+        with pytest.raises(sa.exc.DBAPIError):  # a wakes: its session was ended
+            frozen.execute(sa.text("SELECT 1"))
+        frozen.close()
+        [row] = b.all()
+        assert row.claimed_by == "b"
+    finally:
+        a.close()
+        b.close()

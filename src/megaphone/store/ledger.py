@@ -63,6 +63,13 @@ SCHEMA_VERSION = 5
 #: The PostgreSQL advisory lock held while the tables are made or migrated.
 SCHEMA_LOCK = 7_243_001
 
+#: PostgreSQL ends a session of megaphone's that sits this many seconds
+#: inside a transaction (its process frozen, its machine paused): megaphone's
+#: transactions take milliseconds, and the rows a frozen one holds locked
+#: would otherwise stop another machine's takeover for as long as the
+#: freeze lasts.  The frozen process finds its write undone when it wakes.
+IDLE_IN_TRANSACTION = 5.0
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC datetimes out, on every database."""
@@ -473,6 +480,7 @@ class Ledger:
                 # One connection per publishing thread (accounts in parallel).
                 self.engine = sa.create_engine(engine_url(url), pool_size=8, max_overflow=32)
                 if self.engine.dialect.name == "postgresql":
+                    sa.event.listen(self.engine, "connect", _pg_session)
                     sa.event.listen(self.engine, "checkout", _drop_if_closed)
                     # A write of one statement is its own transaction: no
                     # BEGIN and COMMIT, two round trips fewer.
@@ -2012,6 +2020,19 @@ def what_to_do(post_id: str) -> str:
         f"check it on the network, then 'megaphone retry {post_id}' or "
         f"'megaphone mark {post_id} published --url URL'"
     )
+
+
+def _pg_session(dbapi_connection: Any, _record: Any) -> None:
+    """Each PostgreSQL session SQLAlchemy opens (those that hold
+    transactions of several statements) is ended by the server when it
+    sits inside one for IDLE_IN_TRANSACTION."""
+    cursor = dbapi_connection.cursor()
+    try:
+        ms = max(1, round(IDLE_IN_TRANSACTION * 1000))
+        cursor.execute(f"SET idle_in_transaction_session_timeout = {ms}")
+    finally:
+        cursor.close()
+    dbapi_connection.commit()
 
 
 def _drop_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
