@@ -169,6 +169,30 @@ def test_a_sender_whose_claim_is_taken_over_mid_upload_sends_nothing(
     assert outcome.state == "skipped" and "taken over" in outcome.message
 
 
+def freeze_between_writes(pid: int, db: Path) -> None:
+    """Stop process ``pid`` at a moment it holds no write on the SQLite
+    ledger ``db``.  Its lease renewals write every quarter lease: one frozen
+    inside a write holds the database until it wakes, and the other runs
+    wait for it (30 s) and then stop, saying the ledger is locked, their
+    posts left as they were.  That is SQLite's way, not this test's case."""
+    for _ in range(200):
+        os.kill(pid, signal.SIGSTOP)
+        stat = Path(f"/proc/{pid}/stat")
+        while stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] not in "Tt":
+            time.sleep(0.001)
+        probe = sqlite3.connect(db, timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return
+        except sqlite3.OperationalError:  # frozen inside a write: try again
+            os.kill(pid, signal.SIGCONT)
+            time.sleep(0.01)
+        finally:
+            probe.close()
+    raise AssertionError("the run never stopped between two writes")
+
+
 @pytest.mark.slow
 def test_a_paused_sender_resumed_after_its_lease_sends_nothing(
     fakex: FakeX, user: User, tmp_path: Path
@@ -186,7 +210,7 @@ def test_a_paused_sender_resumed_after_its_lease_sends_nothing(
         while ("POST", "/2/media/upload") not in fakex.arrived:
             assert time.monotonic() < deadline, "the first run never uploaded"
             time.sleep(0.01)
-        os.kill(first.pid, signal.SIGSTOP)  # a frozen VM
+        freeze_between_writes(first.pid, root / ".megaphone" / "ledger.db")  # a frozen VM
         time.sleep(2.5)  # past its lease
         second = subprocess.run(
             command, cwd=root, env=env, capture_output=True, text=True, timeout=60
