@@ -316,7 +316,9 @@ class Session(requests.Session):
 
     def _send_plain(self, prepared: PreparedRequest, timeout: Any) -> requests.Response:
         """What :meth:`requests.Session.send` does with a prepared request
-        when redirects are not followed and nothing is streamed."""
+        when redirects are not followed and nothing is streamed (but for
+        ``response.next``, the request a redirect would lead to, which
+        megaphone never makes)."""
         settings: dict[str, Any] = {
             "stream": False,
             "timeout": timeout,
