@@ -255,7 +255,7 @@ def test_a_threads_posts_take_the_sessions_plain_path(
     monkeypatch.setattr(requests.Session, "request", spy)
     publish_with(THREAD)
     assert len(world.posted()) == 3
-    creating = ("/2/tweets", "/api/v1/statuses", "com.atproto.repo.createRecord")
+    creating = ("/2/tweets", "/api/v1/statuses", "com.atproto.repo.putRecord")
     assert [call for call in general if call.endswith(creating)] == []
 
 
