@@ -399,6 +399,10 @@ def test_a_machine_frozen_inside_a_write_keeps_no_row_from_the_other(
     import megaphone.store.ledger as ledger_module
     from megaphone.store.ledger import Wanted, deliveries
 
+    plain = Ledger(postgres_url, project="frozen")
+    with plain.engine.connect() as c:  # the setting every session gets
+        assert c.exec_driver_sql("SHOW idle_in_transaction_session_timeout").scalar() == "15s"
+    plain.close()
     monkeypatch.setattr(ledger_module, "IDLE_IN_TRANSACTION", 1.0)
     now = datetime.now(UTC)
     a = Ledger(postgres_url, project="frozen")

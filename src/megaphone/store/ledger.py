@@ -68,7 +68,9 @@ SCHEMA_LOCK = 7_243_001
 #: transactions take milliseconds, and the rows a frozen one holds locked
 #: would otherwise stop another machine's takeover for as long as the
 #: freeze lasts.  The frozen process finds its write undone when it wakes.
-IDLE_IN_TRANSACTION = 5.0
+#: Well under a lease (a minute), and far above any pause of a live
+#: process between two statements of one write.
+IDLE_IN_TRANSACTION = 15.0
 
 
 class UTCDateTime(TypeDecorator[datetime]):
