@@ -439,3 +439,47 @@ def test_a_machine_frozen_inside_a_write_keeps_no_row_from_the_other(
     finally:
         a.close()
         b.close()
+
+
+def test_connections_give_up_on_a_server_gone_from_the_network(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """libpq's connect timeout, keepalives and unacknowledged-data limit are
+    set on every PostgreSQL URL that does not set its own: a server that
+    accepts the connection and never answers is an error, not a wait."""
+    import socket
+    import threading
+
+    import megaphone.store.view as view
+    from megaphone.errors import LedgerError
+    from megaphone.store.view import engine_url
+
+    url = engine_url("postgresql://megaphone@db.example.org/megaphone")
+    assert url.startswith("postgresql+psycopg://megaphone@db.example.org/megaphone?")
+    assert "connect_timeout=10" in url and "tcp_user_timeout=30000" in url
+    assert "keepalives=1" in url
+    own = engine_url("postgres://m@h/db?connect_timeout=3&sslmode=require")
+    assert "connect_timeout=3" in own and "connect_timeout=10" not in own
+    assert own.count("?") == 1 and "sslmode=require" in own
+    assert engine_url("sqlite:///x.db") == "sqlite:///x.db"
+
+    pytest.importorskip("psycopg")
+    monkeypatch.setitem(view.PG_CONNECTION, "connect_timeout", "1")  # not 10 s, in a test
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+    port = silent.getsockname()[1]
+    failed: list[str] = []
+
+    def open_it() -> None:
+        try:
+            Ledger(f"postgresql://m@127.0.0.1:{port}/db")
+        except LedgerError as e:
+            failed.append(str(e))
+
+    opener = threading.Thread(target=open_it, daemon=True)
+    started = time.monotonic()
+    opener.start()
+    opener.join(20)
+    silent.close()
+    assert failed, "the ledger waited on a server that never answers"
+    assert time.monotonic() - started < 10
+    assert "\n" not in failed[0]

@@ -47,14 +47,43 @@ def sqlite_path(url: str) -> str | None:
     return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
 
 
+#: libpq's settings for megaphone's PostgreSQL connections, where the ledger
+#: URL does not set them: a server that has not answered a new connection in
+#: 10 s is an error; an idle connection is probed after 10 s (three probes
+#: 5 s apart unanswered end it); and a request the server's machine has not
+#: acknowledged in 30 s ends the connection.  A server gone from the network
+#: is then an error in under a minute, not a thread that waits for ever (the
+#: system's own limits are two minutes to connect and about fifteen to give
+#: up on a connection).
+PG_CONNECTION = {
+    "connect_timeout": "10",
+    "keepalives": "1",
+    "keepalives_idle": "10",
+    "keepalives_interval": "5",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "30000",
+}
+
+
 def engine_url(url: str) -> str:
     """The SQLAlchemy URL of a ledger URL: ``postgresql://`` (or
     ``postgres://``) goes through psycopg 3, the driver of megaphone's
-    ``postgres`` extra (SQLAlchemy alone would ask for psycopg2)."""
+    ``postgres`` extra (SQLAlchemy alone would ask for psycopg2), with
+    PG_CONNECTION's settings where the URL has none of its own."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
+            url = "postgresql+psycopg://" + url[len(prefix) :]
+            break
+    if not url.startswith(("postgresql+psycopg://", "postgresql+psycopg2://")):
+        return url
+    from urllib.parse import parse_qsl, urlencode
+
+    base, _, query = url.partition("?")
+    given = {name for name, _ in parse_qsl(query, keep_blank_values=True)}
+    extra = urlencode([(k, v) for k, v in PG_CONNECTION.items() if k not in given])
+    if not extra:
+        return url
+    return f"{base}?{query}&{extra}" if query else f"{base}?{extra}"
 
 
 def ledger_url(root: Path, configured: str | None, environ: Mapping[str, str]) -> str:
