@@ -266,3 +266,23 @@ def test_a_url_taken_as_written_is_the_url_requests_prepares(
     except (requests.exceptions.InvalidURL, ValueError):
         return  # requests refuses it: sent the general way, it is refused there
     assert prepared == url
+
+
+def test_no_byte_of_a_request_leaves_past_its_send_by_deadline(recorder: Recorder) -> None:
+    import time
+
+    from megaphone.errors import SentTooLate
+    from megaphone.networks import send_by
+
+    session = Session(recorder.base, Timeouts(connect=2, read=2, deadline=5))
+    url = recorder.base + "/2/tweets"
+    with send_by(time.monotonic() - 0.5), pytest.raises(SentTooLate, match="not sent"):
+        session.request("POST", url, json={"text": "a fence too old"})
+    assert recorder.requests == []
+    with send_by(time.monotonic() + 30):
+        assert session.request("POST", url, json={"text": "in time"}).status_code == 201
+    session.request("POST", url, json={"text": "no deadline"})  # none outside one
+    assert [r.rsplit(b"\r\n\r\n", 1)[1] for r in recorder.requests] == [
+        b'{"text": "in time"}',
+        b'{"text": "no deadline"}',
+    ]

@@ -169,6 +169,65 @@ def test_a_sender_whose_claim_is_taken_over_mid_upload_sends_nothing(
     assert outcome.state == "skipped" and "taken over" in outcome.message
 
 
+def _publish_paused_before_sending(
+    root: Path, monkeypatch: pytest.MonkeyPatch, *, meanwhile: Any = None
+) -> list[Any]:
+    """Publish ``root``'s post with the sender paused, once, between the
+    part's fence and its request, for longer than the fence allows (as a
+    frozen process would be); ``meanwhile`` runs during the pause."""
+    from megaphone.cli.options import policy
+    from megaphone.publish.runs import open_project, publish, select_jobs
+    from megaphone.publish.send import Sender
+
+    real = Sender._send_by
+    paused: list[float] = []
+
+    def send_by(self: Sender, fenced_at: float) -> float:
+        if paused:
+            return real(self, fenced_at)
+        paused.append(fenced_at)
+        if meanwhile is not None:
+            meanwhile()
+        return fenced_at - 1.0  # woken past it
+
+    monkeypatch.setattr(Sender, "_send_by", send_by)
+    ctx = open_project(root)
+    jobs, _ = select_jobs(ctx, ids=(), until=None, account_names=())
+    outcomes = publish(ctx, jobs, force=False, policy=policy(ctx.project.config, None))
+    assert paused, "the sender never came to send"
+    return outcomes
+
+
+@pytest.mark.parametrize("media", [True, False])
+def test_a_sender_paused_after_its_fence_sends_nothing_once_taken_over(
+    fakex: FakeX, user: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, media: bool
+) -> None:
+    # The fence passed, then the process froze; another machine took the
+    # post over meanwhile.  Awake, the request must not leave: X has no key
+    # to tell the two sends apart.
+    root = make(tmp_path, media=media)
+    twin = replace(this_machine(), boot="another-boot-id")
+
+    def take_over() -> None:
+        with sqlite3.connect(root / ".megaphone" / "ledger.db") as db:
+            db.execute("UPDATE deliveries SET claimed_by = ?", (token_of(twin, 4_194_000),))
+
+    [outcome] = _publish_paused_before_sending(root, monkeypatch, meanwhile=take_over)
+    assert fakex.count("POST", "/2/tweets") == 0 and fakex.posted() == []
+    assert outcome.state == "skipped" and "taken over" in outcome.message
+
+
+def test_a_sender_paused_after_its_fence_fences_again_and_sends_once(
+    fakex: FakeX, user: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nobody took the post over: fenced again, it goes out, once.
+    root = make(tmp_path, media=False)
+    [outcome] = _publish_paused_before_sending(root, monkeypatch)
+    assert outcome.state == "published"
+    assert [t.sent_text for t in fakex.posted()] == ["The caravan rolls at noon."]
+    assert state(root) == "published"
+
+
 def freeze_between_writes(pid: int, db: Path) -> None:
     """Stop process ``pid`` at a moment it holds no write on the SQLite
     ledger ``db``.  Its lease renewals write every quarter lease: one frozen

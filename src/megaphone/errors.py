@@ -97,6 +97,13 @@ class LeaseLost(MegaphoneError):
     the new holder's reconciliation."""
 
 
+class SentTooLate(MegaphoneError):
+    """A post's request was about to leave later after its fence than the
+    lease allows (the process was paused, its machine frozen, between the
+    two): it was not sent.  The sender fences it again first, which finds
+    out whether the claim is still its own."""
+
+
 class LedgerError(MegaphoneError):
     """The ledger cannot be opened, read or written."""
 

@@ -9,14 +9,42 @@ library."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
     from megaphone.model import Account, Config, Post
     from megaphone.networks.base import AccountLimits, Credentials, Measure, NetworkRules
     from megaphone.networks.contract import AuthFlow, Network, Timeouts
+
+
+_sending = threading.local()
+
+
+@contextlib.contextmanager
+def send_by(deadline: float) -> Iterator[None]:
+    """The requests this thread makes meanwhile may leave only until
+    ``deadline`` (``time.monotonic()``): the HTTP session checks it the
+    moment before a request's first byte is written (after connecting), and
+    raises :class:`~megaphone.errors.SentTooLate` past it.  A post's send
+    runs in one, so that a process paused between its fence and its request
+    does not send the request when it wakes, after another run may have
+    taken the post over."""
+    previous = getattr(_sending, "by", None)
+    _sending.by = deadline
+    try:
+        yield
+    finally:
+        _sending.by = previous
+
+
+def send_deadline() -> float | None:
+    """This thread's :func:`send_by` deadline, if any."""
+    by: float | None = getattr(_sending, "by", None)
+    return by
 
 
 def sign_in(

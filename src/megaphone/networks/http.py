@@ -45,7 +45,7 @@ from requests.models import PreparedRequest
 from requests.models import complexjson as requests_json  # type: ignore[attr-defined]
 from requests.structures import CaseInsensitiveDict
 
-from megaphone.networks import redact_url
+from megaphone.networks import redact_url, send_deadline
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -134,13 +134,27 @@ os.register_at_fork(after_in_child=_WATCHDOG._after_fork)
 
 class _Watched:
     """Mixed into urllib3's connections: each request tells the watch of its
-    thread which connection (and so which socket) it uses."""
+    thread which connection (and so which socket) it uses; and no byte of a
+    request leaves past its thread's send-by deadline (see
+    :func:`megaphone.networks.send_by`)."""
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
         watch = getattr(_current, "watch", None)
         if watch is not None:
             watch.conn = self
         return super().request(*args, **kwargs)  # type: ignore[misc]
+
+    def send(self, data: Any) -> None:
+        deadline = send_deadline()
+        if deadline is not None:
+            if getattr(self, "sock", None) is None:
+                self.connect()  # type: ignore[attr-defined]
+            late = time.monotonic() - deadline
+            if late > 0:
+                from megaphone.errors import SentTooLate
+
+                raise SentTooLate(f"not sent: {late:.1f} s past the time its fence allowed")
+        super().send(data)  # type: ignore[misc]
 
 
 class _HTTPConnection(_Watched, urllib3.connection.HTTPConnection):

@@ -360,6 +360,7 @@ class Publisher:
         # the same write.
         first_in_flight = 0 if row is None and not post.parts[0].media else None
         first_key = network_rules(account.network).new_key() if first_in_flight == 0 else None
+        fenced_at = time.monotonic()
         claimed = self.ledger.claim(
             post.id,
             account.name,
@@ -373,6 +374,8 @@ class Publisher:
         )
         if claimed is None:
             return Outcome(post.id, account.name, "skipped", "another run has taken it")
+        if first_in_flight == 0:
+            self.sender.fenced(post.id, account.name, fenced_at)
         return self._send(ready, claimed, None)
 
     def _send(

@@ -7,6 +7,7 @@ for (a rate limit), ``unknown`` (sent, no answer, not found yet),
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -22,11 +23,13 @@ from megaphone.errors import (
     RateLimited,
     ReadFailed,
     Rejected,
+    SentTooLate,
     ServerError,
     Unavailable,
 )
 from megaphone.networks import post_options, text_for
 from megaphone.networks import rules as network_rules
+from megaphone.networks import send_by as send_by_deadline
 from megaphone.publish.decide import human
 from megaphone.publish.values import Outcome
 from megaphone.store.ledger import PartRecord, what_to_do
@@ -60,7 +63,23 @@ class Sender:
         self.sessions = sessions
         self.policy = policy
         self.clock = clock
+        #: When the fence of a delivery's next part was written by another
+        #: write than this sender's own (the claim, or the post before's
+        #: record), by ``time.monotonic()`` just before that write.
+        self._fenced_at: dict[tuple[str, str], float] = {}
         self.use(project)
+
+    def fenced(self, post_id: str, account: str, at: float) -> None:
+        """The claim of ``post_id`` for ``account`` fenced its first part,
+        in a write begun at ``at`` (``time.monotonic()``)."""
+        self._fenced_at[(post_id, account)] = at
+
+    def _send_by(self, fenced_at: float) -> float:
+        """Until when a part fenced at ``fenced_at`` may be sent: half a
+        lease.  Another run takes a claim over only once its lease has run
+        out by its own clock, so the other half is room for the two clocks'
+        difference."""
+        return fenced_at + self.policy.lease.total_seconds() / 2
 
     def use(self, project: Project) -> None:
         """Send from a newer reading of the project (the worker's)."""
@@ -202,8 +221,15 @@ class Sender:
         first_id: str | None = done[0].remote_id if 0 in done else None
         attempt = row.attempts
         # The part the last write fenced (marked in flight under a live
-        # lease), with nothing but this code between it and the send.
+        # lease), with nothing but this code between it and the send, and
+        # when that write began: a fence this sender did not see begin (an
+        # earlier run's) is written again.
         fenced = row.in_flight
+        fenced_at = self._fenced_at.pop((pid, name), None)
+        if fenced_at is None:
+            fenced = None
+        #: Times a part's fence was too old to send under (a pause).
+        too_late = 0
         #: Each part's idempotency key: the one stored for the part in
         #: flight is sent again as it is.
         keys: dict[int, str | None] = {}
@@ -265,7 +291,8 @@ class Sender:
                             records[index] = prepare(request)
                             request = replace(request, prepared=records[index])
                             fenced = None  # the fence stores it
-                    if fenced != index:
+                    if fenced != index or fenced_at is None:
+                        fenced_at = time.monotonic()
                         ledger.sending(
                             pid,
                             name,
@@ -279,9 +306,22 @@ class Sender:
                     fenced = None  # a send spends the fence
                     attempt_at = self.clock.now()
                     remote, was_duplicate = self._create(
-                        net, request, since=attempt_at, rules=rules
+                        net,
+                        request,
+                        since=attempt_at,
+                        rules=rules,
+                        send_by=self._send_by(fenced_at),
                     )
                     duplicate = duplicate or was_duplicate
+            except SentTooLate as e:
+                # Paused between the fence and the request, which did not
+                # leave: fenced again (which fails if another run has the
+                # post now), then sent.
+                too_late += 1
+                if too_late > 3:
+                    return finish("scheduled", str(e), outcome="deferred")
+                fenced_at = None
+                continue
             except RateLimited as e:
                 wait = policy.wait_for(e.reset_at)
                 if wait is not None:
@@ -350,6 +390,7 @@ class Sender:
             if ahead is not None:
                 keys.setdefault(ahead, rules.new_key())
             next_key = rules.new_key() if last and then is not None else None
+            recorded_at = time.monotonic()
             fenced_then = ledger.record_part(
                 pid,
                 name,
@@ -366,7 +407,9 @@ class Sender:
                 extra=remote.extra if remote else None,
                 then=(then, next_key) if last and then is not None and prepare is None else None,
             )
-            fenced = ahead
+            fenced, fenced_at = ahead, recorded_at
+            if last and then is not None and fenced_then:
+                self.fenced(then, name, recorded_at)
             if last:
                 said = (
                     f"already posted: {rules.title} refused the text as a duplicate, and "
@@ -418,13 +461,21 @@ class Sender:
         )
 
     def _create(
-        self, net: Network, request: PostRequest, *, since: datetime, rules: NetworkRules
+        self,
+        net: Network,
+        request: PostRequest,
+        *,
+        since: datetime,
+        rules: NetworkRules,
+        send_by: float,
     ) -> tuple[RemotePost | None, bool]:
         """Post one part: what is live (None: the network says it is, and it
         was not found), and whether the network refused it as a duplicate.
-        When the outcome is in doubt, look for it first."""
+        When the outcome is in doubt, look for it first.  The request leaves
+        only until ``send_by`` (the lookups after it are not held to it)."""
         try:
-            return net.create_post(request), False
+            with send_by_deadline(send_by):
+                return net.create_post(request), False
         except DuplicateContent as e:
             if not rules.caps.rejects_duplicate_text:
                 raise Rejected(str(e)) from None
